@@ -94,6 +94,19 @@ describe("Payouts", async () => {
     expect(await payouts.read.owed([alice.account.address, token.address])).to.equal(0n);
   });
 
+  it("pushes a token whose transfer returns a huge blob without copying it", async () => {
+    const { payouts } = await networkHelpers.loadFixture(deployHarness);
+    const token = await viem.deployContract("HugeReturnToken");
+    await token.write.mint([payouts.address, amount]);
+    const hash = await payouts.write.pay([token.address, alice.account.address, amount]);
+    const receipt = await publicClient.waitForTransactionReceipt({ hash });
+    // The token pays ~520k gas to expand its own memory to 500 kB; a caller copying that return
+    // data would pay about as much again for its own memory (> 1M in all). Reading one word does not.
+    expect(receipt.gasUsed < 800_000n, `gas used ${receipt.gasUsed}`).to.equal(true);
+    expect(await token.read.balanceOf([alice.account.address])).to.equal(amount);
+    expect(await payouts.read.owed([alice.account.address, token.address])).to.equal(0n);
+  });
+
   it("defers a token without return value when its transfer reverts", async () => {
     const { payouts } = await networkHelpers.loadFixture(deployHarness);
     const token = await viem.deployContract("NoReturnToken");
