@@ -5,6 +5,7 @@ import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
 import {Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/MessageHashUtils.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
@@ -71,7 +72,7 @@ contract SettlementHub is ISettlementHub, EIP712, Ownable2Step, Pausable, Reentr
 
     /// @inheritdoc ISettlementHub
     function settle(Payment calldata p, bytes calldata signature) external nonReentrant {
-        bytes32 digest = _hashPayment(p);
+        bytes32 digest = _hashPayment(p, _domainSeparatorV4());
         FailureReason reason = _execute(p, digest, signature);
         if (reason != FailureReason.None) _revertFor(reason, p, digest);
         _creditFees(p.token, p.fee);
@@ -88,9 +89,10 @@ contract SettlementHub is ISettlementHub, EIP712, Ownable2Step, Pausable, Reentr
         // Fees of consecutive settled intents in one token are summed and credited once.
         address feeToken;
         uint256 fees;
+        bytes32 domainSeparator = _domainSeparatorV4();
         for (uint256 i; i < count; ++i) {
             Payment calldata p = payments[i];
-            bytes32 digest = _hashPayment(p);
+            bytes32 digest = _hashPayment(p, domainSeparator);
             FailureReason reason = _execute(p, digest, signatures[i]);
             if (reason != FailureReason.None) {
                 emit PaymentFailed(digest, reason);
@@ -191,7 +193,7 @@ contract SettlementHub is ISettlementHub, EIP712, Ownable2Step, Pausable, Reentr
 
     /// @inheritdoc ISettlementHub
     function paymentDigest(Payment calldata p) external view returns (bytes32) {
-        return _hashPayment(p);
+        return _hashPayment(p, _domainSeparatorV4());
     }
 
     // ------------------------------------------------------------------------------------ internals
@@ -280,11 +282,12 @@ contract SettlementHub is ISettlementHub, EIP712, Ownable2Step, Pausable, Reentr
         return SignatureChecker.isValidERC1271SignatureNowCalldata(signer, digest, signature);
     }
 
-    /// @dev The EIP-712 digest of `p`. The struct hash is `keccak256(typehash ‖ the 9 fields)`; the
+    /// @dev The EIP-712 digest of `p` under `domainSeparator` (this hub's, {_domainSeparatorV4}, taken
+    /// once per batch). The struct hash is `keccak256(typehash ‖ the 9 fields)`; the
     /// fields are static 32-byte words laid out in calldata exactly as EIP-712's `encodeData` wants
     /// them, so they are copied in one go instead of being re-encoded. Fields with dirty high bits
     /// (not ABI-valid) hash differently from any signed intent and revert when read anyway.
-    function _hashPayment(Payment calldata p) private view returns (bytes32) {
+    function _hashPayment(Payment calldata p, bytes32 domainSeparator) private pure returns (bytes32) {
         bytes32 typehash = _PAYMENT_TYPEHASH;
         bytes32 structHash;
         assembly ("memory-safe") {
@@ -294,7 +297,7 @@ contract SettlementHub is ISettlementHub, EIP712, Ownable2Step, Pausable, Reentr
             calldatacopy(add(ptr, 0x20), p, 0x120)
             structHash := keccak256(ptr, 0x140)
         }
-        return _hashTypedDataV4(structHash);
+        return MessageHashUtils.toTypedDataHash(domainSeparator, structHash);
     }
 
     /// @dev Reverts with the custom error matching `reason` for intent `p`.
