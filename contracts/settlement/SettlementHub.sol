@@ -24,10 +24,9 @@ contract SettlementHub is ISettlementHub, EIP712, Ownable2Step, Pausable, Reentr
     uint64 public constant MAX_WITHDRAWAL_DELAY = 30 days;
 
     /// @dev keccak256 of the EIP-712 `Payment` type (DESIGN §4, binding).
-    bytes32 private constant _PAYMENT_TYPEHASH =
-        keccak256(
-            "Payment(address from,address to,address token,uint256 amount,uint256 fee,uint256 nonce,uint64 validAfter,uint64 validBefore,bytes32 ref)"
-        );
+    bytes32 private constant _PAYMENT_TYPEHASH = keccak256(
+        "Payment(address from,address to,address token,uint256 amount,uint256 fee,uint256 nonce,uint64 validAfter,uint64 validBefore,bytes32 ref)"
+    );
 
     /// @dev Every stored balance and request fits in 128 bits.
     uint256 private constant _MAX_AMOUNT = type(uint128).max;
@@ -87,8 +86,8 @@ contract SettlementHub is ISettlementHub, EIP712, Ownable2Step, Pausable, Reentr
         uint256 count = payments.length;
         if (count != signatures.length) revert SettlementHubLengthMismatch(count, signatures.length);
         // Fees of consecutive settled intents in one token are summed and credited once.
-        address feeToken;
-        uint256 fees;
+        address feeToken = address(0);
+        uint256 fees = 0;
         bytes32 domainSeparator = _domainSeparatorV4();
         for (uint256 i; i < count; ++i) {
             Payment calldata p = payments[i];
@@ -214,11 +213,7 @@ contract SettlementHub is ISettlementHub, EIP712, Ownable2Step, Pausable, Reentr
     /// @dev Checks intent `p` (with digest `digest`) and, if it can settle, applies it: marks the
     /// nonce used, debits `amount + fee` from the payer, credits `amount` to the payee. The fee is
     /// left for the caller to credit. Returns the first failing reason, changing nothing then.
-    function _execute(
-        Payment calldata p,
-        bytes32 digest,
-        bytes calldata signature
-    ) private returns (FailureReason) {
+    function _execute(Payment calldata p, bytes32 digest, bytes calldata signature) private returns (FailureReason) {
         address to = p.to;
         if (to == address(0) || to == address(this)) return FailureReason.InvalidRecipient;
         if (block.timestamp <= p.validAfter) return FailureReason.NotYetValid;
@@ -277,6 +272,7 @@ contract SettlementHub is ISettlementHub, EIP712, Ownable2Step, Pausable, Reentr
     /// yield `signer`, ERC-1271. OpenZeppelin's recovery rejects malleable (high `s`) signatures
     /// and anything but 65 bytes.
     function _isValidSignature(address signer, bytes32 digest, bytes calldata signature) private view returns (bool) {
+        // slither-disable-next-line unused-return -- the third value only details the error, which is not needed
         (address recovered, ECDSA.RecoverError recoverError, ) = ECDSA.tryRecoverCalldata(digest, signature);
         if (recoverError == ECDSA.RecoverError.NoError && recovered == signer) return true;
         return SignatureChecker.isValidERC1271SignatureNowCalldata(signer, digest, signature);

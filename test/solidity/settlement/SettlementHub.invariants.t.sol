@@ -205,7 +205,11 @@ contract SettlementHubInvariantTest is Test {
     function invariant_BalancesFitIn128Bits() public view {
         for (uint256 t; t < 3; ++t) {
             for (uint256 i; i < handler.accountCount(); ++i) {
-                assertLe(hub.balanceOf(handler.accounts(i), handler.tokens(t)), type(uint128).max, "balance > 128 bits");
+                assertLe(
+                    hub.balanceOf(handler.accounts(i), handler.tokens(t)),
+                    type(uint128).max,
+                    "balance > 128 bits"
+                );
             }
         }
     }

@@ -10,10 +10,9 @@ import {TestToken} from "../../../contracts/test/tokens/TestToken.sol";
 /// to `to` and `fee` to the submitter, or nothing at all; a nonce settles at most once; the
 /// on-chain digest is the EIP-712 digest.
 contract SettlementHubTest is Test {
-    bytes32 internal constant PAYMENT_TYPEHASH =
-        keccak256(
-            "Payment(address from,address to,address token,uint256 amount,uint256 fee,uint256 nonce,uint64 validAfter,uint64 validBefore,bytes32 ref)"
-        );
+    bytes32 internal constant PAYMENT_TYPEHASH = keccak256(
+        "Payment(address from,address to,address token,uint256 amount,uint256 fee,uint256 nonce,uint64 validAfter,uint64 validBefore,bytes32 ref)"
+    );
     uint256 internal constant MAX_128 = type(uint128).max;
 
     SettlementHub internal hub;
@@ -134,9 +133,13 @@ contract SettlementHubTest is Test {
 
     /// However a nonce is presented again (same intent, other amount, through either entry
     /// point), it settles at most once.
-    function testFuzz_NonceSettlesAtMostOnce(uint256 nonce, uint256 amountA, uint256 amountB, bool batchA, bool batchB)
-        public
-    {
+    function testFuzz_NonceSettlesAtMostOnce(
+        uint256 nonce,
+        uint256 amountA,
+        uint256 amountB,
+        bool batchA,
+        bool batchB
+    ) public {
         amountA = bound(amountA, 0, 1_000);
         amountB = bound(amountB, 0, 1_000);
         _deposit(accounts[0], 10_000);
