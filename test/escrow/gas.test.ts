@@ -52,7 +52,9 @@ describe("Escrow gas", async () => {
     const createNative = await gasOf(
       await escrow.write.create([{ ...base, token: zeroAddress }], { ...asPayer, value: amount }),
     ); // id 3
-    const createWithArbiter = await gasOf(await escrow.write.create([{ ...base, arbiter: arbiter.account.address }], asPayer)); // id 4
+    const createWithArbiter = await gasOf(
+      await escrow.write.create([{ ...base, arbiter: arbiter.account.address }], asPayer),
+    ); // id 4
 
     const release = await gasOf(await escrow.write.release([2n, amount], asPayer));
     await escrow.write.create([base], asPayer); // id 5
