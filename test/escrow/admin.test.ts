@@ -21,7 +21,7 @@ describe("Escrow: administration", async () => {
       expect(await escrow.read.MAX_FEE_BPS()).to.equal(500);
       expect(await escrow.read.MAX_RESOLUTION_TIMEOUT()).to.equal(365n * 24n * 3600n);
       expect(await escrow.read.paused()).to.equal(false);
-      const [feeEvent] = await escrow.getEvents.FeeUpdated({}, { fromBlock: 0n });
+      const [feeEvent] = await escrow.getEvents.FeeUpdated({ fromBlock: 0n });
       expect(feeEvent.args).to.deep.equal({ previousFeeBps: 0, newFeeBps: FEE_BPS });
       const [recipientEvent] = await escrow.getEvents.FeeRecipientUpdated({}, { fromBlock: 0n });
       expect(recipientEvent.args.newRecipient).to.equal(getAddress(feeRecipient.account.address));
