@@ -57,10 +57,7 @@ contract PaymentChannels is IPaymentChannels, Ownable2Step, Pausable, Reentrancy
 
     /// @param owner_ The admin (meant to be a multisig): may pause and unpause {open}, nothing else.
     /// @param challengePeriod_ Seconds between {requestClose} and the earliest {finalizeClose}; not zero.
-    constructor(
-        address owner_,
-        uint64 challengePeriod_
-    ) Ownable(owner_) EIP712("settlekit PaymentChannels", "1") {
+    constructor(address owner_, uint64 challengePeriod_) Ownable(owner_) EIP712("settlekit PaymentChannels", "1") {
         if (challengePeriod_ == 0) revert PaymentChannelsInvalidChallengePeriod(challengePeriod_);
         _challengePeriod = challengePeriod_;
     }
