@@ -59,7 +59,9 @@ export default defineConfig({
   },
   networks: {
     hardhat: { type: "edr-simulated", chainType: "l1", hardfork: "cancun" },
-    localhost: { type: "http", chainType: "l1", url: "http://127.0.0.1:8545" },
+    // A local node (`npx hardhat node` or anvil). SETTLEKIT_LOCALHOST_URL points it elsewhere
+    // on this machine (tests start nodes on free ports); it is not a secret.
+    localhost: { type: "http", chainType: "l1", url: process.env.SETTLEKIT_LOCALHOST_URL ?? "http://127.0.0.1:8545" },
     sepolia: testnet(11155111, "SEPOLIA_RPC_URL"),
     baseSepolia: { ...testnet(84532, "BASE_SEPOLIA_RPC_URL"), chainType: "op" },
     arbitrumSepolia: { ...testnet(421614, "ARBITRUM_SEPOLIA_RPC_URL"), chainType: "generic" },
