@@ -15,7 +15,24 @@ import { type DeploymentRecord, deploymentRecordPath, writeDeploymentRecord } fr
 
 const root = path.resolve(import.meta.dirname, "..");
 
-const connection = await network.create();
+/** Connects to the selected network; a missing configuration variable ends the run with a how-to. */
+async function connect() {
+  try {
+    return await network.create();
+  } catch (error) {
+    const missing = /Configuration Variable "([^"]+)" not found/.exec(String((error as Error).message));
+    if (missing === null) throw error;
+    const name = missing[1];
+    console.error(
+      `Missing configuration variable ${name}.\n` +
+        `Store it in the encrypted keystore:  npx hardhat keystore set ${name}\n` +
+        `or export it for this shell:         export ${name}=...`,
+    );
+    process.exit(1);
+  }
+}
+
+const connection = await connect();
 const { networkName, ignition, viem } = connection;
 const publicClient = await viem.getPublicClient();
 const chainId = await publicClient.getChainId();

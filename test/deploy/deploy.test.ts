@@ -1,0 +1,118 @@
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { expect } from "chai";
+import { type Address, createPublicClient, http } from "viem";
+import { type LocalChain, startAnvil } from "../../scripts/lib/anvil.js";
+import type { DeploymentRecord } from "../../scripts/lib/deployments.js";
+
+const root = path.resolve(import.meta.dirname, "..", "..");
+const parameters = JSON.parse(readFileSync(path.join(root, "deploy", "parameters", "localhost.json"), "utf8"));
+
+interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `npm run deploy -- --network <name>` as a user would, with extra environment. */
+function runDeploy(networkName: string, env: Record<string, string>, unset: string[] = []): Promise<RunResult> {
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
+  for (const name of unset) delete childEnv[name];
+  return new Promise((resolve, reject) => {
+    const child = spawn("npm", ["run", "--silent", "deploy", "--", "--network", networkName], {
+      cwd: root,
+      env: childEnv,
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk) => {
+      stdout += chunk;
+    });
+    child.stderr.on("data", (chunk) => {
+      stderr += chunk;
+    });
+    child.once("error", reject);
+    child.once("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe("npm run deploy", { timeout: 240_000 }, () => {
+  let chain: LocalChain;
+  let recordsDir: string;
+  const deploymentId = `test-${process.pid}-${Date.now()}`;
+  let env: Record<string, string>;
+
+  before(async () => {
+    chain = await startAnvil();
+    recordsDir = mkdtempSync(path.join(tmpdir(), "settlekit-deployments-"));
+    env = {
+      SETTLEKIT_LOCALHOST_URL: chain.url,
+      SETTLEKIT_DEPLOYMENTS_DIR: recordsDir,
+      SETTLEKIT_DEPLOYMENT_ID: deploymentId,
+    };
+  });
+
+  after(async () => {
+    await chain?.stop();
+    rmSync(recordsDir, { recursive: true, force: true });
+    rmSync(path.join(root, "deploy", "deployments", deploymentId), { recursive: true, force: true });
+  });
+
+  it("deploys the three contracts to a local node with the network's parameters, then reports them as already deployed", async () => {
+    const first = await runDeploy("localhost", env);
+    expect(first.code, first.stderr).to.equal(0);
+    expect(first.stdout).to.match(/^Deployed on localhost \(chain 31337\)/m);
+
+    const record = JSON.parse(readFileSync(path.join(recordsDir, "31337.json"), "utf8")) as DeploymentRecord;
+    expect(record.chainId).to.equal(31337);
+    const client = createPublicClient({ transport: http(chain.url) });
+    for (const { address } of Object.values(record.contracts)) {
+      const code = await client.getCode({ address });
+      expect(code?.length ?? 0, `no code at ${address}`).to.be.greaterThan(2);
+    }
+    const read = (address: Address, functionName: string) =>
+      client.readContract({
+        address,
+        abi: [
+          { type: "function", name: functionName, inputs: [], outputs: [{ type: "uint256" }], stateMutability: "view" },
+        ],
+        functionName,
+      });
+    expect(await read(record.contracts.Escrow.address, "resolutionTimeout")).to.equal(
+      BigInt(parameters.Escrow.resolutionTimeout),
+    );
+    expect(await read(record.contracts.SettlementHub.address, "withdrawalDelay")).to.equal(
+      BigInt(parameters.SettlementHub.withdrawalDelay),
+    );
+    expect(await read(record.contracts.PaymentChannels.address, "challengePeriod")).to.equal(
+      BigInt(parameters.PaymentChannels.challengePeriod),
+    );
+
+    const blockBefore = await client.getBlockNumber();
+    const second = await runDeploy("localhost", env);
+    expect(second.code, second.stderr).to.equal(0);
+    expect(second.stdout).to.match(/^Already deployed on localhost/m);
+    expect(await client.getBlockNumber(), "a re-run sent transactions").to.equal(blockBefore);
+    const again = JSON.parse(readFileSync(path.join(recordsDir, "31337.json"), "utf8")) as DeploymentRecord;
+    expect(again.contracts).to.deep.equal(record.contracts);
+  });
+
+  it("fails at once, naming the variable, when a testnet's RPC URL is not configured", async () => {
+    const isolatedConfig = mkdtempSync(path.join(tmpdir(), "settlekit-no-keystore-"));
+    try {
+      // No keystore and no variable: nothing can supply SEPOLIA_RPC_URL.
+      const result = await runDeploy("sepolia", { ...env, XDG_CONFIG_HOME: isolatedConfig }, [
+        "SEPOLIA_RPC_URL",
+        "DEPLOYER_PRIVATE_KEY",
+      ]);
+      expect(result.code).to.not.equal(0);
+      expect(result.stdout + result.stderr).to.include("SEPOLIA_RPC_URL");
+      expect(result.stdout + result.stderr).to.match(/keystore set SEPOLIA_RPC_URL/);
+    } finally {
+      rmSync(isolatedConfig, { recursive: true, force: true });
+    }
+  });
+});
