@@ -115,4 +115,22 @@ describe("npm run deploy", { timeout: 240_000 }, () => {
       rmSync(isolatedConfig, { recursive: true, force: true });
     }
   });
+
+  it("wires contract verification to the explorer key configuration variable", async () => {
+    const { default: hre } = await import("hardhat");
+    const apiKey = hre.config.verify.etherscan.apiKey as unknown as { _type: string; name: string };
+    expect(hre.config.verify.etherscan.enabled).to.equal(true);
+    expect(apiKey).to.include({ _type: "ResolvedConfigurationVariable", name: "ETHERSCAN_API_KEY" });
+    const verify = await new Promise<RunResult>((resolve, reject) => {
+      const child = spawn("npx", ["hardhat", "ignition", "verify", "--help"], { cwd: root });
+      let stdout = "";
+      child.stdout.on("data", (chunk) => {
+        stdout += chunk;
+      });
+      child.once("error", reject);
+      child.once("close", (code) => resolve({ code, stdout, stderr: "" }));
+    });
+    expect(verify.code).to.equal(0);
+    expect(verify.stdout).to.include("Verify contracts from a deployment");
+  });
 });
