@@ -87,8 +87,8 @@ export class SettlekitDeploymentNotFoundError extends SettlekitError {
 }
 
 /**
- * A contract write was attempted on a client created without a `walletClient` (and without an
- * `account` in the call's options).
+ * A contract write or a bound signing helper was called on a client created without a
+ * `walletClient` that has an account, and without an `account` in the call's options.
  *
  * @example
  * ```ts
@@ -102,11 +102,13 @@ export class SettlekitDeploymentNotFoundError extends SettlekitError {
  */
 export class SettlekitMissingWalletClientError extends SettlekitError {
   override name = "SettlekitMissingWalletClientError" as const;
-  /** The write that needed a wallet. */
+  /** The method that needed an account. */
   readonly functionName: string;
 
   constructor(functionName: string) {
-    super(`\`${functionName}\` sends a transaction: create the client with a \`walletClient\` that has an account.`);
+    super(
+      `\`${functionName}\` needs an account: create the client with a \`walletClient\` that has one, or pass \`account\`.`,
+    );
     this.functionName = functionName;
   }
 }

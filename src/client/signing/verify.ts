@@ -2,7 +2,7 @@ import { type Address, type Hex, type PublicClient, parseAbi } from "viem";
 import { SettlekitInvalidInputError } from "../errors.js";
 import { bytesToHex } from "./bytes.js";
 import { paymentDigest, releaseDigest, voucherDigest } from "./digest.js";
-import { recoverSignerLower } from "./recover.js";
+import { type RecoveryBackend, recoverSignerLower } from "./recover.js";
 import type { DeploymentDomain, Payment, Release, Voucher } from "./types.js";
 
 /** ERC-1271, the standard interface (not a settlekit contract). */
@@ -14,11 +14,12 @@ async function verifyDigest(
   signer: Address,
   signature: Hex,
   publicClient: PublicClient | undefined,
+  backend: RecoveryBackend | undefined,
 ): Promise<boolean> {
   if (typeof signer !== "string" || signer.length !== 42) {
     throw new SettlekitInvalidInputError("signer", "expected a 20-byte 0x-prefixed address");
   }
-  const recovered = recoverSignerLower(digest, signature);
+  const recovered = recoverSignerLower(digest, signature, backend);
   if (recovered !== null && recovered === signer.toLowerCase()) return true;
   if (!publicClient) return false;
   const code = await publicClient.getCode({ address: signer });
@@ -44,6 +45,8 @@ export interface VerifyPaymentParameters {
   signature: Hex;
   /** Enables the ERC-1271 check for smart-wallet payers; without it only EOA signatures verify. */
   publicClient?: PublicClient;
+  /** Force a recovery implementation (benchmarks, tests); default the fastest available. */
+  backend?: RecoveryBackend;
 }
 /** Return type of {@link verifyPayment}. */
 export type VerifyPaymentReturnType = boolean;
@@ -67,8 +70,9 @@ export async function verifyPayment({
   payment,
   signature,
   publicClient,
+  backend,
 }: VerifyPaymentParameters): Promise<VerifyPaymentReturnType> {
-  return verifyDigest(paymentDigest(domain, payment), payment.from, signature, publicClient);
+  return verifyDigest(paymentDigest(domain, payment), payment.from, signature, publicClient, backend);
 }
 
 /** Parameters of {@link verifyVoucher}. */
@@ -80,6 +84,8 @@ export interface VerifyVoucherParameters {
   signature: Hex;
   /** Enables the ERC-1271 check for smart-wallet signers. */
   publicClient?: PublicClient;
+  /** Force a recovery implementation (benchmarks, tests); default the fastest available. */
+  backend?: RecoveryBackend;
 }
 /** Return type of {@link verifyVoucher}. */
 export type VerifyVoucherReturnType = boolean;
@@ -102,8 +108,9 @@ export async function verifyVoucher({
   signer,
   signature,
   publicClient,
+  backend,
 }: VerifyVoucherParameters): Promise<VerifyVoucherReturnType> {
-  return verifyDigest(voucherDigest(domain, voucher), signer, signature, publicClient);
+  return verifyDigest(voucherDigest(domain, voucher), signer, signature, publicClient, backend);
 }
 
 /** Parameters of {@link verifyRelease}. */
@@ -115,6 +122,8 @@ export interface VerifyReleaseParameters {
   signature: Hex;
   /** Enables the ERC-1271 check for smart-wallet payers. */
   publicClient?: PublicClient;
+  /** Force a recovery implementation (benchmarks, tests); default the fastest available. */
+  backend?: RecoveryBackend;
 }
 /** Return type of {@link verifyRelease}. */
 export type VerifyReleaseReturnType = boolean;
@@ -136,6 +145,7 @@ export async function verifyRelease({
   signer,
   signature,
   publicClient,
+  backend,
 }: VerifyReleaseParameters): Promise<VerifyReleaseReturnType> {
-  return verifyDigest(releaseDigest(domain, release), signer, signature, publicClient);
+  return verifyDigest(releaseDigest(domain, release), signer, signature, publicClient, backend);
 }
