@@ -88,6 +88,10 @@ async function main(): Promise<void> {
       ),
     ],
     [
+      "voucher hash, settlekit hashVoucher",
+      await rate((i) => hashVoucher({ domain, voucher: vouchers[i] as Voucher })),
+    ],
+    [
       "payment sign, settlekit signPayment",
       await rate((i) => signPayment({ account, domain, payment: payments[i] as Payment })),
     ],

@@ -87,7 +87,7 @@ export function createChannelClient({
     walletClient,
     events: channelEvents,
   });
-  const getDomain = domainResolver(publicClient, address);
+  const getDomain = domainResolver(publicClient, contract.address);
   const helpers: ChannelSigningHelpers = {
     getDomain,
     hashVoucher: async (voucher) => hashVoucher({ domain: await getDomain(), voucher }),

@@ -10,6 +10,7 @@ import {
   type ContractFunctionName,
   type ContractFunctionReturnType,
   type GetContractReturnType,
+  getAddress,
   getContract,
   type Hash,
   type Log,
@@ -177,7 +178,8 @@ function rethrow(error: unknown, functionName: string): never {
 export function createContractClient<const abi extends Abi, const events extends PrimaryEvents<abi>>(
   config: ContractClientConfig<abi, events>,
 ): ContractClient<abi, events> {
-  const { abi, address, publicClient, walletClient } = config;
+  const { abi, publicClient, walletClient } = config;
+  const address = getAddress(config.address);
   const primaryEvents = config.events as Record<string, readonly string[] | undefined>;
   const viemContract = getContract({ abi, address, client: publicClient }) as unknown as Record<string, unknown>;
 

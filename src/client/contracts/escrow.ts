@@ -88,7 +88,7 @@ export function createEscrowClient({
   address = deployedAddress("Escrow", publicClient.chain?.id),
 }: CreateEscrowClientParameters): CreateEscrowClientReturnType {
   const contract = createContractClient({ abi: escrowAbi, address, publicClient, walletClient, events: escrowEvents });
-  const getDomain = domainResolver(publicClient, address);
+  const getDomain = domainResolver(publicClient, contract.address);
   const helpers: EscrowSigningHelpers = {
     getDomain,
     hashRelease: async (release) => hashRelease({ domain: await getDomain(), release }),

@@ -90,7 +90,7 @@ export function createSettlementClient({
     walletClient,
     events: settlementEvents,
   });
-  const getDomain = domainResolver(publicClient, address);
+  const getDomain = domainResolver(publicClient, contract.address);
   const helpers: SettlementSigningHelpers = {
     getDomain,
     hashPayment: async (payment) => hashPayment({ domain: await getDomain(), payment }),
