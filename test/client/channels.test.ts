@@ -28,8 +28,14 @@ describe("createChannelClient", async () => {
   const { viem, networkHelpers } = connection;
   const [owner, payee, watchtower, newOwner] = wallets;
   const [ownerAddress, payeeAddress, , newOwnerAddress] = wallets.map((w) => getAddress(w.account.address));
-  const payerWallet = await localWallet(connection, "0x4bbbf85ce3377467afe5d46f804f221813b2bb87f24d81f60f1fcdbf7cbf4356");
-  const sessionKey = await localWallet(connection, "0xdbda1821b80551c9d65939329250298aa3472ba22feea921c0cf5d620ea67b97");
+  const payerWallet = await localWallet(
+    connection,
+    "0x4bbbf85ce3377467afe5d46f804f221813b2bb87f24d81f60f1fcdbf7cbf4356",
+  );
+  const sessionKey = await localWallet(
+    connection,
+    "0xdbda1821b80551c9d65939329250298aa3472ba22feea921c0cf5d620ea67b97",
+  );
   const payer = payerWallet.account.address;
   const deployed = await viem.deployContract("PaymentChannels", [ownerAddress, CHALLENGE_PERIOD]);
   const blocklist = await viem.deployContract("BlocklistToken");
@@ -71,7 +77,9 @@ describe("createChannelClient", async () => {
     });
     const topped = await channels.payer.topUpAndWait([id, 500n], { value: 500n });
     expect(topped.event.args).to.deep.equal({ channelId: id, amount: 500n, deposit: 1_500n });
-    await channels.payer.topUp([id, 500n], { value: 500n }).then((hash) => publicClient.waitForTransactionReceipt({ hash }));
+    await channels.payer
+      .topUp([id, 500n], { value: 500n })
+      .then((hash) => publicClient.waitForTransactionReceipt({ hash }));
     const channel = await channels.readOnly.getChannel([id]);
     expect({ deposit: channel.deposit, claimed: channel.claimed, status: channel.status }).to.deep.equal({
       deposit: 2_000n,
@@ -107,7 +115,9 @@ describe("createChannelClient", async () => {
       [channelId, 250n, 400n],
     );
     const later = await channels.session.signVoucher({ channelId, cumulativeAmount: 450n });
-    await channels.watchtower.claim([channelId, 450n, later]).then((h) => publicClient.waitForTransactionReceipt({ hash: h }));
+    await channels.watchtower
+      .claim([channelId, 450n, later])
+      .then((h) => publicClient.waitForTransactionReceipt({ hash: h }));
     expect((await channels.readOnly.getChannel([channelId])).claimed).to.equal(450n);
   });
 
@@ -219,7 +229,9 @@ describe("createChannelClient", async () => {
     await channels.owner.transferOwnershipAndWait([newOwnerAddress]);
     expect(await channels.readOnly.pendingOwner()).to.equal(newOwnerAddress);
     await channels.newOwner.acceptOwnershipAndWait();
-    await channels.newOwner.transferOwnership([ownerAddress]).then((hash) => publicClient.waitForTransactionReceipt({ hash }));
+    await channels.newOwner
+      .transferOwnership([ownerAddress])
+      .then((hash) => publicClient.waitForTransactionReceipt({ hash }));
     await channels.owner.acceptOwnership().then((hash) => publicClient.waitForTransactionReceipt({ hash }));
     expect(await channels.readOnly.owner()).to.equal(ownerAddress);
   });
@@ -239,7 +251,9 @@ describe("createChannelClient", async () => {
       const deposit = parseEther("1000");
       const ids: Hex[] = [];
       for (const n of [10, 11]) {
-        await channels.payer.openAndWait([payeeAddress, zeroAddress, zeroAddress, deposit, salt(n)], { value: deposit });
+        await channels.payer.openAndWait([payeeAddress, zeroAddress, zeroAddress, deposit, salt(n)], {
+          value: deposit,
+        });
         ids.push(channelIdOf({ payer, payee: payeeAddress, token: zeroAddress, salt: salt(n) }));
       }
       const claim = (voucher: Voucher, signature: Hex) =>
