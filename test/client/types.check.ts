@@ -92,12 +92,9 @@ export async function clientTypeExpectations(
   await channels.signVoucher(payment);
   // @ts-expect-error amounts are bigints
   hashPayment({ domain, payment: { ...payment, amount: 1 } });
+  const voucher = { channelId: signature, cumulativeAmount: 1n };
   // @ts-expect-error the domain needs the verifying contract
-  await signVoucher({
-    account: address,
-    domain: { chainId: 1 },
-    voucher: { channelId: signature, cumulativeAmount: 1n },
-  });
+  await signVoucher({ account: address, domain: { chainId: 1 }, voucher });
 
   void [remaining, viewed, used, deposit, paused, created, requestedName, firstName];
 }

@@ -1,5 +1,6 @@
-import { type Address, type Hex, keccak256 } from "viem";
+import type { Address, Hex } from "viem";
 import { bytesToHex, writeAddress, writeBytes32 } from "./bytes.js";
+import { keccak256Bytes } from "./keccak.js";
 
 /** Parameters of {@link channelIdOf}. */
 export interface ChannelIdOfParameters {
@@ -32,5 +33,5 @@ export function channelIdOf({ payer, payee, token, salt }: ChannelIdOfParameters
   writeAddress(encoded, 32, payee, "payee");
   writeAddress(encoded, 64, token, "token");
   writeBytes32(encoded, 96, salt, "salt");
-  return bytesToHex(keccak256(encoded, "bytes"));
+  return bytesToHex(keccak256Bytes(encoded));
 }

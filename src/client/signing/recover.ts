@@ -1,7 +1,8 @@
 import { secp256k1 } from "@noble/curves/secp256k1";
-import { type Address, getAddress, type Hex, keccak256 } from "viem";
+import { type Address, getAddress, type Hex } from "viem";
 import { SettlekitInvalidInputError } from "../errors.js";
 import { bytesToHex, hexToBytes } from "./bytes.js";
+import { keccak256Bytes } from "./keccak.js";
 
 /** The subset of the `secp256k1@5` native binding settlekit uses. */
 interface NativeSecp256k1 {
@@ -97,7 +98,7 @@ function addressOfPublicKey(key: Uint8Array): string {
   const id = String.fromCharCode.apply(null, coordinates as unknown as number[]);
   let address = signerOfKey.get(id);
   if (address === undefined) {
-    address = bytesToHex(keccak256(coordinates, "bytes"), 12);
+    address = bytesToHex(keccak256Bytes(coordinates), 12);
     if (signerOfKey.size >= MAX_CACHED_SIGNERS) signerOfKey.clear();
     signerOfKey.set(id, address);
   }
