@@ -2,7 +2,17 @@ import type { Address, Hex } from "viem";
 import { bytesToHex, writeAddress, writeBytes32 } from "./bytes.js";
 import { keccak256Bytes } from "./keccak.js";
 
-/** Parameters of {@link channelIdOf}. */
+/**
+ * Parameters of {@link channelIdOf}.
+ *
+ * @example
+ * ```ts
+ * import { channelIdOf, type ChannelIdOfParameters } from "settlekit";
+ *
+ * const parameters: ChannelIdOfParameters = { payer, payee, token: zeroAddress, salt: zeroHash };
+ * const channelId = channelIdOf(parameters);
+ * ```
+ */
 export interface ChannelIdOfParameters {
   payer: Address;
   payee: Address;
@@ -11,7 +21,16 @@ export interface ChannelIdOfParameters {
   /** Any 32 bytes chosen by the payer; a new salt gives a new channel between the same parties. */
   salt: Hex;
 }
-/** Return type of {@link channelIdOf}. */
+/**
+ * Return type of {@link channelIdOf}.
+ *
+ * @example
+ * ```ts
+ * import { channelIdOf, type ChannelIdOfReturnType } from "settlekit";
+ *
+ * const channelId: ChannelIdOfReturnType = channelIdOf({ payer, payee, token, salt });
+ * ```
+ */
 export type ChannelIdOfReturnType = Hex;
 
 /**

@@ -29,7 +29,7 @@ const PAYMENT_TYPEHASH = keccak256Bytes(
 const VOUCHER_TYPEHASH = keccak256Bytes(stringToBytes("Voucher(bytes32 channelId,uint256 cumulativeAmount)"));
 const RELEASE_TYPEHASH = keccak256Bytes(stringToBytes("Release(uint256 id,uint256 releasedTotal,uint256 deadline)"));
 
-/** The domain name of each contract whose messages settlekit hashes. */
+/** @internal The domain name of each contract whose messages settlekit hashes. */
 export type DomainName =
   | typeof ESCROW_DOMAIN_NAME
   | typeof SETTLEMENT_HUB_DOMAIN_NAME
@@ -121,13 +121,32 @@ export function releaseDigest(domain: DeploymentDomain, release: Release): Uint8
   return finish(ESCROW_DOMAIN_NAME, domain, releaseStruct);
 }
 
-/** Parameters of {@link hashPayment}. */
+/**
+ * Parameters of {@link hashPayment}.
+ *
+ * @example
+ * ```ts
+ * import { hashPayment, type HashPaymentParameters } from "settlekit";
+ *
+ * const parameters: HashPaymentParameters = { domain, payment };
+ * const digest = hashPayment(parameters);
+ * ```
+ */
 export interface HashPaymentParameters {
   /** The hub deployment the payment is for. */
   domain: DeploymentDomain;
   payment: Payment;
 }
-/** Return type of {@link hashPayment}: the EIP-712 digest. */
+/**
+ * Return type of {@link hashPayment}: the EIP-712 digest.
+ *
+ * @example
+ * ```ts
+ * import { hashPayment, type HashPaymentReturnType } from "settlekit";
+ *
+ * const digest: HashPaymentReturnType = hashPayment({ domain, payment });
+ * ```
+ */
 export type HashPaymentReturnType = Hex;
 
 /**
@@ -146,13 +165,32 @@ export function hashPayment({ domain, payment }: HashPaymentParameters): HashPay
   return bytesToHex(paymentDigest(domain, payment));
 }
 
-/** Parameters of {@link hashVoucher}. */
+/**
+ * Parameters of {@link hashVoucher}.
+ *
+ * @example
+ * ```ts
+ * import { hashVoucher, type HashVoucherParameters } from "settlekit";
+ *
+ * const parameters: HashVoucherParameters = { domain, voucher };
+ * const digest = hashVoucher(parameters);
+ * ```
+ */
 export interface HashVoucherParameters {
   /** The PaymentChannels deployment the channel lives in. */
   domain: DeploymentDomain;
   voucher: Voucher;
 }
-/** Return type of {@link hashVoucher}: the EIP-712 digest. */
+/**
+ * Return type of {@link hashVoucher}: the EIP-712 digest.
+ *
+ * @example
+ * ```ts
+ * import { hashVoucher, type HashVoucherReturnType } from "settlekit";
+ *
+ * const digest: HashVoucherReturnType = hashVoucher({ domain, voucher });
+ * ```
+ */
 export type HashVoucherReturnType = Hex;
 
 /**
@@ -170,13 +208,32 @@ export function hashVoucher({ domain, voucher }: HashVoucherParameters): HashVou
   return bytesToHex(voucherDigest(domain, voucher));
 }
 
-/** Parameters of {@link hashRelease}. */
+/**
+ * Parameters of {@link hashRelease}.
+ *
+ * @example
+ * ```ts
+ * import { hashRelease, type HashReleaseParameters } from "settlekit";
+ *
+ * const parameters: HashReleaseParameters = { domain, release };
+ * const digest = hashRelease(parameters);
+ * ```
+ */
 export interface HashReleaseParameters {
   /** The Escrow deployment holding the escrow. */
   domain: DeploymentDomain;
   release: Release;
 }
-/** Return type of {@link hashRelease}: the EIP-712 digest. */
+/**
+ * Return type of {@link hashRelease}: the EIP-712 digest.
+ *
+ * @example
+ * ```ts
+ * import { hashRelease, type HashReleaseReturnType } from "settlekit";
+ *
+ * const digest: HashReleaseReturnType = hashRelease({ domain, release });
+ * ```
+ */
 export type HashReleaseReturnType = Hex;
 
 /**

@@ -377,7 +377,7 @@ function xorByte(index: number, value: number): void {
   state[w] = (state[w] as number) ^ (value << (8 * (index & 3)));
 }
 
-/** keccak256(data) as 32 bytes. */
+/** @internal keccak256(data) as 32 bytes. */
 export function keccak256Bytes(data: Uint8Array): Uint8Array {
   state.fill(0);
   let offset = 0;

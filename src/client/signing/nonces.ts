@@ -4,12 +4,30 @@ import { SettlekitInvalidInputError } from "../errors.js";
 /**
  * Where a nonce manager learns which nonces are already used on chain: a whole bitmap word at
  * once, or one nonce at a time.
+ *
+ * @example
+ * ```ts
+ * import { createNonceManager, type NonceSource } from "settlekit";
+ *
+ * const source: NonceSource = { isUsed: (nonce) => hub.nonceUsed([payer, nonce]) };
+ * const nonces = createNonceManager({ owner: payer, source });
+ * ```
  */
 export type NonceSource =
   | { readWord: (wordPos: bigint) => Promise<bigint> }
   | { isUsed: (nonce: bigint) => Promise<boolean> };
 
-/** Parameters of {@link createNonceManager}. */
+/**
+ * Parameters of {@link createNonceManager}.
+ *
+ * @example
+ * ```ts
+ * import { createNonceManager, type CreateNonceManagerParameters } from "settlekit";
+ *
+ * const parameters: CreateNonceManagerParameters = { owner: payer, wordPos: 0n };
+ * const nonces = createNonceManager(parameters);
+ * ```
+ */
 export interface CreateNonceManagerParameters {
   /** The payer whose nonces are handed out. */
   owner: Address;
@@ -19,7 +37,17 @@ export interface CreateNonceManagerParameters {
   source?: NonceSource;
 }
 
-/** A payer's nonce dispenser (see {@link createNonceManager}). */
+/**
+ * A payer's nonce dispenser (see {@link createNonceManager}).
+ *
+ * @example
+ * ```ts
+ * import { createNonceManager, type NonceManager } from "settlekit";
+ *
+ * const nonces: NonceManager = hub.createNonceManager(payer);
+ * const nonce = await nonces.next();
+ * ```
+ */
 export interface NonceManager {
   /** The payer. */
   readonly owner: Address;
@@ -30,7 +58,16 @@ export interface NonceManager {
   /** The bitmap word nonces currently come from. */
   currentWord(): bigint;
 }
-/** Return type of {@link createNonceManager}. */
+/**
+ * Return type of {@link createNonceManager}.
+ *
+ * @example
+ * ```ts
+ * import { createNonceManager, type CreateNonceManagerReturnType } from "settlekit";
+ *
+ * const nonces: CreateNonceManagerReturnType = createNonceManager({ owner: payer });
+ * ```
+ */
 export type CreateNonceManagerReturnType = NonceManager;
 
 const WORD_BITS = 256n;

@@ -43,6 +43,14 @@ function loadNative(): NativeSecp256k1 | null {
 /**
  * Which implementation recovers signers: `"native"` (libsecp256k1 through the `secp256k1`
  * package, Node) or `"js"` (`@noble/curves`, everywhere). Both give identical results.
+ *
+ * @example
+ * ```ts
+ * import { defaultRecoveryBackend, recoverDigestSigner, type RecoveryBackend } from "settlekit";
+ *
+ * const backend: RecoveryBackend = defaultRecoveryBackend();
+ * const signer = recoverDigestSigner(digest, signature, { backend });
+ * ```
  */
 export type RecoveryBackend = "native" | "js";
 
@@ -123,13 +131,33 @@ export function recoverSignerLower(digest: Uint8Array, signature: unknown, backe
   }
 }
 
-/** Options of {@link recoverDigestSigner}. */
+/**
+ * Options of {@link recoverDigestSigner}.
+ *
+ * @example
+ * ```ts
+ * import { recoverDigestSigner, type RecoverDigestSignerOptions } from "settlekit";
+ *
+ * const options: RecoverDigestSignerOptions = { backend: "js" };
+ * const signer = recoverDigestSigner(digest, signature, options);
+ * ```
+ */
 export interface RecoverDigestSignerOptions {
   /** Force one implementation (tests, benchmarks); default {@link defaultRecoveryBackend}. */
   backend?: RecoveryBackend;
 }
 
-/** Return type of {@link recoverDigestSigner}: the checksummed signer, or null. */
+/**
+ * Return type of {@link recoverDigestSigner}: the checksummed signer, or null.
+ *
+ * @example
+ * ```ts
+ * import { recoverDigestSigner, type RecoverDigestSignerReturnType } from "settlekit";
+ *
+ * const signer: RecoverDigestSignerReturnType = recoverDigestSigner(digest, signature);
+ * if (signer === null) throw new Error("invalid signature");
+ * ```
+ */
 export type RecoverDigestSignerReturnType = Address | null;
 
 /**
