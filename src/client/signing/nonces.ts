@@ -1,5 +1,6 @@
-import type { Address } from "viem";
+import type { Address, PublicClient } from "viem";
 import { SettlekitInvalidInputError } from "../errors.js";
+import { settlementHubAbi } from "../generated/abis.js";
 
 /**
  * Where a nonce manager learns which nonces are already used on chain: a whole bitmap word at
@@ -24,7 +25,7 @@ export type NonceSource =
  * ```ts
  * import { createNonceManager, type CreateNonceManagerParameters } from "settlekit";
  *
- * const parameters: CreateNonceManagerParameters = { owner: payer, wordPos: 0n };
+ * const parameters: CreateNonceManagerParameters = { owner: payer, publicClient, hub: hubAddress };
  * const nonces = createNonceManager(parameters);
  * ```
  */
@@ -33,8 +34,15 @@ export interface CreateNonceManagerParameters {
   owner: Address;
   /** The bitmap word to start in (nonce `wordPos * 256`); default 0. */
   wordPos?: bigint;
-  /** Reads used nonces from chain; without it only nonces handed out here or marked are skipped. */
+  /**
+   * Reads used nonces from chain. Default: the hub's `nonceUsed` when `publicClient` and `hub`
+   * are given; otherwise only nonces handed out here or marked used are skipped.
+   */
   source?: NonceSource;
+  /** Reads `nonceUsed` of `hub` (unless `source` is given). */
+  publicClient?: PublicClient;
+  /** The SettlementHub whose nonces these are. */
+  hub?: Address;
 }
 
 /**
@@ -74,8 +82,9 @@ const WORD_BITS = 256n;
 
 /**
  * Hands out a payer's unordered nonces (DESIGN §4, Permit2-style bitmaps) in order within one
- * 256-bit word, skipping used ones, and moves to the next word only when the current one is
- * full: a payer whose word is fresh pays about 17,000 more gas per payment. Concurrent `next()`
+ * 256-bit word, skipping used ones (asking the hub's `nonceUsed` when given a `publicClient` and
+ * the `hub`), and moves to the next word only when the current one is full: a payer whose word
+ * is fresh pays about 17,000 more gas per payment. Concurrent `next()`
  * calls are served one after another, so no nonce is handed out twice by one manager. The
  * settlement client's `createNonceManager(owner)` wires the source to the hub's `nonceUsed`.
  *
@@ -83,11 +92,30 @@ const WORD_BITS = 256n;
  * ```ts
  * import { createNonceManager } from "settlekit";
  *
- * const nonces = createNonceManager({ owner: payer, source: { isUsed: (nonce) => hub.nonceUsed([payer, nonce]) } });
+ * const nonces = createNonceManager({ owner: payer, publicClient, hub: hubAddress });
  * const payment = { ...draft, nonce: await nonces.next() };
  * ```
  */
-export function createNonceManager({ owner, wordPos = 0n, source }: CreateNonceManagerParameters): NonceManager {
+export function createNonceManager({
+  owner,
+  wordPos = 0n,
+  source: given,
+  publicClient,
+  hub,
+}: CreateNonceManagerParameters): NonceManager {
+  const source: NonceSource | undefined =
+    given ??
+    (publicClient && hub
+      ? {
+          isUsed: (nonce) =>
+            publicClient.readContract({
+              abi: settlementHubAbi,
+              address: hub,
+              functionName: "nonceUsed",
+              args: [owner, nonce],
+            }),
+        }
+      : undefined);
   if (typeof wordPos !== "bigint" || wordPos < 0n || wordPos >= 1n << 248n) {
     throw new SettlekitInvalidInputError("wordPos", "expected a bigint in [0, 2^248)");
   }
