@@ -3,6 +3,7 @@ import hardhatEthers from "@nomicfoundation/hardhat-ethers";
 import hardhatToolboxViem from "@nomicfoundation/hardhat-toolbox-viem";
 import hardhatTypechain from "@nomicfoundation/hardhat-typechain";
 import { configVariable, defineConfig } from "hardhat/config";
+import { opsTasks } from "./scripts/ops/tasks.js";
 
 const require = createRequire(import.meta.url);
 const solc = require("solc/package.json") as { version: string };
@@ -31,6 +32,7 @@ function testnet(chainId: number, rpcVariable: string) {
 
 export default defineConfig({
   plugins: [hardhatToolboxViem, hardhatEthers, hardhatTypechain],
+  tasks: opsTasks,
   solidity: {
     // The compiler comes from the npm package `solc` (WASM): nothing is ever downloaded.
     version: solc.version,

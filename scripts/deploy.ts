@@ -11,7 +11,13 @@ import { existsSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import { network } from "hardhat";
 import SettlekitModule from "../deploy/modules/Settlekit.js";
-import { type DeploymentRecord, deploymentRecordPath, writeDeploymentRecord } from "./lib/deployments.js";
+import { loadDeployment } from "../src/client/index.js";
+import {
+  type DeploymentRecord,
+  deploymentRecordPath,
+  deploymentsDir,
+  writeDeploymentRecord,
+} from "./lib/deployments.js";
 
 const root = path.resolve(import.meta.dirname, "..");
 
@@ -49,9 +55,10 @@ const journalDir = path.join(root, "deploy", "deployments", deploymentId);
 // journal still lists them: start that local deployment afresh instead of "resuming" it.
 const recordFile = deploymentRecordPath(chainId);
 if (connection.networkConfig.type === "http" && chainId === 31337 && existsSync(recordFile)) {
-  const previous = JSON.parse(readFileSync(recordFile, "utf8")) as DeploymentRecord;
-  const code = await publicClient.getCode({ address: previous.contracts.Escrow.address });
-  if (code === undefined || code === "0x") {
+  const previous = loadDeployment(chainId, { directory: deploymentsDir() });
+  const escrowAddress = previous.contracts.Escrow?.address;
+  const code = escrowAddress && (await publicClient.getCode({ address: escrowAddress }));
+  if (!code || code === "0x") {
     console.log(`Local chain ${chainId} no longer has the recorded contracts: deploying afresh.`);
     rmSync(journalDir, { recursive: true, force: true });
   }

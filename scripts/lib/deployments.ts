@@ -1,19 +1,14 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import type { Address } from "viem";
+import type { Deployment } from "../../src/client/index.js";
 
-/** The deployment record of one chain: `deploy/deployments/<chainId>.json`. */
-export interface DeploymentRecord {
-  chainId: number;
+/** What `npm run deploy` records: the client's {@link Deployment} with every contract, plus the network name. */
+export interface DeploymentRecord extends Deployment {
   network: string;
-  contracts: {
-    Escrow: { address: Address };
-    SettlementHub: { address: Address };
-    PaymentChannels: { address: Address };
-  };
+  contracts: Required<Deployment["contracts"]>;
 }
 
-/** Folder of the records; `SETTLEKIT_DEPLOYMENTS_DIR` moves it (tests use a temporary one). */
+/** Folder of the records; `SETTLEKIT_DEPLOYMENTS_DIR` moves it (tests use a temporary one), as in `loadDeployment`. */
 export function deploymentsDir(): string {
   return (
     process.env.SETTLEKIT_DEPLOYMENTS_DIR ?? path.resolve(import.meta.dirname, "..", "..", "deploy", "deployments")

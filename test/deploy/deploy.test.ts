@@ -4,9 +4,15 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { expect } from "chai";
-import { type Address, createPublicClient, http } from "viem";
+import { createPublicClient, http } from "viem";
+import { hardhat } from "viem/chains";
 import { type LocalChain, startAnvil } from "../../scripts/lib/anvil.js";
-import type { DeploymentRecord } from "../../scripts/lib/deployments.js";
+import {
+  createChannelClient,
+  createEscrowClient,
+  createSettlementClient,
+  loadDeployment,
+} from "../../src/client/index.js";
 
 const root = path.resolve(import.meta.dirname, "..", "..");
 const parameters = JSON.parse(readFileSync(path.join(root, "deploy", "parameters", "localhost.json"), "utf8"));
@@ -19,13 +25,14 @@ interface RunResult {
 
 /** Runs `npm run deploy -- --network <name>` as a user would, with extra environment. */
 function runDeploy(networkName: string, env: Record<string, string>, unset: string[] = []): Promise<RunResult> {
-  const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
+  return run("npm", ["run", "--silent", "deploy", "--", "--network", networkName], env, unset);
+}
+
+function run(command: string, args: string[], env: Record<string, string>, unset: string[] = []): Promise<RunResult> {
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, HARDHAT_DISABLE_TELEMETRY: "true", ...env };
   for (const name of unset) delete childEnv[name];
   return new Promise((resolve, reject) => {
-    const child = spawn("npm", ["run", "--silent", "deploy", "--", "--network", networkName], {
-      cwd: root,
-      env: childEnv,
-    });
+    const child = spawn(command, args, { cwd: root, env: childEnv });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (chunk) => {
@@ -53,9 +60,12 @@ describe("npm run deploy", { timeout: 240_000 }, () => {
       SETTLEKIT_DEPLOYMENTS_DIR: recordsDir,
       SETTLEKIT_DEPLOYMENT_ID: deploymentId,
     };
+    // The client library in this process reads its default addresses from the same records.
+    process.env.SETTLEKIT_DEPLOYMENTS_DIR = recordsDir;
   });
 
   after(async () => {
+    delete process.env.SETTLEKIT_DEPLOYMENTS_DIR;
     await chain?.stop();
     rmSync(recordsDir, { recursive: true, force: true });
     rmSync(path.join(root, "deploy", "deployments", deploymentId), { recursive: true, force: true });
@@ -66,38 +76,43 @@ describe("npm run deploy", { timeout: 240_000 }, () => {
     expect(first.code, first.stderr).to.equal(0);
     expect(first.stdout).to.match(/^Deployed on localhost \(chain 31337\)/m);
 
-    const record = JSON.parse(readFileSync(path.join(recordsDir, "31337.json"), "utf8")) as DeploymentRecord;
-    expect(record.chainId).to.equal(31337);
-    const client = createPublicClient({ transport: http(chain.url) });
+    // A client built from the records alone reads each contract.
+    const publicClient = createPublicClient({ chain: hardhat, transport: http(chain.url) });
+    const escrow = createEscrowClient({ publicClient });
+    const hub = createSettlementClient({ publicClient });
+    const channels = createChannelClient({ publicClient });
+    expect(await escrow.resolutionTimeout()).to.equal(BigInt(parameters.Escrow.resolutionTimeout));
+    expect(await hub.withdrawalDelay()).to.equal(BigInt(parameters.SettlementHub.withdrawalDelay));
+    expect(await channels.challengePeriod()).to.equal(BigInt(parameters.PaymentChannels.challengePeriod));
+    const record = loadDeployment(31337);
+    expect(escrow.address).to.equal(record.contracts.Escrow?.address);
     for (const { address } of Object.values(record.contracts)) {
-      const code = await client.getCode({ address });
+      const code = await publicClient.getCode({ address });
       expect(code?.length ?? 0, `no code at ${address}`).to.be.greaterThan(2);
     }
-    const read = (address: Address, functionName: string) =>
-      client.readContract({
-        address,
-        abi: [
-          { type: "function", name: functionName, inputs: [], outputs: [{ type: "uint256" }], stateMutability: "view" },
-        ],
-        functionName,
-      });
-    expect(await read(record.contracts.Escrow.address, "resolutionTimeout")).to.equal(
-      BigInt(parameters.Escrow.resolutionTimeout),
-    );
-    expect(await read(record.contracts.SettlementHub.address, "withdrawalDelay")).to.equal(
-      BigInt(parameters.SettlementHub.withdrawalDelay),
-    );
-    expect(await read(record.contracts.PaymentChannels.address, "challengePeriod")).to.equal(
-      BigInt(parameters.PaymentChannels.challengePeriod),
-    );
 
-    const blockBefore = await client.getBlockNumber();
+    const blockBefore = await publicClient.getBlockNumber();
     const second = await runDeploy("localhost", env);
     expect(second.code, second.stderr).to.equal(0);
     expect(second.stdout).to.match(/^Already deployed on localhost/m);
-    expect(await client.getBlockNumber(), "a re-run sent transactions").to.equal(blockBefore);
-    const again = JSON.parse(readFileSync(path.join(recordsDir, "31337.json"), "utf8")) as DeploymentRecord;
-    expect(again.contracts).to.deep.equal(record.contracts);
+    expect(await publicClient.getBlockNumber(), "a re-run sent transactions").to.equal(blockBefore);
+    expect(loadDeployment(31337).contracts).to.deep.equal(record.contracts);
+
+    // The ops tasks act on the recorded deployment.
+    const setFee = await run("npx", ["hardhat", "settlekit", "set-fee", "--bps", "100", "--network", "localhost"], env);
+    expect(setFee.code, setFee.stderr).to.equal(0);
+    expect(await escrow.feeBps()).to.equal(100);
+    const tooHigh = await run(
+      "npx",
+      ["hardhat", "settlekit", "set-fee", "--bps", "501", "--network", "localhost"],
+      env,
+    );
+    expect(tooHigh.code).to.not.equal(0);
+    expect(tooHigh.stdout + tooHigh.stderr).to.include("--bps must be an integer from 0 to 500");
+    const status = await run("npx", ["hardhat", "settlekit", "status", "--network", "localhost"], env);
+    expect(status.code, status.stderr).to.equal(0);
+    expect(status.stdout).to.include("Escrow fee       100 bps");
+    expect(status.stdout).to.include(`SettlementHub    ${hub.address}`);
   });
 
   it("fails at once, naming the variable, when a testnet's RPC URL is not configured", async () => {
@@ -121,15 +136,7 @@ describe("npm run deploy", { timeout: 240_000 }, () => {
     const apiKey = hre.config.verify.etherscan.apiKey as unknown as { _type: string; name: string };
     expect(hre.config.verify.etherscan.enabled).to.equal(true);
     expect(apiKey).to.include({ _type: "ResolvedConfigurationVariable", name: "ETHERSCAN_API_KEY" });
-    const verify = await new Promise<RunResult>((resolve, reject) => {
-      const child = spawn("npx", ["hardhat", "ignition", "verify", "--help"], { cwd: root });
-      let stdout = "";
-      child.stdout.on("data", (chunk) => {
-        stdout += chunk;
-      });
-      child.once("error", reject);
-      child.once("close", (code) => resolve({ code, stdout, stderr: "" }));
-    });
+    const verify = await run("npx", ["hardhat", "ignition", "verify", "--help"], {});
     expect(verify.code).to.equal(0);
     expect(verify.stdout).to.include("Verify contracts from a deployment");
   });
