@@ -1,0 +1,22 @@
+import type { SqlDriver } from "./driver.js";
+import { openPgliteDriver } from "./pglite-driver.js";
+import { openPostgresDriver } from "./postgres-driver.js";
+import { migrate, SqlStore } from "./sql-store.js";
+
+/**
+ * Opens the configured store and brings its schema up to date: a Postgres server when
+ * `databaseUrl` is set, otherwise the embedded PGlite store in `dataDir`.
+ */
+export async function openStore(options: { databaseUrl?: string; dataDir: string }): Promise<SqlStore> {
+  const driver: SqlDriver =
+    options.databaseUrl !== undefined
+      ? await openPostgresDriver(options.databaseUrl)
+      : await openPgliteDriver(options.dataDir);
+  try {
+    await migrate(driver);
+  } catch (error) {
+    await driver.close();
+    throw error;
+  }
+  return new SqlStore(driver);
+}
