@@ -150,7 +150,7 @@ export const OPTIONS = {
   maxInflightBatches: {
     flag: "max-inflight-batches",
     env: "RELAYER_MAX_INFLIGHT_BATCHES",
-    default: "4",
+    default: "8",
     doc: "unconfirmed transactions this instance keeps in flight at once",
     schema: positiveInt.max(64),
   },
@@ -192,7 +192,7 @@ export const OPTIONS = {
   pollIntervalMs: {
     flag: "poll-interval-ms",
     env: "RELAYER_POLL_INTERVAL_MS",
-    default: "500",
+    default: "250",
     doc: "how often the transaction manager polls the chain",
     schema: positiveInt,
   },

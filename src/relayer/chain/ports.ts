@@ -84,25 +84,26 @@ export interface ChainLog {
   transactionHash: Hex;
 }
 
-/** One query of the acceptance checks: the payer's balance of `token` and whether `nonce` is used. */
-export interface PayerQuery {
-  payer: Address;
-  token: Address;
-  nonce: bigint;
+/** Reads for the acceptance checks, many at once. */
+export interface HubStateQuery {
+  balances: readonly { account: Address; token: Address }[];
+  nonces: readonly { owner: Address; nonce: bigint }[];
 }
-export interface PayerState {
-  balance: bigint;
-  nonceUsed: boolean;
+export interface HubState {
+  /** `balanceOf(account, token)`, in the order asked. */
+  balances: bigint[];
+  /** `nonceUsed(owner, nonce)`, in the order asked. */
+  noncesUsed: boolean[];
 }
 
 /** SettlementHub: reads for acceptance, calldata for `settleBatch`, events for results. */
 export interface HubPort {
   readonly address: Address;
   /**
-   * Balances and nonce flags for many intents in one go (one JSON-RPC batch or one multicall),
-   * in the order asked. The relayer coalesces concurrent requests into one call.
+   * Balances and nonce flags for many intents in one go (one JSON-RPC batch or one multicall).
+   * The relayer coalesces concurrent requests into one call.
    */
-  readPayerStates(queries: readonly PayerQuery[]): Promise<PayerState[]>;
+  readState(query: HubStateQuery): Promise<HubState>;
   encodeSettleBatch(payments: readonly Payment[], signatures: readonly Hex[]): Hex;
   /** Per-intent results of this hub in a receipt's logs (other logs are ignored). */
   decodeOutcomes(logs: readonly ChainLog[]): PaymentOutcome[];

@@ -31,12 +31,13 @@ export interface TempStore {
 export async function tempStore(): Promise<TempStore> {
   const dir = mkdtempSync(join(tmpdir(), "settlekit-store-"));
   cpSync(await templateDir(), dir, { recursive: true });
-  return {
+  const temp: TempStore = {
     store: await openStore({ dataDir: dir }),
     dir,
     async dispose() {
-      await this.store.close();
+      await temp.store.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };
+  return temp;
 }
