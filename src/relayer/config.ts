@@ -189,6 +189,13 @@ export const OPTIONS = {
     doc: "blocks during which confirmed batches are still checked for reorgs",
     schema: positiveInt,
   },
+  maxAttempts: {
+    flag: "max-attempts",
+    env: "RELAYER_MAX_ATTEMPTS",
+    default: "5",
+    doc: "submissions of one intent (batches reverted, dropped or replaced by others) before it fails",
+    schema: positiveInt.max(100),
+  },
   pollIntervalMs: {
     flag: "poll-interval-ms",
     env: "RELAYER_POLL_INTERVAL_MS",

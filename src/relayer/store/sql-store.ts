@@ -400,6 +400,14 @@ export class SqlStore implements Store {
     return rows.map(toIntent).sort((a, b) => a.acceptedAt.getTime() - b.acceptedAt.getTime());
   }
 
+  async submittedIntents(batchId: number): Promise<IntentRecord[]> {
+    const rows = await this.db.query<IntentRow>(
+      "SELECT * FROM payment_intents WHERE batch_id = $1 AND status = 'submitted' ORDER BY accepted_at",
+      [batchId],
+    );
+    return rows.map(toIntent);
+  }
+
   async releaseClaims(owner: string, digests?: readonly Hex[]): Promise<number> {
     const rows =
       digests === undefined

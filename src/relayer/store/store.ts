@@ -162,6 +162,8 @@ export interface Store {
     leaseMs: number;
     nowSeconds: bigint;
   }): Promise<IntentRecord[]>;
+  /** The intents a settle batch carries that still wait for its result. */
+  submittedIntents(batchId: number): Promise<IntentRecord[]>;
   /** Gives back claims (this instance's at start-up, or ones it did not use). */
   releaseClaims(owner: string, digests?: readonly Hex[]): Promise<number>;
   /** Marks accepted intents failed before submission (e.g. expired). Returns those changed. */

@@ -53,6 +53,8 @@ export class FakeChain implements ChainPort {
   logsFor: (tx: PoolTx, block: { number: bigint; hash: Hex }) => { logs: ChainLog[]; status?: "success" | "reverted" } =
     () => ({ logs: [] });
   readonly sent: PoolTx[] = [];
+  /** Called for each block a reorg removes, newest first (contract state to roll back). */
+  onRevertBlock: (block: { number: bigint; hash: Hex }) => void = () => undefined;
 
   constructor() {
     this.#newBlock([]);
@@ -116,6 +118,7 @@ export class FakeChain implements ChainPort {
   /** Replaces the last `depth` blocks with empty ones of other hashes; their transactions return to the pool. */
   reorg(depth: number, { dropTransactions = false } = {}): void {
     const removed = this.blocks.splice(this.blocks.length - depth, depth);
+    for (const block of [...removed].reverse()) this.onRevertBlock(block);
     forks++;
     if (!dropTransactions) for (const block of removed) for (const tx of block.txs) this.pool.set(tx.hash, tx);
     this.mineEmpty(depth);
@@ -132,6 +135,11 @@ export class FakeChain implements ChainPort {
     this.#newBlock([
       { hash, raw: "0x", nonce, to: this.sender, data: "0x", maxFeePerGas: 0n, maxPriorityFeePerGas: 0n, external: true },
     ]);
+  }
+
+  /** Logs of the canonical chain. */
+  logs(): ChainLog[] {
+    return this.blocks.flatMap((b) => b.receipts.filter((r) => r.status === "success").flatMap((r) => r.logs));
   }
 
   receiptOf(hash: Hex): TxReceipt | undefined {

@@ -1,0 +1,272 @@
+import type { Logger } from "pino";
+import type { Address, Hex } from "viem";
+import type { HubReader } from "../chain/hub-reader.js";
+import type { ChainPort, HubPort, TxReceipt } from "../chain/ports.js";
+import { inclusionOf, type TrackedTx, type TxHandler, type TxManager } from "../chain/tx-manager.js";
+import type { Gate } from "../intake/gate.js";
+import type { RelayerMetrics } from "../metrics.js";
+import type { IntentRecord, PaymentResults, Store } from "../store/store.js";
+import type { TimeSource } from "../time.js";
+
+export interface BatcherOptions {
+  hub: HubPort;
+  chain: ChainPort;
+  store: Store;
+  txManager: TxManager;
+  reader: HubReader;
+  gate: Gate;
+  time: TimeSource;
+  metrics: RelayerMetrics;
+  logger: Logger;
+  maxBatchSize: number;
+  maxWaitMs: number;
+  maxInflight: number;
+  claimLeaseMs: number;
+  maxAttempts: number;
+  /** Gas limit = simulated gas × (100 + this) / 100. */
+  gasMarginPercent?: number;
+  /** How far back a `PaymentSettled` of an intent that reported "nonce used" is looked for. */
+  settlementLookbackBlocks?: bigint;
+}
+
+/**
+ * Turns accepted intents into `settleBatch` transactions and their receipts into per-intent
+ * results.
+ *
+ * Forming: per token of the hub, a batch is formed once `maxBatchSize` intents wait or the
+ * oldest has waited `maxWaitMs`; its intents are claimed (`FOR UPDATE SKIP LOCKED`, so
+ * instances never share one), already-expired ones fail without a transaction, the call is
+ * simulated (`eth_estimateGas`; a revert sends nothing and gives the claims back), the batch is
+ * recorded and its intents marked submitted in one store transaction, then sent.
+ *
+ * Results (at the configured confirmation depth): `PaymentSettled` → settled,
+ * `PaymentFailed` → failed with the reason, except "nonce used" for an intent whose own
+ * `PaymentSettled` is found on-chain (an earlier submission of it did settle) → settled there;
+ * no event → back to the queue. Nothing is ever marked settled without its event, and the
+ * hub's nonce bitmap makes a second settlement impossible whatever is resubmitted.
+ */
+export class Batcher implements TxHandler {
+  readonly #owner: string;
+  #timer: NodeJS.Timeout | undefined;
+  #running: Promise<void> | undefined;
+  #stopped = false;
+  #backoffUntilMs = 0;
+
+  constructor(private readonly o: BatcherOptions) {
+    this.#owner = o.chain.sender.toLowerCase();
+    o.txManager.on("settle", this);
+  }
+
+  /** Gives back claims a previous run held, then forms batches every `interval` ms. */
+  async start(intervalMs = Math.max(10, Math.min(50, this.o.maxWaitMs))): Promise<void> {
+    await this.o.store.releaseClaims(this.#owner);
+    this.#timer = setInterval(() => {
+      void this.tick();
+    }, intervalMs);
+  }
+
+  /** Stops forming batches; resolves when a batch being formed has been sent. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+    await this.#running;
+  }
+
+  /** One round of batch forming (exposed for tests and for a final flush at shutdown). */
+  tick(options: { force?: boolean } = {}): Promise<void> {
+    this.#running ??= this.#round(options.force ?? false)
+      .catch((error: unknown) => this.o.logger.error({ err: error }, "batch round failed"))
+      .finally(() => {
+        this.#running = undefined;
+      });
+    return this.#running;
+  }
+
+  async #round(force: boolean): Promise<void> {
+    if (this.o.gate.paused || this.o.time.nowMs() < this.#backoffUntilMs) return;
+    const groups = await this.o.store.queueGroups(this.o.hub.address, this.o.maxBatchSize);
+    this.o.metrics.queueDepth.set(groups.reduce((n, g) => n + g.ready, 0));
+    const now = this.o.time.nowMs();
+    const due = groups
+      .map((g) => ({ ...g, late: force || now - g.oldestAcceptedAt.getTime() >= this.o.maxWaitMs }))
+      .filter((g) => g.late || g.ready >= this.o.maxBatchSize)
+      .sort((a, b) => a.oldestAcceptedAt.getTime() - b.oldestAcceptedAt.getTime());
+    for (const group of due) {
+      // A full group may fill several batches; each goes out while there is room in flight. A
+      // remainder smaller than a batch waits for more intents, unless its oldest waited enough.
+      const minSize = group.late ? 1 : this.o.maxBatchSize;
+      for (let formed = true; formed && this.o.txManager.inflight < this.o.maxInflight; ) {
+        if (this.#stopped && !force) return;
+        formed = await this.#formBatch(group.token, minSize);
+      }
+    }
+  }
+
+  /** Claims, simulates, records and sends one batch; false when nothing was sent. */
+  async #formBatch(token: Address, minSize: number): Promise<boolean> {
+    const { store, hub, logger } = this.o;
+    const nowSeconds = this.o.time.seconds();
+    const claimed = await store.claimIntents({
+      hub: hub.address,
+      token,
+      owner: this.#owner,
+      limit: this.o.maxBatchSize,
+      leaseMs: this.o.claimLeaseMs,
+      nowSeconds,
+    });
+    if (claimed.length === 0) return false;
+    if (claimed.length < minSize) {
+      await store.releaseClaims(
+        this.#owner,
+        claimed.map((i) => i.digest),
+      );
+      return false;
+    }
+
+    const expired = claimed.filter((i) => i.payment.validBefore <= nowSeconds);
+    if (expired.length > 0) {
+      const failed = await store.failAcceptedIntents(
+        expired.map((i) => i.digest),
+        "expired",
+      );
+      this.o.metrics.failed.inc({ reason: "expired" }, failed.length);
+      for (const digest of failed) logger.info({ intentDigest: digest }, "intent expired before settlement");
+    }
+    let intents = claimed.filter((i) => i.payment.validBefore > nowSeconds);
+    if (intents.length === 0) return true;
+
+    let data = this.#encode(intents);
+    let gas: bigint;
+    try {
+      gas = await this.o.chain.estimateGas({ to: hub.address, data });
+    } catch (error) {
+      await store.releaseClaims(
+        this.#owner,
+        intents.map((i) => i.digest),
+      );
+      this.#backoffUntilMs = this.o.time.nowMs() + 1_000;
+      logger.error({ err: error, token, size: intents.length }, "settleBatch simulation failed; claims released");
+      return false;
+    }
+
+    const { batchId, items } = await store.createBatch({
+      kind: "settle",
+      contract: hub.address,
+      token,
+      sender: this.o.chain.sender,
+      items: intents.map((i) => i.digest),
+    });
+    if (items.length === 0) {
+      await store.abandonBatch(batchId, "claims_lost", this.o.maxAttempts);
+      return false;
+    }
+    if (items.length !== intents.length) {
+      // Some claims ran out meanwhile and went to another instance: send only ours.
+      const taken = new Set(items.map((d) => d.toLowerCase()));
+      intents = intents.filter((i) => taken.has(i.digest.toLowerCase()));
+      data = this.#encode(intents);
+    }
+    const gasLimit = (gas * BigInt(100 + (this.o.gasMarginPercent ?? 20))) / 100n;
+    try {
+      const tx = await this.o.txManager.submit({ batchId, kind: "settle", to: hub.address, data, gas: gasLimit });
+      this.o.metrics.batchSize.observe(intents.length);
+      logger.info(
+        { batchId, txHash: tx.attempts[tx.attempts.length - 1].hash, token, size: intents.length },
+        "settle batch submitted",
+      );
+      return true;
+    } catch (error) {
+      logger.error({ err: error, batchId }, "settle batch could not be signed or recorded; intents queued again");
+      await store.abandonBatch(batchId, "submit_failed", this.o.maxAttempts);
+      return false;
+    }
+  }
+
+  #encode(intents: readonly IntentRecord[]): Hex {
+    return this.o.hub.encodeSettleBatch(
+      intents.map((i) => i.payment),
+      intents.map((i) => i.signature),
+    );
+  }
+
+  async onConfirmed(tx: TrackedTx, receipt: TxReceipt): Promise<void> {
+    const { store, hub, logger } = this.o;
+    if (receipt.status === "reverted") {
+      const failed = await store.abandonBatch(tx.batchId, "batch_reverted", this.o.maxAttempts);
+      await store.confirmBatch(tx.batchId, inclusionOf(receipt), "reverted");
+      this.o.metrics.failed.inc({ reason: "batch_reverted" }, failed.length);
+      logger.error({ batchId: tx.batchId, txHash: receipt.transactionHash }, "settle batch reverted; intents queued again");
+      return;
+    }
+    const intents = await store.submittedIntents(tx.batchId);
+    const outcomes = new Map(hub.decodeOutcomes(receipt.logs).map((o) => [o.digest.toLowerCase(), o]));
+    const results: PaymentResults = {
+      batchId: tx.batchId,
+      ...inclusionOf(receipt),
+      settled: [],
+      settledElsewhere: [],
+      failed: [],
+      requeued: [],
+    };
+    const lookback = this.o.settlementLookbackBlocks ?? 50_000n;
+    for (const intent of intents) {
+      const outcome = outcomes.get(intent.digest.toLowerCase());
+      if (outcome === undefined) results.requeued.push(intent.digest);
+      else if (outcome.settled) results.settled.push(intent.digest);
+      else if (outcome.reason === "nonce_used") {
+        const from = receipt.blockNumber > lookback ? receipt.blockNumber - lookback : 0n;
+        const earlier = await hub.findSettlement(intent.digest, from);
+        if (earlier) results.settledElsewhere.push({ digest: intent.digest, ...earlier });
+        else results.failed.push({ digest: intent.digest, reason: "nonce_used" });
+      } else results.failed.push({ digest: intent.digest, reason: outcome.reason });
+    }
+    const changed = await store.applyPaymentResults(results);
+    this.#afterResults(changed, "settled");
+    logger.info(
+      {
+        batchId: tx.batchId,
+        txHash: receipt.transactionHash,
+        block: receipt.blockNumber.toString(),
+        settled: results.settled.length + results.settledElsewhere.length,
+        failed: results.failed.length,
+        requeued: results.requeued.length,
+      },
+      "settle batch confirmed",
+    );
+    if (results.requeued.length > 0) {
+      logger.warn({ batchId: tx.batchId, requeued: results.requeued }, "intents without an event in the receipt");
+    }
+  }
+
+  async onAbandoned(batchId: number, reason: string): Promise<void> {
+    const failed = await this.o.store.abandonBatch(batchId, reason, this.o.maxAttempts);
+    this.o.metrics.failed.inc({ reason }, failed.length);
+  }
+
+  async onReorged(tx: TrackedTx): Promise<void> {
+    const reopened = await this.o.store.reopenBatch(tx.batchId);
+    this.#afterResults(reopened, "reorged");
+    this.o.logger.warn({ batchId: tx.batchId, intents: reopened.length }, "batch results undone by a reorg");
+  }
+
+  /** Keeps caches and metrics in step with intents whose on-chain effect appeared or vanished. */
+  #afterResults(changed: readonly IntentRecord[], what: "settled" | "reorged"): void {
+    const now = this.o.time.nowMs();
+    for (const intent of changed) {
+      const { from, to, token, nonce } = intent.payment;
+      this.o.reader.invalidate(from, token);
+      this.o.reader.invalidate(to, token);
+      if (what === "reorged") continue;
+      if (intent.status === "settled") {
+        this.o.reader.markNonceUsed(from, nonce);
+        this.o.metrics.settled.inc();
+        this.o.metrics.settleLatency.observe((now - intent.acceptedAt.getTime()) / 1000);
+        this.o.logger.debug({ intentDigest: intent.digest, txHash: intent.txHash }, "intent settled");
+      } else if (intent.status === "failed") {
+        this.o.metrics.failed.inc({ reason: intent.failureReason ?? "unknown" });
+        this.o.logger.info({ intentDigest: intent.digest, reason: intent.failureReason, txHash: intent.txHash }, "intent failed");
+      }
+    }
+  }
+}
