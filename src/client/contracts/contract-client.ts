@@ -1,0 +1,270 @@
+import {
+  type Abi,
+  type AbiFunction,
+  type Account,
+  type Address,
+  type BlockTag,
+  type Chain,
+  type ContractEventName,
+  type ContractFunctionArgs,
+  type ContractFunctionName,
+  type ContractFunctionReturnType,
+  type GetContractReturnType,
+  getAddress,
+  getContract,
+  type Hash,
+  type Log,
+  type PublicClient,
+  parseEventLogs,
+  type TransactionReceipt,
+  type Transport,
+  type WalletClient,
+} from "viem";
+import {
+  type ContractErrorOf,
+  decodeContractError,
+  isContractError,
+  SettlekitError,
+  type SettlekitErrorName,
+  SettlekitMissingWalletClientError,
+  SettlekitTransactionError,
+} from "../errors.js";
+
+type ReadMutability = "pure" | "view";
+type WriteMutability = "nonpayable" | "payable";
+
+/** The viem public client a settlekit client reads and simulates through. */
+export type SettlekitPublicClient = PublicClient<Transport, Chain | undefined>;
+/** The viem wallet client a settlekit client sends transactions with. */
+export type SettlekitWalletClient = WalletClient<Transport, Chain | undefined, Account | undefined>;
+
+/** Options of every read method. */
+export interface ReadOptions {
+  /** Read at this block instead of the latest. */
+  blockNumber?: bigint;
+  blockTag?: BlockTag;
+  /** `msg.sender` of the call. */
+  account?: Address;
+}
+
+/** Options of every write method (simulated, then sent by the wallet client). */
+export interface WriteOptions {
+  /** Sender; default the wallet client's account. */
+  account?: Account | Address;
+  /** Native currency to send (payable functions). */
+  value?: bigint;
+  gas?: bigint;
+  nonce?: number;
+  maxFeePerGas?: bigint;
+  maxPriorityFeePerGas?: bigint;
+}
+
+/** Options of every `…AndWait` method. */
+export interface WriteAndWaitOptions extends WriteOptions {
+  /** Blocks to wait for; default 1. */
+  confirmations?: number;
+  /** Milliseconds before giving up waiting for the receipt. */
+  timeout?: number;
+}
+
+/** A log of the contract decoded against its ABI, with typed `eventName` and `args`. */
+export type DecodedEvent<abi extends Abi, eventName extends ContractEventName<abi> = ContractEventName<abi>> = Log<
+  bigint,
+  number,
+  false,
+  undefined,
+  true,
+  abi,
+  eventName
+>;
+
+/** The events a write method emits on success, per function; drives the type of `…AndWait`'s `event`. */
+export type PrimaryEvents<abi extends Abi> = {
+  readonly [name in ContractFunctionName<abi, WriteMutability>]?: readonly ContractEventName<abi>[];
+};
+
+/** What `…AndWait` resolves to. `event` is present for functions that always emit one of their events. */
+export type WriteAndWaitReturnType<abi extends Abi, eventName extends ContractEventName<abi> | undefined> = {
+  hash: Hash;
+  receipt: TransactionReceipt;
+  /** Every log of this contract in the transaction, decoded. */
+  events: DecodedEvent<abi>[];
+} & (eventName extends ContractEventName<abi> ? { event: DecodedEvent<abi, eventName> } : unknown);
+
+type MethodParameters<
+  abi extends Abi,
+  mutability extends ReadMutability | WriteMutability,
+  name extends ContractFunctionName<abi, mutability>,
+  options,
+> =
+  ContractFunctionArgs<abi, mutability, name> extends readonly []
+    ? [options?: options]
+    : [args: ContractFunctionArgs<abi, mutability, name>, options?: options];
+
+type EventOf<abi extends Abi, events extends PrimaryEvents<abi>, name> = name extends keyof events
+  ? events[name] extends readonly (infer event extends ContractEventName<abi>)[]
+    ? event
+    : undefined
+  : undefined;
+
+/** One method per view/pure function: reads through the public client. */
+export type ReadMethods<abi extends Abi> = {
+  [name in ContractFunctionName<abi, ReadMutability>]: (
+    ...parameters: MethodParameters<abi, ReadMutability, name, ReadOptions>
+  ) => Promise<ContractFunctionReturnType<abi, ReadMutability, name>>;
+};
+
+/** One method per state-changing function: simulates, sends, resolves to the transaction hash. */
+export type WriteMethods<abi extends Abi> = {
+  [name in ContractFunctionName<abi, WriteMutability>]: (
+    ...parameters: MethodParameters<abi, WriteMutability, name, WriteOptions>
+  ) => Promise<Hash>;
+};
+
+/** `<function>AndWait` per state-changing function: like the write, then waits and decodes. */
+export type WriteAndWaitMethods<abi extends Abi, events extends PrimaryEvents<abi>> = {
+  [name in ContractFunctionName<abi, WriteMutability> as `${name}AndWait`]: (
+    ...parameters: MethodParameters<abi, WriteMutability, name, WriteAndWaitOptions>
+  ) => Promise<WriteAndWaitReturnType<abi, EventOf<abi, events, name>>>;
+};
+
+type ViemContractMember<abi extends Abi, key extends string> =
+  GetContractReturnType<abi, SettlekitPublicClient, Address> extends { [k in key]: infer member } ? member : never;
+
+/** Members every contract client has besides its contract's functions. */
+export interface ContractClientBase<abi extends Abi> {
+  /** The contract's address. */
+  readonly address: Address;
+  /** The contract's ABI. */
+  readonly abi: abi;
+  /** Typed event queries: `getEvents.EventName(args?, { fromBlock, toBlock })`. */
+  readonly getEvents: ViemContractMember<abi, "getEvents">;
+  /** Typed event subscriptions: `watchEvent.EventName(args?, { onLogs })` returns an unwatch function. */
+  readonly watchEvent: ViemContractMember<abi, "watchEvent">;
+  /** Typed filters: `createEventFilter.EventName(args?, { fromBlock })`. */
+  readonly createEventFilter: ViemContractMember<abi, "createEventFilter">;
+  /** Decodes this contract's logs (others are skipped) from a receipt or a log list. */
+  decodeEvents(logs: readonly Log[]): DecodedEvent<abi>[];
+  /** Narrows an error to this contract's typed error `errorName`. */
+  isError<const name extends SettlekitErrorName<abi>>(
+    error: unknown,
+    errorName: name,
+  ): error is ContractErrorOf<abi, name>;
+}
+
+/** A client for one deployed contract: its functions as typed methods plus {@link ContractClientBase}. */
+export type ContractClient<abi extends Abi, events extends PrimaryEvents<abi>> = ContractClientBase<abi> &
+  ReadMethods<abi> &
+  WriteMethods<abi> &
+  WriteAndWaitMethods<abi, events>;
+
+/** @internal Configuration of {@link createContractClient}. */
+export interface ContractClientConfig<abi extends Abi, events extends PrimaryEvents<abi>> {
+  abi: abi;
+  address: Address;
+  publicClient: SettlekitPublicClient;
+  walletClient?: SettlekitWalletClient | undefined;
+  events: events;
+}
+
+function rethrow(error: unknown, functionName: string): never {
+  throw decodeContractError({ error, functionName }) ?? error;
+}
+
+/**
+ * @internal Builds the typed methods of a contract client from its ABI: every function becomes a
+ * method, so a contract that gains a function gains a method by regenerating the ABI.
+ */
+export function createContractClient<const abi extends Abi, const events extends PrimaryEvents<abi>>(
+  config: ContractClientConfig<abi, events>,
+): ContractClient<abi, events> {
+  const { abi, publicClient, walletClient } = config;
+  const address = getAddress(config.address);
+  const primaryEvents = config.events as Record<string, readonly string[] | undefined>;
+  const viemContract = getContract({ abi, address, client: publicClient }) as unknown as Record<string, unknown>;
+
+  function decodeEvents(logs: readonly Log[]): DecodedEvent<abi>[] {
+    const own = logs.filter((log) => log.address.toLowerCase() === address.toLowerCase());
+    return parseEventLogs({ abi: abi as Abi, logs: own }) as unknown as DecodedEvent<abi>[];
+  }
+
+  function split(fn: AbiFunction, parameters: unknown[]): [readonly unknown[], Record<string, unknown>] {
+    if (fn.inputs.length === 0) return [[], (parameters[0] ?? {}) as Record<string, unknown>];
+    return [(parameters[0] ?? []) as readonly unknown[], (parameters[1] ?? {}) as Record<string, unknown>];
+  }
+
+  async function read(fn: AbiFunction, parameters: unknown[]): Promise<unknown> {
+    const [args, options] = split(fn, parameters);
+    try {
+      return await publicClient.readContract({ abi: abi as Abi, address, functionName: fn.name, args, ...options });
+    } catch (error) {
+      rethrow(error, fn.name);
+    }
+  }
+
+  async function write(fn: AbiFunction, parameters: unknown[]): Promise<Hash> {
+    const [args, { confirmations: _c, timeout: _t, ...options }] = split(fn, parameters);
+    const account = (options.account as Account | Address | undefined) ?? walletClient?.account;
+    if (!walletClient || !account) throw new SettlekitMissingWalletClientError(fn.name);
+    try {
+      const { request } = await publicClient.simulateContract({
+        abi: abi as Abi,
+        address,
+        functionName: fn.name,
+        args,
+        ...options,
+        account,
+      });
+      return await walletClient.writeContract(request as Parameters<SettlekitWalletClient["writeContract"]>[0]);
+    } catch (error) {
+      rethrow(error, fn.name);
+    }
+  }
+
+  async function writeAndWait(fn: AbiFunction, parameters: unknown[]) {
+    const hash = await write(fn, parameters);
+    const options = (fn.inputs.length === 0 ? parameters[0] : parameters[1]) as WriteAndWaitOptions | undefined;
+    const receipt = await publicClient.waitForTransactionReceipt({
+      hash,
+      confirmations: options?.confirmations ?? 1,
+      ...(options?.timeout === undefined ? {} : { timeout: options.timeout }),
+    });
+    if (receipt.status !== "success") {
+      throw new SettlekitTransactionError(`\`${fn.name}\` transaction ${hash} reverted on chain`, hash, receipt);
+    }
+    const events = decodeEvents(receipt.logs);
+    const expected = primaryEvents[fn.name];
+    if (!expected) return { hash, receipt, events };
+    const event = events.find((log) => expected.includes(log.eventName as string));
+    if (!event) {
+      throw new SettlekitTransactionError(
+        `\`${fn.name}\` transaction ${hash} emitted none of ${expected.join(", ")}`,
+        hash,
+        receipt,
+      );
+    }
+    return { hash, receipt, events, event };
+  }
+
+  const client: Record<string, unknown> = {
+    address,
+    abi,
+    getEvents: viemContract.getEvents,
+    watchEvent: viemContract.watchEvent,
+    createEventFilter: viemContract.createEventFilter,
+    decodeEvents,
+    isError: (error: unknown, errorName: string) => isContractError(error, abi, errorName as SettlekitErrorName<abi>),
+  };
+  for (const item of abi) {
+    if (item.type !== "function") continue;
+    const fn = item;
+    if (Object.hasOwn(client, fn.name)) throw new SettlekitError(`${fn.name} collides with a client member`);
+    if (fn.stateMutability === "view" || fn.stateMutability === "pure") {
+      client[fn.name] = (...parameters: unknown[]) => read(fn, parameters);
+    } else {
+      client[fn.name] = (...parameters: unknown[]) => write(fn, parameters);
+      client[`${fn.name}AndWait`] = (...parameters: unknown[]) => writeAndWait(fn, parameters);
+    }
+  }
+  return client as ContractClient<abi, events>;
+}

@@ -1,0 +1,100 @@
+import type { Address } from "viem";
+import { SettlekitInvalidInputError } from "../errors.js";
+
+/**
+ * Where a nonce manager learns which nonces are already used on chain: a whole bitmap word at
+ * once, or one nonce at a time.
+ */
+export type NonceSource =
+  | { readWord: (wordPos: bigint) => Promise<bigint> }
+  | { isUsed: (nonce: bigint) => Promise<boolean> };
+
+/** Parameters of {@link createNonceManager}. */
+export interface CreateNonceManagerParameters {
+  /** The payer whose nonces are handed out. */
+  owner: Address;
+  /** The bitmap word to start in (nonce `wordPos * 256`); default 0. */
+  wordPos?: bigint;
+  /** Reads used nonces from chain; without it only nonces handed out here or marked are skipped. */
+  source?: NonceSource;
+}
+
+/** A payer's nonce dispenser (see {@link createNonceManager}). */
+export interface NonceManager {
+  /** The payer. */
+  readonly owner: Address;
+  /** The next free nonce, in order within the current bitmap word; never the same one twice. */
+  next(): Promise<bigint>;
+  /** Records a nonce of the current word as used elsewhere (another process, an invalidation), so it is skipped. */
+  markUsed(nonce: bigint): void;
+  /** The bitmap word nonces currently come from. */
+  currentWord(): bigint;
+}
+/** Return type of {@link createNonceManager}. */
+export type CreateNonceManagerReturnType = NonceManager;
+
+const WORD_BITS = 256n;
+
+/**
+ * Hands out a payer's unordered nonces (DESIGN §4, Permit2-style bitmaps) in order within one
+ * 256-bit word, skipping used ones, and moves to the next word only when the current one is
+ * full: a payer whose word is fresh pays about 17,000 more gas per payment. Concurrent `next()`
+ * calls are served one after another, so no nonce is handed out twice by one manager. The
+ * settlement client's `createNonceManager(owner)` wires the source to the hub's `nonceUsed`.
+ *
+ * @example
+ * ```ts
+ * import { createNonceManager } from "settlekit";
+ *
+ * const nonces = createNonceManager({ owner: payer, source: { isUsed: (nonce) => hub.nonceUsed([payer, nonce]) } });
+ * const payment = { ...draft, nonce: await nonces.next() };
+ * ```
+ */
+export function createNonceManager({ owner, wordPos = 0n, source }: CreateNonceManagerParameters): NonceManager {
+  if (typeof wordPos !== "bigint" || wordPos < 0n || wordPos >= 1n << 248n) {
+    throw new SettlekitInvalidInputError("wordPos", "expected a bigint in [0, 2^248)");
+  }
+  let word = wordPos;
+  let taken = 0n; // bits of `word` handed out, marked, or found used
+  let cursor = 0n; // next bit to try
+  let synced = false;
+  let queue: Promise<unknown> = Promise.resolve();
+
+  async function take(): Promise<bigint> {
+    for (;;) {
+      if (cursor === WORD_BITS) {
+        word += 1n;
+        taken = 0n;
+        cursor = 0n;
+        synced = false;
+      }
+      if (!synced && source && "readWord" in source) {
+        const used = await source.readWord(word);
+        taken |= used;
+      }
+      synced = true;
+      const bit = 1n << cursor;
+      const nonce = word * WORD_BITS + cursor;
+      cursor += 1n;
+      if ((taken & bit) !== 0n) continue;
+      taken |= bit;
+      if (source && "isUsed" in source && (await source.isUsed(nonce))) continue;
+      return nonce;
+    }
+  }
+
+  return {
+    owner,
+    next() {
+      const result = queue.then(take);
+      queue = result.catch(() => undefined);
+      return result;
+    },
+    markUsed(nonce) {
+      if (typeof nonce !== "bigint" || nonce < 0n)
+        throw new SettlekitInvalidInputError("nonce", "expected a bigint ≥ 0");
+      if (nonce / WORD_BITS === word) taken |= 1n << (nonce % WORD_BITS);
+    },
+    currentWord: () => word,
+  };
+}

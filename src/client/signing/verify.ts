@@ -1,0 +1,151 @@
+import { type Address, type Hex, type PublicClient, parseAbi } from "viem";
+import { SettlekitInvalidInputError } from "../errors.js";
+import { bytesToHex } from "./bytes.js";
+import { paymentDigest, releaseDigest, voucherDigest } from "./digest.js";
+import { type RecoveryBackend, recoverSignerLower } from "./recover.js";
+import type { DeploymentDomain, Payment, Release, Voucher } from "./types.js";
+
+/** ERC-1271, the standard interface (not a settlekit contract). */
+const erc1271Abi = parseAbi(["function isValidSignature(bytes32 hash, bytes signature) view returns (bytes4)"]);
+const ERC1271_MAGIC_VALUE = "0x1626ba7e";
+
+async function verifyDigest(
+  digest: Uint8Array,
+  signer: Address,
+  signature: Hex,
+  publicClient: PublicClient | undefined,
+  backend: RecoveryBackend | undefined,
+): Promise<boolean> {
+  if (typeof signer !== "string" || signer.length !== 42) {
+    throw new SettlekitInvalidInputError("signer", "expected a 20-byte 0x-prefixed address");
+  }
+  const recovered = recoverSignerLower(digest, signature, backend);
+  if (recovered !== null && recovered === signer.toLowerCase()) return true;
+  if (!publicClient) return false;
+  const code = await publicClient.getCode({ address: signer });
+  if (code === undefined || code === "0x") return false;
+  try {
+    const result = await publicClient.readContract({
+      address: signer,
+      abi: erc1271Abi,
+      functionName: "isValidSignature",
+      args: [bytesToHex(digest), signature],
+    });
+    return result.toLowerCase() === ERC1271_MAGIC_VALUE;
+  } catch {
+    // A wallet that reverts or returns garbage rejects the signature, as SignatureChecker does.
+    return false;
+  }
+}
+
+/** Parameters of {@link verifyPayment}. */
+export interface VerifyPaymentParameters {
+  domain: DeploymentDomain;
+  payment: Payment;
+  signature: Hex;
+  /** Enables the ERC-1271 check for smart-wallet payers; without it only EOA signatures verify. */
+  publicClient?: PublicClient;
+  /** Force a recovery implementation (benchmarks, tests); default the fastest available. */
+  backend?: RecoveryBackend;
+}
+/** Return type of {@link verifyPayment}. */
+export type VerifyPaymentReturnType = boolean;
+
+/**
+ * Whether `signature` is `payment.from`'s signature of the intent: ECDSA first (no RPC), then,
+ * with a `publicClient` and when `from` has code, ERC-1271 `isValidSignature`. Accepts exactly
+ * what the hub's `SignatureChecker` accepts (low-s, `v` 27/28), except that an address with code
+ * whose key also signed is accepted without asking the chain.
+ *
+ * @throws {SettlekitInvalidInputError} when a field does not fit its Solidity type.
+ * @example
+ * ```ts
+ * import { verifyPayment } from "settlekit";
+ *
+ * if (!(await verifyPayment({ domain, payment, signature, publicClient }))) throw new Error("rejected");
+ * ```
+ */
+export async function verifyPayment({
+  domain,
+  payment,
+  signature,
+  publicClient,
+  backend,
+}: VerifyPaymentParameters): Promise<VerifyPaymentReturnType> {
+  return verifyDigest(paymentDigest(domain, payment), payment.from, signature, publicClient, backend);
+}
+
+/** Parameters of {@link verifyVoucher}. */
+export interface VerifyVoucherParameters {
+  domain: DeploymentDomain;
+  voucher: Voucher;
+  /** The channel's signer (payer or session key), from `getChannel`. */
+  signer: Address;
+  signature: Hex;
+  /** Enables the ERC-1271 check for smart-wallet signers. */
+  publicClient?: PublicClient;
+  /** Force a recovery implementation (benchmarks, tests); default the fastest available. */
+  backend?: RecoveryBackend;
+}
+/** Return type of {@link verifyVoucher}. */
+export type VerifyVoucherReturnType = boolean;
+
+/**
+ * Whether `signature` is `signer`'s signature of the voucher — the payee's hot path, over
+ * 10,000 per second per core in Node with native recovery.
+ *
+ * @throws {SettlekitInvalidInputError} when a field does not fit its Solidity type.
+ * @example
+ * ```ts
+ * import { verifyVoucher } from "settlekit";
+ *
+ * const ok = await verifyVoucher({ domain, voucher: { channelId, cumulativeAmount }, signer: channel.signer, signature });
+ * ```
+ */
+export async function verifyVoucher({
+  domain,
+  voucher,
+  signer,
+  signature,
+  publicClient,
+  backend,
+}: VerifyVoucherParameters): Promise<VerifyVoucherReturnType> {
+  return verifyDigest(voucherDigest(domain, voucher), signer, signature, publicClient, backend);
+}
+
+/** Parameters of {@link verifyRelease}. */
+export interface VerifyReleaseParameters {
+  domain: DeploymentDomain;
+  release: Release;
+  /** The escrow's payer. */
+  signer: Address;
+  signature: Hex;
+  /** Enables the ERC-1271 check for smart-wallet payers. */
+  publicClient?: PublicClient;
+  /** Force a recovery implementation (benchmarks, tests); default the fastest available. */
+  backend?: RecoveryBackend;
+}
+/** Return type of {@link verifyRelease}. */
+export type VerifyReleaseReturnType = boolean;
+
+/**
+ * Whether `signature` is `signer`'s (the payer's) authorisation of the release.
+ *
+ * @throws {SettlekitInvalidInputError} when a field does not fit its Solidity type.
+ * @example
+ * ```ts
+ * import { verifyRelease } from "settlekit";
+ *
+ * const ok = await verifyRelease({ domain, release, signer: escrowView.payer, signature, publicClient });
+ * ```
+ */
+export async function verifyRelease({
+  domain,
+  release,
+  signer,
+  signature,
+  publicClient,
+  backend,
+}: VerifyReleaseParameters): Promise<VerifyReleaseReturnType> {
+  return verifyDigest(releaseDigest(domain, release), signer, signature, publicClient, backend);
+}

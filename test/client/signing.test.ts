@@ -1,0 +1,354 @@
+import { describe, it } from "node:test";
+import { expect } from "chai";
+import fc from "fast-check";
+import {
+  type Address,
+  encodeAbiParameters,
+  getAddress,
+  type Hex,
+  hashTypedData,
+  keccak256,
+  parseSignature,
+  recoverAddress,
+  serializeSignature,
+} from "viem";
+import { privateKeyToAccount, sign } from "viem/accounts";
+import {
+  channelIdOf,
+  DOMAIN_VERSION,
+  defaultRecoveryBackend,
+  ESCROW_DOMAIN_NAME,
+  hashPayment,
+  hashRelease,
+  hashVoucher,
+  PAYMENT_CHANNELS_DOMAIN_NAME,
+  type Payment,
+  recoverDigestSigner,
+  SETTLEMENT_HUB_DOMAIN_NAME,
+  SettlekitInvalidInputError,
+  settlekitTypes,
+  signPayment,
+  signRelease,
+  signVoucher,
+  verifyPayment,
+  verifyRelease,
+  verifyVoucher,
+} from "../../src/client/index.js";
+import * as arb from "./arbitraries.js";
+
+const RUNS = { numRuns: 200 };
+
+function viemDomain(name: string, domain: { chainId: number; verifyingContract: Address }) {
+  return { name, version: DOMAIN_VERSION, ...domain };
+}
+
+describe("client signing (off-chain)", () => {
+  describe("digests", () => {
+    it("hashes payments exactly as viem's hashTypedData", () => {
+      fc.assert(
+        fc.property(arb.domain, arb.payment, (domain, payment) => {
+          const expected = hashTypedData({
+            domain: viemDomain(SETTLEMENT_HUB_DOMAIN_NAME, domain),
+            types: settlekitTypes,
+            primaryType: "Payment",
+            message: payment,
+          });
+          expect(hashPayment({ domain, payment })).to.equal(expected);
+        }),
+        RUNS,
+      );
+    });
+
+    it("hashes vouchers exactly as viem's hashTypedData", () => {
+      fc.assert(
+        fc.property(arb.domain, arb.voucher, (domain, voucher) => {
+          const expected = hashTypedData({
+            domain: viemDomain(PAYMENT_CHANNELS_DOMAIN_NAME, domain),
+            types: settlekitTypes,
+            primaryType: "Voucher",
+            message: voucher,
+          });
+          expect(hashVoucher({ domain, voucher })).to.equal(expected);
+        }),
+        RUNS,
+      );
+    });
+
+    it("hashes releases exactly as viem's hashTypedData", () => {
+      fc.assert(
+        fc.property(arb.domain, arb.release, (domain, release) => {
+          const expected = hashTypedData({
+            domain: viemDomain(ESCROW_DOMAIN_NAME, domain),
+            types: settlekitTypes,
+            primaryType: "Release",
+            message: release,
+          });
+          expect(hashRelease({ domain, release })).to.equal(expected);
+        }),
+        RUNS,
+      );
+    });
+
+    it("gives the same digest for a lower-case and a checksummed address", () => {
+      fc.assert(
+        fc.property(arb.domain, arb.payment, (domain, payment) => {
+          const lower = {
+            ...payment,
+            from: payment.from.toLowerCase() as Address,
+            to: payment.to.toLowerCase() as Address,
+          };
+          expect(hashPayment({ domain, payment: lower })).to.equal(hashPayment({ domain, payment }));
+        }),
+        { numRuns: 50 },
+      );
+    });
+
+    it("rejects values that do not fit their Solidity types, naming the field", () => {
+      const domain = { chainId: 1, verifyingContract: getAddress(`0x${"11".repeat(20)}`) };
+      const payment: Payment = {
+        from: domain.verifyingContract,
+        to: domain.verifyingContract,
+        token: domain.verifyingContract,
+        amount: 1n,
+        fee: 0n,
+        nonce: 0n,
+        validAfter: 0n,
+        validBefore: 1n,
+        ref: `0x${"00".repeat(32)}`,
+      };
+      const cases: [Partial<Payment>, string][] = [
+        [{ amount: 1n << 256n }, "amount"],
+        [{ fee: -1n }, "fee"],
+        [{ validBefore: 1n << 64n }, "validBefore"],
+        [{ amount: 5 as unknown as bigint }, "amount"],
+        [{ from: "0x1234" as Address }, "from"],
+        [{ to: `0x${"zz".repeat(20)}` as Address }, "to"],
+        [{ ref: "0x00" as Hex }, "ref"],
+      ];
+      for (const [patch, field] of cases) {
+        const call = () => hashPayment({ domain, payment: { ...payment, ...patch } });
+        expect(call).to.throw(SettlekitInvalidInputError).with.property("field", field);
+      }
+      expect(() => hashPayment({ domain: { ...domain, chainId: 0 }, payment }))
+        .to.throw(SettlekitInvalidInputError)
+        .with.property("field", "chainId");
+      expect(() => hashVoucher({ domain, voucher: { channelId: "0x12", cumulativeAmount: 1n } }))
+        .to.throw(SettlekitInvalidInputError)
+        .with.property("field", "channelId");
+      expect(() => hashRelease({ domain, release: { id: -1n, releasedTotal: 0n, deadline: 0n } }))
+        .to.throw(SettlekitInvalidInputError)
+        .with.property("field", "id");
+    });
+
+    it("computes channel ids as keccak256(abi.encode(payer, payee, token, salt))", () => {
+      fc.assert(
+        fc.property(arb.address, arb.address, arb.address, arb.bytes32, (payer, payee, token, salt) => {
+          const expected = keccak256(
+            encodeAbiParameters(
+              [{ type: "address" }, { type: "address" }, { type: "address" }, { type: "bytes32" }],
+              [payer, payee, token, salt],
+            ),
+          );
+          expect(channelIdOf({ payer, payee, token, salt })).to.equal(expected);
+        }),
+        RUNS,
+      );
+    });
+  });
+
+  describe("recovery", () => {
+    it("uses native libsecp256k1 in Node", () => {
+      expect(defaultRecoveryBackend()).to.equal("native");
+    });
+
+    it("recovers the signer identically on the native and the pure-JS path", async () => {
+      await fc.assert(
+        fc.asyncProperty(arb.privateKey, arb.bytes32, async (key, digest) => {
+          const signature = await sign({ hash: digest, privateKey: key, to: "hex" });
+          const signer = privateKeyToAccount(key).address;
+          expect(recoverDigestSigner(digest, signature, { backend: "native" })).to.equal(signer);
+          expect(recoverDigestSigner(digest, signature, { backend: "js" })).to.equal(signer);
+        }),
+        RUNS,
+      );
+    });
+
+    it("agrees between the native and the pure-JS path on arbitrary signature bytes", () => {
+      const signatureBytes = fc
+        .tuple(arb.bytes32, arb.bytes32, fc.constantFrom(27, 28, 0, 1, 29))
+        .map(([r, s, v]) => `${r}${s.slice(2)}${v.toString(16).padStart(2, "0")}` as Hex);
+      const outcomes = { recovered: 0, rejected: 0 };
+      fc.assert(
+        fc.property(arb.bytes32, signatureBytes, (digest, signature) => {
+          const native = recoverDigestSigner(digest, signature, { backend: "native" });
+          const js = recoverDigestSigner(digest, signature, { backend: "js" });
+          expect(native).to.equal(js);
+          outcomes[native === null ? "rejected" : "recovered"] += 1;
+        }),
+        { numRuns: 400 },
+      );
+      // Random r/s recover some key about a quarter of the time: both outcomes were compared.
+      expect(outcomes.recovered).to.be.greaterThan(20);
+      expect(outcomes.rejected).to.be.greaterThan(20);
+    });
+
+    it("rejects the high-s twin of a valid signature on both paths, as OZ ECDSA does", async () => {
+      await fc.assert(
+        fc.asyncProperty(arb.privateKey, arb.bytes32, async (key, digest) => {
+          const { r, s, yParity } = parseSignature(await sign({ hash: digest, privateKey: key, to: "hex" }));
+          const twin = serializeSignature({
+            r,
+            s: `0x${(arb.SECP256K1_N - BigInt(s)).toString(16).padStart(64, "0")}`,
+            yParity: 1 - (yParity as number),
+          });
+          // The twin is a valid ECDSA signature by the same key…
+          expect(await recoverAddress({ hash: digest, signature: twin })).to.equal(privateKeyToAccount(key).address);
+          // …that the contracts, and so the client, refuse.
+          expect(recoverDigestSigner(digest, twin, { backend: "native" })).to.equal(null);
+          expect(recoverDigestSigner(digest, twin, { backend: "js" })).to.equal(null);
+        }),
+        { numRuns: 50 },
+      );
+    });
+
+    it("returns null for malformed signatures and v other than 27 or 28", async () => {
+      const key = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
+      const digest = keccak256("0x01");
+      const signature = await sign({ hash: digest, privateKey: key, to: "hex" });
+      const v = Number.parseInt(signature.slice(130), 16);
+      const withV = (value: number) => `${signature.slice(0, 130)}${value.toString(16).padStart(2, "0")}` as Hex;
+      expect(recoverDigestSigner(digest, signature)).to.equal(privateKeyToAccount(key).address);
+      for (const bad of [
+        withV(v - 27),
+        withV(v + 2),
+        signature.slice(0, 130) as Hex,
+        `${signature}00` as Hex,
+        `0x${"zz".repeat(65)}` as Hex,
+        `0x${"00".repeat(64)}1b` as Hex,
+        "" as Hex,
+        42 as unknown as Hex,
+      ]) {
+        expect(recoverDigestSigner(digest, bad)).to.equal(null);
+      }
+      expect(() => recoverDigestSigner("0x1234", signature))
+        .to.throw(SettlekitInvalidInputError)
+        .with.property("field", "digest");
+    });
+  });
+
+  describe("sign and verify", () => {
+    it("signs payments exactly as viem's signTypedData and verifies them", async () => {
+      await fc.assert(
+        fc.asyncProperty(arb.privateKey, arb.domain, arb.payment, async (key, domain, draft) => {
+          const account = privateKeyToAccount(key);
+          const payment = { ...draft, from: account.address };
+          const signature = await signPayment({ account, domain, payment });
+          const expected = await account.signTypedData({
+            domain: viemDomain(SETTLEMENT_HUB_DOMAIN_NAME, domain),
+            types: settlekitTypes,
+            primaryType: "Payment",
+            message: payment,
+          });
+          expect(signature).to.equal(expected);
+          expect(await verifyPayment({ domain, payment, signature })).to.equal(true);
+        }),
+        RUNS,
+      );
+    });
+
+    it("rejects a payment with any field tampered, or signed for another deployment", async () => {
+      const fields = ["from", "to", "token", "amount", "fee", "nonce", "validAfter", "validBefore", "ref"] as const;
+      await fc.assert(
+        fc.asyncProperty(
+          arb.privateKey,
+          arb.domain,
+          arb.payment,
+          fc.constantFrom(...fields),
+          fc.nat(),
+          async (key, domain, draft, field, seed) => {
+            const account = privateKeyToAccount(key);
+            const payment = { ...draft, from: account.address };
+            const signature = await signPayment({ account, domain, payment });
+            const changed = arb.tampered(payment, field, seed);
+            expect(await verifyPayment({ domain, payment: changed, signature })).to.equal(false);
+            const otherChain = { ...domain, chainId: (domain.chainId % 1_000_000) + 1_000_001 };
+            expect(await verifyPayment({ domain: otherChain, payment, signature })).to.equal(false);
+          },
+        ),
+        RUNS,
+      );
+    });
+
+    it("signs vouchers as viem does, verifies them, and rejects tampered ones", async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          arb.privateKey,
+          arb.domain,
+          arb.voucher,
+          fc.constantFrom("channelId" as const, "cumulativeAmount" as const),
+          fc.nat(),
+          async (key, domain, voucher, field, seed) => {
+            const account = privateKeyToAccount(key);
+            const signature = await signVoucher({ account, domain, voucher });
+            const expected = await account.signTypedData({
+              domain: viemDomain(PAYMENT_CHANNELS_DOMAIN_NAME, domain),
+              types: settlekitTypes,
+              primaryType: "Voucher",
+              message: voucher,
+            });
+            expect(signature).to.equal(expected);
+            const signer = account.address;
+            expect(await verifyVoucher({ domain, voucher, signer, signature })).to.equal(true);
+            const changed = arb.tampered(voucher, field, seed);
+            expect(await verifyVoucher({ domain, voucher: changed, signer, signature })).to.equal(false);
+          },
+        ),
+        RUNS,
+      );
+    });
+
+    it("signs releases as viem does, verifies them, and rejects tampered ones or another signer", async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          arb.privateKey,
+          arb.domain,
+          arb.release,
+          fc.constantFrom("id" as const, "releasedTotal" as const, "deadline" as const),
+          fc.nat(),
+          arb.address,
+          async (key, domain, release, field, seed, stranger) => {
+            const account = privateKeyToAccount(key);
+            const signature = await signRelease({ account, domain, release });
+            const expected = await account.signTypedData({
+              domain: viemDomain(ESCROW_DOMAIN_NAME, domain),
+              types: settlekitTypes,
+              primaryType: "Release",
+              message: release,
+            });
+            expect(signature).to.equal(expected);
+            const signer = account.address;
+            expect(await verifyRelease({ domain, release, signer, signature })).to.equal(true);
+            expect(
+              await verifyRelease({ domain, release: arb.tampered(release, field, seed), signer, signature }),
+            ).to.equal(false);
+            expect(await verifyRelease({ domain, release, signer: stranger, signature })).to.equal(false);
+          },
+        ),
+        RUNS,
+      );
+    });
+
+    it("asks for a wallet client when the account is only an address", async () => {
+      const domain = { chainId: 1, verifyingContract: getAddress(`0x${"11".repeat(20)}`) };
+      const promise = signVoucher({
+        account: domain.verifyingContract,
+        domain,
+        voucher: { channelId: `0x${"00".repeat(32)}`, cumulativeAmount: 1n },
+      });
+      await promise.then(
+        () => expect.fail("signed without a wallet"),
+        (error) => expect(error).to.be.instanceOf(SettlekitInvalidInputError).with.property("field", "walletClient"),
+      );
+    });
+  });
+});
