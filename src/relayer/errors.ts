@@ -18,6 +18,7 @@ export const ERROR_CODES = {
     status: 422,
     doc: "Hub balance < amount + fee + what the payer's accepted, unsettled intents reserve.",
   },
+  invalid_recipient: { status: 422, doc: "The payee is the zero address or the hub itself (funds would be lost)." },
   invalid_amount: { status: 422, doc: "An amount is out of range (zero where a value is needed, or over 2^128-1)." },
   unknown_escrow: { status: 422, doc: "No escrow with this id on the configured Escrow contract." },
   nothing_to_release: { status: 422, doc: "The release authorisation pays nothing (total already released)." },

@@ -142,18 +142,30 @@ describe("batcher (fake chain and hub)", () => {
     expect(await temp.store.getIntent(digest)).to.deep.include({ status: "failed", failureReason: "expired" });
   });
 
-  it("sends nothing and gives the claims back when the simulation reverts", async () => {
+  it("sends nothing and gives the claims back when the node cannot simulate", async () => {
     const b = batcher();
     const [digest] = await accept([payment({ token: randomAddress() })]);
-    chain.simulationRevert = "paused";
+    chain.down = true;
     await b.tick({ force: true });
+    chain.down = false;
     expect(chain.pool.size).to.equal(0);
-    const intent = await temp.store.getIntent(digest);
-    expect(intent?.status).to.equal("accepted");
-    chain.simulationRevert = undefined;
+    expect(await temp.store.getIntent(digest)).to.deep.include({ status: "accepted", attempts: 0 });
     clock += 1_000;
     await settleAll(b);
     expect(await statusOf(digest)).to.equal("settled");
+  });
+
+  it("fails only the intents that make any batch revert, and settles the others", async () => {
+    const b = batcher({ maxBatchSize: 8 });
+    const token: Address = randomAddress();
+    const payments = Array.from({ length: 7 }, () => payment({ token }));
+    hub.poison.add(payments[2].from.toLowerCase());
+    hub.poison.add(payments[5].from.toLowerCase());
+    const digests = await accept(payments);
+    await settleAll(b);
+    const statuses = await Promise.all(digests.map(statusOf));
+    expect(statuses).to.deep.equal(["settled", "settled", "failed", "settled", "settled", "failed", "settled"]);
+    expect(await temp.store.getIntent(digests[2])).to.deep.include({ failureReason: "simulation_reverted" });
   });
 
   it("records a settlement found on-chain for an intent resubmitted after it settled", async () => {

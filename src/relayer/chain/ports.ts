@@ -1,44 +1,19 @@
 import type { Address, Hex } from "viem";
 
+import type { DeploymentDomain, Payment, Release, Voucher } from "../../client/index.js";
+
+export type { DeploymentDomain, Payment, Release, Voucher };
+
 /**
  * The relayer's seams to the chain. Everything chain-specific the relayer needs goes through
  * these interfaces, so the service logic is tested with fakes and wired to the real thing by
- * small adapters:
+ * small adapters (`client-adapters.ts`, `viem-chain.ts`):
  *
  * - `SigningPort`, `SignatureVerifier` and the contract ports (`HubPort`, `EscrowPort`,
  *   `ChannelsPort`) are implemented over the settlekit client library (`src/client`), which
  *   owns the ABIs, EIP-712 hashing and signature recovery. The relayer has none of its own.
- * - `ChainPort` is plain EVM JSON-RPC plus the relayer key (see `viem-chain.ts`).
- *
- * The domain types mirror the client library's (`Payment`, `Voucher`, `Release`,
- * `DeploymentDomain`), field for field.
+ * - `ChainPort` is plain EVM JSON-RPC plus the relayer key.
  */
-
-/** DESIGN §4 Payment (uints as bigint). */
-export interface Payment {
-  from: Address;
-  to: Address;
-  token: Address;
-  amount: bigint;
-  fee: bigint;
-  nonce: bigint;
-  validAfter: bigint;
-  validBefore: bigint;
-  ref: Hex;
-}
-export interface Voucher {
-  channelId: Hex;
-  cumulativeAmount: bigint;
-}
-export interface Release {
-  id: bigint;
-  releasedTotal: bigint;
-  deadline: bigint;
-}
-export interface DeploymentDomain {
-  chainId: number;
-  verifyingContract: Address;
-}
 
 /** Pure, synchronous EIP-712 hashing and ECDSA recovery (the client library's functions). */
 export interface SigningPort {
@@ -60,13 +35,18 @@ export interface SignatureVerifier {
   verifyRelease(args: { domain: DeploymentDomain; release: Release; signer: Address; signature: Hex }): Promise<boolean>;
 }
 
-/** Why the hub skipped an intent (`PaymentFailed` reasons, mapped from the contract's enum by the adapter). */
+/**
+ * Why the hub skipped an intent: `PaymentFailed`'s `FailureReason`, by name (the adapter maps
+ * the enum; a value added to the append-only enum later reads as "other").
+ */
 export type HubFailureReason =
-  | "bad_signature"
-  | "nonce_used"
+  | "invalid_recipient"
   | "not_yet_valid"
   | "expired"
+  | "bad_signature"
+  | "nonce_used"
   | "insufficient_balance"
+  | "balance_too_large"
   | "other";
 
 /** One intent's result as read from a receipt's `PaymentSettled` / `PaymentFailed` event. */
@@ -138,6 +118,7 @@ export interface ChannelView {
   claimed: bigint;
   /** Unix seconds at which a requested close may be finalized; 0 when no close was requested. */
   closesAt: bigint;
+  /** Open or closing: vouchers can still be claimed. */
   open: boolean;
 }
 
@@ -188,11 +169,16 @@ export interface ChainPort {
   getBlockTimestamp(): Promise<bigint>;
   getTransactionCount(blockTag: "latest" | "pending"): Promise<number>;
   estimateFees(): Promise<FeeEstimate>;
-  /** Gas for a call from the relayer; throws (with the revert) when the call would revert. */
+  /** Gas for a call from the relayer; throws `CallRevertedError` when the call would revert. */
   estimateGas(args: { to: Address; data: Hex; value?: bigint }): Promise<bigint>;
   signTransaction(tx: TxRequest): Promise<{ raw: Hex; hash: Hex }>;
   sendRawTransaction(raw: Hex): Promise<Hex>;
   /** Whether the node knows the transaction (mempool or chain). */
   hasTransaction(hash: Hex): Promise<boolean>;
   getTransactionReceipt(hash: Hex): Promise<TxReceipt | null>;
+}
+
+/** The simulated call reverts (as opposed to the node being unreachable). */
+export class CallRevertedError extends Error {
+  override readonly name = "CallRevertedError";
 }

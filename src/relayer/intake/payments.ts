@@ -9,6 +9,8 @@ import type { TimeSource } from "../time.js";
 import type { Gate } from "./gate.js";
 import { MicroBatcher } from "./micro-batch.js";
 
+const ZERO_ADDRESS = "0x0000000000000000000000000000000000000000";
+
 /** Amounts are stored in at most 128 bits on-chain (DESIGN §2). */
 export const MAX_AMOUNT = 2n ** 128n - 1n;
 
@@ -80,6 +82,10 @@ export class PaymentIntake {
     const now = this.o.time.seconds();
     if (payment.amount === 0n || payment.amount > MAX_AMOUNT || payment.fee > MAX_AMOUNT) {
       throw new RelayerError("invalid_amount", "amount must be in 1..2^128-1 and fee in 0..2^128-1");
+    }
+    const payee = payment.to.toLowerCase();
+    if (payee === ZERO_ADDRESS || payee === this.o.hub.toLowerCase()) {
+      throw new RelayerError("invalid_recipient", `payee ${payment.to} cannot receive on the hub`);
     }
     if (payment.validAfter > now) {
       throw new RelayerError("not_yet_valid", `valid only after ${payment.validAfter} (now ${now})`);

@@ -1,7 +1,7 @@
 import type { Logger } from "pino";
 import type { Address, Hex } from "viem";
 import type { HubReader } from "../chain/hub-reader.js";
-import type { ChainPort, HubPort, TxReceipt } from "../chain/ports.js";
+import { CallRevertedError, type ChainPort, type HubPort, type TxReceipt } from "../chain/ports.js";
 import { inclusionOf, type TrackedTx, type TxHandler, type TxManager } from "../chain/tx-manager.js";
 import type { Gate } from "../intake/gate.js";
 import type { RelayerMetrics } from "../metrics.js";
@@ -36,13 +36,13 @@ export interface BatcherOptions {
  * Forming: per token of the hub, a batch is formed once `maxBatchSize` intents wait or the
  * oldest has waited `maxWaitMs`; its intents are claimed (`FOR UPDATE SKIP LOCKED`, so
  * instances never share one), already-expired ones fail without a transaction, the call is
- * simulated (`eth_estimateGas`; a revert sends nothing and gives the claims back), the batch is
+ * simulated (`eth_estimateGas`; intents that revert any batch fail, see `#simulate`), the batch is
  * recorded and its intents marked submitted in one store transaction, then sent.
  *
  * Results (at the configured confirmation depth): `PaymentSettled` → settled,
  * `PaymentFailed` → failed with the reason, except "nonce used" for an intent whose own
  * `PaymentSettled` is found on-chain (an earlier submission of it did settle) → settled there;
- * no event → back to the queue. Nothing is ever marked settled without its event, and the
+ * "not yet valid" or no event → back to the queue. Nothing is ever marked settled without its event, and the
  * hub's nonce bitmap makes a second settlement impossible whatever is resubmitted.
  */
 export class Batcher implements TxHandler {
@@ -136,10 +136,9 @@ export class Batcher implements TxHandler {
     let intents = claimed.filter((i) => i.payment.validBefore > nowSeconds);
     if (intents.length === 0) return true;
 
-    let data = this.#encode(intents);
     let gas: bigint;
     try {
-      gas = await this.o.chain.estimateGas({ to: hub.address, data });
+      ({ intents, gas } = await this.#simulate(intents));
     } catch (error) {
       await store.releaseClaims(
         this.#owner,
@@ -149,6 +148,8 @@ export class Batcher implements TxHandler {
       logger.error({ err: error, token, size: intents.length }, "settleBatch simulation failed; claims released");
       return false;
     }
+    if (intents.length === 0) return true;
+    let data = this.#encode(intents);
 
     const { batchId, items } = await store.createBatch({
       kind: "settle",
@@ -183,6 +184,63 @@ export class Batcher implements TxHandler {
     }
   }
 
+  /**
+   * Simulates the batch. The hub skips failing intents, so a batch reverts only when one
+   * intent breaks the whole call (an ERC-1271 wallet that burns the gas, say): such intents are
+   * found by bisection and failed with `simulation_reverted`; the others go ahead. Throws
+   * (nothing failed, nothing sent) when the node cannot be asked.
+   */
+  async #simulate(intents: IntentRecord[]): Promise<{ intents: IntentRecord[]; gas: bigint }> {
+    const estimate = (batch: readonly IntentRecord[]) =>
+      this.o.chain.estimateGas({ to: this.o.hub.address, data: this.#encode(batch) });
+    try {
+      return { intents, gas: await estimate(intents) };
+    } catch (error) {
+      if (!(error instanceof CallRevertedError)) throw error;
+    }
+    const culprits = await this.#culprits(intents, estimate);
+    let rest: IntentRecord[];
+    if (culprits.length > 0) {
+      const failed = await this.o.store.failAcceptedIntents(
+        culprits.map((i) => i.digest),
+        "simulation_reverted",
+      );
+      this.o.metrics.failed.inc({ reason: "simulation_reverted" }, failed.length);
+      for (const digest of failed) this.o.logger.warn({ intentDigest: digest }, "intent reverts any batch; failed");
+      const bad = new Set(culprits.map((i) => i.digest));
+      rest = intents.filter((i) => !bad.has(i.digest));
+    } else {
+      // Each half passes alone but not together (too much gas for one transaction): send half.
+      const half = Math.ceil(intents.length / 2);
+      await this.o.store.releaseClaims(
+        this.#owner,
+        intents.slice(half).map((i) => i.digest),
+      );
+      rest = intents.slice(0, half);
+    }
+    if (rest.length === 0) return { intents: rest, gas: 0n };
+    return { intents: rest, gas: await estimate(rest) };
+  }
+
+  /** The intents that make a batch revert on their own (bisection). */
+  async #culprits(
+    intents: readonly IntentRecord[],
+    estimate: (batch: readonly IntentRecord[]) => Promise<bigint>,
+  ): Promise<IntentRecord[]> {
+    if (intents.length === 1) return [...intents];
+    const mid = Math.ceil(intents.length / 2);
+    const found: IntentRecord[] = [];
+    for (const half of [intents.slice(0, mid), intents.slice(mid)]) {
+      try {
+        await estimate(half);
+      } catch (error) {
+        if (!(error instanceof CallRevertedError)) throw error;
+        found.push(...(await this.#culprits(half, estimate)));
+      }
+    }
+    return found;
+  }
+
   #encode(intents: readonly IntentRecord[]): Hex {
     return this.o.hub.encodeSettleBatch(
       intents.map((i) => i.payment),
@@ -212,8 +270,10 @@ export class Batcher implements TxHandler {
     const lookback = this.o.settlementLookbackBlocks ?? 50_000n;
     for (const intent of intents) {
       const outcome = outcomes.get(intent.digest.toLowerCase());
-      if (outcome === undefined) results.requeued.push(intent.digest);
-      else if (outcome.settled) results.settled.push(intent.digest);
+      // No event, or "not yet valid" (the block was not past validAfter yet): try again later.
+      if (outcome === undefined || (!outcome.settled && outcome.reason === "not_yet_valid")) {
+        results.requeued.push(intent.digest);
+      } else if (outcome.settled) results.settled.push(intent.digest);
       else if (outcome.reason === "nonce_used") {
         const from = receipt.blockNumber > lookback ? receipt.blockNumber - lookback : 0n;
         const earlier = await hub.findSettlement(intent.digest, from);

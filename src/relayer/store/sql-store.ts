@@ -387,7 +387,7 @@ export class SqlStore implements Store {
          SELECT digest FROM payment_intents
          WHERE hub = $1 AND token = $2 AND status = 'accepted'
            AND (claimed_by IS NULL OR lease_until < now())
-           AND valid_after <= $5
+           AND valid_after < $5
          ORDER BY accepted_at
          LIMIT $4
          FOR UPDATE SKIP LOCKED)

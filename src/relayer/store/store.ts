@@ -151,7 +151,7 @@ export interface Store {
   queueGroups(hub: Address, limit: number): Promise<QueueGroup[]>;
   /**
    * Claims up to `limit` accepted intents of one hub and token, oldest first, valid at
-   * `nowSeconds`, for `owner` until the lease ends (`FOR UPDATE SKIP LOCKED`: instances never
+   * `nowSeconds` (`validAfter < nowSeconds`, as the hub requires), for `owner` until the lease ends (`FOR UPDATE SKIP LOCKED`: instances never
    * claim the same intent).
    */
   claimIntents(args: {

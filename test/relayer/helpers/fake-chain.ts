@@ -8,7 +8,14 @@ import {
   serializeTransaction,
   toHex,
 } from "viem";
-import type { ChainLog, ChainPort, FeeEstimate, TxReceipt, TxRequest } from "../../../src/relayer/chain/ports.js";
+import {
+  CallRevertedError,
+  type ChainLog,
+  type ChainPort,
+  type FeeEstimate,
+  type TxReceipt,
+  type TxRequest,
+} from "../../../src/relayer/chain/ports.js";
 
 interface PoolTx {
   hash: Hex;
@@ -49,6 +56,8 @@ export class FakeChain implements ChainPort {
   down = false;
   /** Calls to eth_estimateGas revert with this message while set. */
   simulationRevert: string | undefined;
+  /** A contract's own simulation (throws `CallRevertedError` to revert). */
+  simulate: (to: Address, data: Hex) => void = () => undefined;
   /** Gives a mined transaction its logs (and success or revert). */
   logsFor: (tx: PoolTx, block: { number: bigint; hash: Hex }) => { logs: ChainLog[]; status?: "success" | "reverted" } =
     () => ({ logs: [] });
@@ -178,9 +187,10 @@ export class FakeChain implements ChainPort {
     this.#check();
     return { baseFeePerGas: this.baseFeePerGas, maxPriorityFeePerGas: this.tip };
   }
-  async estimateGas(): Promise<bigint> {
+  async estimateGas(args: { to: Address; data: Hex }): Promise<bigint> {
     this.#check();
-    if (this.simulationRevert !== undefined) throw new Error(`execution reverted: ${this.simulationRevert}`);
+    if (this.simulationRevert !== undefined) throw new CallRevertedError(`execution reverted: ${this.simulationRevert}`);
+    this.simulate(args.to, args.data);
     return 100_000n;
   }
   async signTransaction(tx: TxRequest): Promise<{ raw: Hex; hash: Hex }> {

@@ -1,15 +1,17 @@
 import { randomBytes } from "node:crypto";
 import { type Address, concat, getAddress, type Hex, hexToString, keccak256, size, slice, stringToHex, toHex } from "viem";
-import type {
-  DeploymentDomain,
-  HubFailureReason,
-  HubPort,
-  HubState,
-  HubStateQuery,
-  Payment,
-  PaymentOutcome,
-  SignatureVerifier,
-  SigningPort,
+import { HUB_FAILURE_REASONS, hubFailureReason } from "../../../src/relayer/chain/client-adapters.js";
+import {
+  CallRevertedError,
+  type DeploymentDomain,
+  type HubFailureReason,
+  type HubPort,
+  type HubState,
+  type HubStateQuery,
+  type Payment,
+  type PaymentOutcome,
+  type SignatureVerifier,
+  type SigningPort,
 } from "../../../src/relayer/chain/ports.js";
 import type { FakeChain } from "./fake-chain.js";
 
@@ -60,7 +62,6 @@ export class FakeVerifier implements SignatureVerifier {
 
 const SETTLED = keccak256(stringToHex("PaymentSettled"));
 const FAILED = keccak256(stringToHex("PaymentFailed"));
-const REASONS: HubFailureReason[] = ["bad_signature", "nonce_used", "not_yet_valid", "expired", "insufficient_balance"];
 
 /**
  * A SettlementHub of the fake chain: balances, nonce bitmap and `settleBatch` semantics
@@ -72,6 +73,8 @@ export class FakeHub implements HubPort {
   readonly balances = new Map<string, bigint>();
   readonly used = new Set<string>();
   readonly #undo = new Map<Hex, (() => void)[]>();
+  /** Payers whose (ERC-1271) validation makes a whole batch run out of gas. */
+  readonly poison = new Set<string>();
   reads = 0;
   down = false;
 
@@ -79,6 +82,11 @@ export class FakeHub implements HubPort {
     chain.logsFor = (tx, block) => {
       if (tx.to !== this.address) return { logs: [] };
       return { logs: this.#settleBatch(tx.data, block) };
+    };
+    chain.simulate = (to, data) => {
+      if (to !== this.address) return;
+      const { payments } = parse(hexToString(data)) as { payments: Payment[] };
+      if (payments.some((p) => this.poison.has(p.from.toLowerCase()))) throw new CallRevertedError("out of gas");
     };
     chain.onRevertBlock = (block) => {
       for (const undo of (this.#undo.get(block.hash) ?? []).reverse()) undo();
@@ -118,7 +126,7 @@ export class FakeHub implements HubPort {
       const fail = (reason: HubFailureReason) => ({
         address: this.address,
         topics: [FAILED, digest] as Hex[],
-        data: toHex(REASONS.indexOf(reason), { size: 32 }),
+        data: toHex(HUB_FAILURE_REASONS.indexOf(reason), { size: 32 }),
         blockNumber: block.number,
         blockHash: block.hash,
         transactionHash: "0x" as Hex,
@@ -169,7 +177,7 @@ export class FakeHub implements HubPort {
       .map((log) => {
         if (log.topics[0] === SETTLED) return { digest: log.topics[1], settled: true as const };
         const rawReason = Number(BigInt(log.data));
-        return { digest: log.topics[1], settled: false as const, reason: REASONS[rawReason] ?? "other", rawReason };
+        return { digest: log.topics[1], settled: false as const, reason: hubFailureReason(rawReason), rawReason };
       });
   }
 
