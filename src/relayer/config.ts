@@ -76,19 +76,19 @@ export const OPTIONS = {
   hubAddress: {
     flag: "hub",
     env: "RELAYER_HUB_ADDRESS",
-    doc: "SettlementHub address (payments are refused with `not_configured` without it)",
+    doc: "SettlementHub address (default: the chain's deployment record; without either, payments answer `not_configured`)",
     schema: address,
   },
   escrowAddress: {
     flag: "escrow",
     env: "RELAYER_ESCROW_ADDRESS",
-    doc: "Escrow address (release relaying is off without it)",
+    doc: "Escrow address (default: the chain's deployment record; without either, releases answer `not_configured`)",
     schema: address,
   },
   channelsAddress: {
     flag: "channels",
     env: "RELAYER_CHANNELS_ADDRESS",
-    doc: "PaymentChannels address (voucher intake is off without it)",
+    doc: "PaymentChannels address (default: the chain's deployment record; without either, vouchers answer `not_configured`)",
     schema: address,
   },
   host: { flag: "host", env: "RELAYER_HOST", default: "127.0.0.1", doc: "HTTP listen address", schema: z.string().min(1) },

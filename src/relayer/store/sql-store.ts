@@ -709,6 +709,13 @@ export class SqlStore implements Store {
     return this.batchesWithAttempts(rows);
   }
 
+  async getBatch(batchId: number): Promise<BatchRecord | null> {
+    const [batch] = await this.batchesWithAttempts(
+      await this.db.query<BatchRow>("SELECT * FROM batches WHERE id = $1", [batchId]),
+    );
+    return batch ?? null;
+  }
+
   async confirmedBatchesSince(sender: Address, fromBlock: bigint): Promise<BatchRecord[]> {
     const rows = await this.db.query<BatchRow>(
       `SELECT * FROM batches WHERE sender = $1 AND status IN ('confirmed', 'reverted') AND block_number >= $2
@@ -755,6 +762,14 @@ export class SqlStore implements Store {
       [lower(args.escrow), args.owner, args.limit, args.leaseMs],
     );
     return rows.map(toRelease).sort((a, b) => a.acceptedAt.getTime() - b.acceptedAt.getTime());
+  }
+
+  async submittedReleases(batchId: number): Promise<Hex[]> {
+    const rows = await this.db.query<{ digest: string }>(
+      "SELECT digest FROM escrow_releases WHERE batch_id = $1 AND status = 'submitted'",
+      [batchId],
+    );
+    return rows.map((r) => r.digest as Hex);
   }
 
   async setReleaseOutcome(

@@ -198,6 +198,7 @@ export interface Store {
   /** A reorg removed a confirmed batch's block: its items go back to `submitted`, the batch to `pending`. */
   reopenBatch(batchId: number): Promise<IntentRecord[]>;
   pendingBatches(sender: Address): Promise<BatchRecord[]>;
+  getBatch(batchId: number): Promise<BatchRecord | null>;
   /** Batches confirmed at or after `fromBlock` (the reorg watch after a restart). */
   confirmedBatchesSince(sender: Address, fromBlock: bigint): Promise<BatchRecord[]>;
 
@@ -205,6 +206,8 @@ export interface Store {
   insertRelease(release: Omit<ReleaseRecord, "status" | "failureReason" | "batchId" | "txHash" | "blockNumber" | "acceptedAt">): Promise<{ inserted: boolean; record: ReleaseRecord }>;
   getRelease(digest: Hex): Promise<ReleaseRecord | null>;
   claimReleases(args: { escrow: Address; owner: string; limit: number; leaseMs: number }): Promise<ReleaseRecord[]>;
+  /** Digests of the releases a release batch carries that still wait for its result. */
+  submittedReleases(batchId: number): Promise<Hex[]>;
   setReleaseOutcome(digest: Hex, outcome: { status: "settled" | "failed"; reason?: string; inclusion?: Inclusion }): Promise<void>;
 
   // Vouchers
