@@ -1,5 +1,5 @@
 import rateLimit from "@fastify/rate-limit";
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from "fastify";
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, LogController } from "fastify";
 import type { Logger } from "pino";
 import type { Address } from "viem";
 import { ERROR_CODES, type ErrorCode, RelayerError } from "../errors.js";
@@ -60,12 +60,15 @@ function codeOf(error: FastifyError): ErrorCode {
 export async function buildServer(o: ApiOptions): Promise<FastifyInstance> {
   const app: FastifyInstance = Fastify({
     loggerInstance: o.logger as FastifyBaseLogger,
-    disableRequestLogging: true,
+    // Request lines would dominate the logs at thousands of intents a second: off.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: o.bodyLimit,
     trustProxy: false,
     return503OnClosing: true,
   });
   const docs: RouteDoc[] = [];
+  // JSON only: a text body is refused with 415 rather than parsed as a string.
+  app.removeContentTypeParser("text/plain");
 
   await app.register(rateLimit, {
     global: true,
