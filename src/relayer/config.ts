@@ -32,11 +32,11 @@ const positiveInt = z.coerce.number().int().positive();
 const nonNegativeInt = z.coerce.number().int().nonnegative();
 const address = z
   .string()
-  .refine((value) => isAddress(value, { strict: false }), "must be a 20-byte hex address")
+  .refine((value) => isAddress(value, { strict: false }), { message: "must be a 20-byte hex address", abort: true })
   .transform((value) => getAddress(value));
 const gwei = z
   .string()
-  .regex(/^\d+(\.\d{1,9})?$/, "must be a decimal amount of gwei")
+  .regex(/^\d+(\.\d{1,9})?$/, { message: "must be a decimal amount of gwei", abort: true })
   .transform((value) => parseGwei(value));
 const url = z.string().url();
 
@@ -276,7 +276,7 @@ export class ConfigError extends Error {
 
 const privateKey = z
   .string()
-  .regex(/^(0x)?[0-9a-fA-F]{64}$/, "RELAYER_PRIVATE_KEY must be 32 bytes of hex")
+  .regex(/^(0x)?[0-9a-fA-F]{64}$/, { message: "RELAYER_PRIVATE_KEY must be 32 bytes of hex", abort: true })
   .transform((key) => (key.startsWith("0x") ? key : `0x${key}`) as `0x${string}`);
 
 /**

@@ -1,5 +1,6 @@
 import { after, before, describe, it } from "node:test";
 import { expect } from "chai";
+import fc from "fast-check";
 import type { FastifyInstance } from "fastify";
 import { type Address, type Hex, toHex } from "viem";
 import type { Payment } from "../../src/relayer/chain/ports.js";
@@ -106,6 +107,13 @@ describe("relayer API (fastify inject, fake chain)", () => {
         () => {
           const { payment: p, signature } = signed();
           return { body: { payment: { ...wire(p), amount: 5 }, signature }, code: "invalid_request", status: 400 };
+        },
+      ],
+      [
+        "junk in a decimal amount",
+        () => {
+          const { payment: p, signature } = signed();
+          return { body: { payment: { ...wire(p), fee: "12a" }, signature }, code: "invalid_request", status: 400 };
         },
       ],
       [
@@ -452,6 +460,45 @@ describe("relayer API (fastify inject, fake chain)", () => {
       expect((await post("/v1/vouchers", voucher(500n, randomAddress()))).json().code).to.equal("invalid_signature");
       expect((await post("/v1/vouchers", voucher(1_001n))).json().code).to.equal("voucher_exceeds_deposit");
       expect((await post("/v1/vouchers", voucher(400n))).json().code).to.equal("voucher_not_newer");
+    });
+  });
+
+  describe("hostile input", () => {
+    it("answers 300 random and mutated bodies with a 4xx code and accepts none of them", async () => {
+      const base = signed();
+      const field = fc.constantFrom(...Object.keys(wire(base.payment)));
+      const junk = fc.oneof(
+        fc.string(),
+        fc.string({ unit: "grapheme" }),
+        fc.integer(),
+        fc.double(),
+        fc.boolean(),
+        fc.constant(null),
+        fc.constant("0x"),
+        fc.constant(`0x${"f".repeat(130)}`),
+        fc.constant((2n ** 256n).toString()),
+        fc.constant("-1"),
+        fc.constant("1e18"),
+        fc.array(fc.integer(), { maxLength: 3 }),
+      );
+      const mutated = fc.record({ field, value: junk }).map(({ field: key, value }) => ({
+        payment: { ...wire(base.payment), [key]: value },
+        signature: base.signature,
+      }));
+      const bodies = fc.oneof(fc.anything(), mutated, fc.record({ payment: fc.anything(), signature: junk }));
+      const before = (await temp.store.reservations(world.hub.address)).reduce((n, r) => n + r.intents, 0);
+      await fc.assert(
+        fc.asyncProperty(bodies, async (body) => {
+          const original = { payment: wire(base.payment), signature: base.signature };
+          if (JSON.stringify(body) === JSON.stringify(original)) return; // a "mutation" that changed nothing
+          const response = await post("/v1/payments", body);
+          expect(response.statusCode, JSON.stringify(response.json())).to.be.within(400, 499);
+          expect(Object.keys(ERROR_CODES)).to.include(response.json().code);
+        }),
+        { numRuns: 300 },
+      );
+      const afterwards = (await temp.store.reservations(world.hub.address)).reduce((n, r) => n + r.intents, 0);
+      expect(afterwards).to.equal(before);
     });
   });
 

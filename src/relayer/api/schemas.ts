@@ -16,7 +16,11 @@ const MAX_UINT64 = 2n ** 64n - 1n;
 const uint = (bits: 64 | 256) =>
   z
     .string()
-    .regex(bits === 64 ? /^(0|[1-9][0-9]{0,19})$/ : /^(0|[1-9][0-9]{0,77})$/, `a uint${bits} as a decimal string`)
+    // `abort`: a failed check must stop before the transform (BigInt would throw on junk).
+    .regex(bits === 64 ? /^(0|[1-9][0-9]{0,19})$/ : /^(0|[1-9][0-9]{0,77})$/, {
+      message: `a uint${bits} as a decimal string`,
+      abort: true,
+    })
     .transform((value) => BigInt(value))
     .refine((value) => value <= (bits === 64 ? MAX_UINT64 : MAX_UINT256), `exceeds uint${bits}`)
     .meta({ description: `uint${bits}, decimal string`, examples: ["1000000"] });
@@ -25,18 +29,18 @@ export const uint256 = uint(256);
 export const uint64 = uint(64);
 export const address = z
   .string()
-  .regex(/^0x[0-9a-fA-F]{40}$/, "a 20-byte 0x-hex address")
+  .regex(/^0x[0-9a-fA-F]{40}$/, { message: "a 20-byte 0x-hex address", abort: true })
   .transform((value) => value as Address)
   .meta({ description: "address, 0x-hex", examples: ["0x70997970C51812dc3A010C7d01b50e0d17dc79C8"] });
 export const bytes32 = z
   .string()
-  .regex(/^0x[0-9a-fA-F]{64}$/, "32 bytes of 0x-hex")
+  .regex(/^0x[0-9a-fA-F]{64}$/, { message: "32 bytes of 0x-hex", abort: true })
   .transform((value) => value.toLowerCase() as Hex)
   .meta({ description: "bytes32, 0x-hex" });
 /** ECDSA (65 bytes) or an ERC-1271 wallet's signature (up to 2,048 bytes). */
 export const signature = z
   .string()
-  .regex(/^0x([0-9a-fA-F]{2}){1,2048}$/, "0x-hex bytes (at most 2,048)")
+  .regex(/^0x([0-9a-fA-F]{2}){1,2048}$/, { message: "0x-hex bytes (at most 2,048)", abort: true })
   .transform((value) => value as Hex)
   .meta({ description: "signature bytes, 0x-hex (65-byte ECDSA or an ERC-1271 wallet's)" });
 
