@@ -91,7 +91,13 @@ export const OPTIONS = {
     doc: "PaymentChannels address (default: the chain's deployment record; without either, vouchers answer `not_configured`)",
     schema: address,
   },
-  host: { flag: "host", env: "RELAYER_HOST", default: "127.0.0.1", doc: "HTTP listen address", schema: z.string().min(1) },
+  host: {
+    flag: "host",
+    env: "RELAYER_HOST",
+    default: "127.0.0.1",
+    doc: "HTTP listen address",
+    schema: z.string().min(1),
+  },
   port: {
     flag: "port",
     env: "RELAYER_PORT",
@@ -268,7 +274,9 @@ export type RelayerConfig = Readonly<
 >;
 
 /** Where the relayer key comes from; the key itself is only decrypted by `loadRelayerKey`. */
-export type KeySource = { kind: "env"; privateKey: `0x${string}` } | { kind: "keystore"; path: string; password: string };
+export type KeySource =
+  | { kind: "env"; privateKey: `0x${string}` }
+  | { kind: "keystore"; path: string; password: string };
 
 export class ConfigError extends Error {
   override readonly name = "ConfigError";

@@ -2,8 +2,8 @@ import { createRequire } from "node:module";
 import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import type { Address } from "viem";
-import { buildServer } from "./api/server.js";
 import type { HealthResponse } from "./api/schemas.js";
+import { buildServer } from "./api/server.js";
 import { HubReader } from "./chain/hub-reader.js";
 import type { ChainPort, ChannelsPort, EscrowPort, HubPort, SignatureVerifier, SigningPort } from "./chain/ports.js";
 import { TxManager } from "./chain/tx-manager.js";
@@ -284,7 +284,8 @@ export class RelayerService {
     const deadline = Date.now() + drainMs;
     while (this.o.background !== false && this.txManager.inflight > 0 && Date.now() < deadline) {
       await this.pollChain();
-      if (this.txManager.inflight > 0) await new Promise((resolve) => setTimeout(resolve, this.o.config.pollIntervalMs));
+      if (this.txManager.inflight > 0)
+        await new Promise((resolve) => setTimeout(resolve, this.o.config.pollIntervalMs));
     }
     if (this.txManager.inflight > 0) {
       logger.warn({ inflight: this.txManager.inflight }, "in-flight transactions left for the next start to follow");

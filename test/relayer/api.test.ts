@@ -28,7 +28,10 @@ describe("relayer API (fastify inject, fake chain)", () => {
   });
 
   /** A funded payer's intent, signed for the fake hub's domain (or another's). */
-  function signed(overrides: Partial<Payment> = {}, options: { fund?: bigint; signer?: Address; domain?: object } = {}) {
+  function signed(
+    overrides: Partial<Payment> = {},
+    options: { fund?: bigint; signer?: Address; domain?: object } = {},
+  ) {
     const p = payment(overrides);
     world.hub.deposit(p.from, p.token, options.fund ?? p.amount + p.fee);
     const domain = { ...world.hub.domain, ...options.domain };
@@ -49,7 +52,12 @@ describe("relayer API (fastify inject, fake chain)", () => {
       expect(response.json()).to.deep.equal({ digest: intent.digest, status: "accepted" });
       const status = await app.inject({ method: "GET", url: `/v1/payments/${intent.digest}` });
       expect(status.statusCode).to.equal(200);
-      expect(status.json()).to.deep.include({ digest: intent.digest, status: "accepted", txHash: null, failureReason: null });
+      expect(status.json()).to.deep.include({
+        digest: intent.digest,
+        status: "accepted",
+        txHash: null,
+        failureReason: null,
+      });
       expect(status.json().payment).to.deep.equal(wire(intent.payment));
     });
 
@@ -127,14 +135,22 @@ describe("relayer API (fastify inject, fake chain)", () => {
         "a zero amount",
         () => {
           const intent = signed({ amount: 0n });
-          return { body: { payment: wire(intent.payment), signature: intent.signature }, code: "invalid_amount", status: 422 };
+          return {
+            body: { payment: wire(intent.payment), signature: intent.signature },
+            code: "invalid_amount",
+            status: 422,
+          };
         },
       ],
       [
         "an amount above 128 bits",
         () => {
           const intent = signed({ amount: 2n ** 128n });
-          return { body: { payment: wire(intent.payment), signature: intent.signature }, code: "invalid_amount", status: 422 };
+          return {
+            body: { payment: wire(intent.payment), signature: intent.signature },
+            code: "invalid_amount",
+            status: 422,
+          };
         },
       ],
       [
@@ -189,7 +205,11 @@ describe("relayer API (fastify inject, fake chain)", () => {
         () => {
           const intent = signed();
           world.hub.used.add(`${intent.payment.from.toLowerCase()}:${intent.payment.nonce}`);
-          return { body: { payment: wire(intent.payment), signature: intent.signature }, code: "nonce_used", status: 422 };
+          return {
+            body: { payment: wire(intent.payment), signature: intent.signature },
+            code: "nonce_used",
+            status: 422,
+          };
         },
       ],
       [

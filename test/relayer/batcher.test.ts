@@ -108,7 +108,9 @@ describe("batcher (fake chain and hub)", () => {
     await accept(Array.from({ length: 7 }, () => payment({ token })));
     await b.tick();
     expect(chain.pool.size).to.equal(2); // 3 + 3 now; the last one waits for more or for time
-    expect((await metrics.batchSize.get()).values.find((v) => v.metricName === "relayer_batch_size_count")?.value).to.equal(2);
+    expect(
+      (await metrics.batchSize.get()).values.find((v) => v.metricName === "relayer_batch_size_count")?.value,
+    ).to.equal(2);
   });
 
   it("groups intents per token, one batch each", async () => {
@@ -127,7 +129,10 @@ describe("batcher (fake chain and hub)", () => {
     hub.deposit(rich.from, token, 2_000n);
     await settleAll(b);
     expect(await temp.store.getIntent(settled)).to.deep.include({ status: "settled", blockNumber: 1n });
-    expect(await temp.store.getIntent(failed)).to.deep.include({ status: "failed", failureReason: "insufficient_balance" });
+    expect(await temp.store.getIntent(failed)).to.deep.include({
+      status: "failed",
+      failureReason: "insufficient_balance",
+    });
     expect(hub.balanceOf(rich.to, token)).to.equal(rich.amount);
     expect((await temp.store.reservations(hub.address)).filter((r) => r.token === token)).to.deep.equal([]);
   });

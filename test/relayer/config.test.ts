@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { inspect } from "node:util";
 import { after, describe, it } from "node:test";
+import { inspect } from "node:util";
 import { expect } from "chai";
 import { encryptKeystoreJson, Wallet } from "ethers";
 import { parseGwei } from "viem";
@@ -53,7 +53,10 @@ describe("relayer configuration", () => {
 
   it("lists every invalid option in one error", () => {
     expect(() =>
-      parseConfig(["--port", "70000", "--rpc-url", "not a url"], { RELAYER_HUB_ADDRESS: "0x12", DATABASE_URL: "mysql://x" }),
+      parseConfig(["--port", "70000", "--rpc-url", "not a url"], {
+        RELAYER_HUB_ADDRESS: "0x12",
+        DATABASE_URL: "mysql://x",
+      }),
     )
       .to.throw(ConfigError)
       .with.property("message")
@@ -68,7 +71,10 @@ describe("relayer configuration", () => {
   });
 
   it("reads the key from RELAYER_PRIVATE_KEY and never prints it", () => {
-    const config = parseConfig([], { RELAYER_PRIVATE_KEY: KEY.slice(2), RELAYER_ADMIN_TOKEN: "a-long-enough-admin-token" });
+    const config = parseConfig([], {
+      RELAYER_PRIVATE_KEY: KEY.slice(2),
+      RELAYER_ADMIN_TOKEN: "a-long-enough-admin-token",
+    });
     expect(loadRelayerKey(config.relayerKey?.reveal() as never)).to.equal(KEY);
     const json = JSON.stringify(config, (_key, value) => (typeof value === "bigint" ? value.toString() : value));
     const printed = `${json} ${inspect(config)} ${String(config.relayerKey)}`;
@@ -91,11 +97,9 @@ describe("relayer configuration", () => {
 
   it("decrypts the key from a v3 keystore, and refuses a wrong password", async () => {
     const wallet = new Wallet(KEY);
-    const json = await encryptKeystoreJson(
-      { address: wallet.address, privateKey: KEY },
-      "correct horse",
-      { scrypt: { N: 1024 } },
-    );
+    const json = await encryptKeystoreJson({ address: wallet.address, privateKey: KEY }, "correct horse", {
+      scrypt: { N: 1024 },
+    });
     const file = join(dir, "keystore.json");
     writeFileSync(file, json);
     const config = parseConfig(["--keystore", file], { RELAYER_KEYSTORE_PASSWORD: "correct horse" });

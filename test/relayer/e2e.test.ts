@@ -16,8 +16,8 @@ import {
   type WalletClient,
   zeroAddress,
 } from "viem";
-import { foundry } from "viem/chains";
 import { generatePrivateKey, type PrivateKeyAccount, privateKeyToAccount } from "viem/accounts";
+import { foundry } from "viem/chains";
 import {
   channelIdOf,
   escrowAbi,
@@ -133,7 +133,12 @@ describe("relayer end to end (anvil, real contracts, HTTP)", () => {
   const domain = () => ({ chainId: 31_337, verifyingContract: hub });
   const now = async () => (await publicClient.getBlock()).timestamp;
   const hubBalance = (account: Address) =>
-    publicClient.readContract({ address: hub, abi: settlementHubAbi, functionName: "balanceOf", args: [account, zeroAddress] });
+    publicClient.readContract({
+      address: hub,
+      abi: settlementHubAbi,
+      functionName: "balanceOf",
+      args: [account, zeroAddress],
+    });
 
   async function fund(accounts: readonly Address[], amount: bigint) {
     for (const account of accounts) {
@@ -218,7 +223,9 @@ describe("relayer end to end (anvil, real contracts, HTTP)", () => {
     const results = await settled(digests);
     expect(results.filter((r) => r.status === "settled")).to.have.length(500);
     for (const r of results) expect(r.txHash).to.match(/^0x[0-9a-f]{64}$/);
-    expect(new Set(results.map((r) => r.txHash)).size).to.be.greaterThan(1).and.lessThan(500);
+    expect(new Set(results.map((r) => r.txHash)).size)
+      .to.be.greaterThan(1)
+      .and.lessThan(500);
 
     for (const [index, payer] of payers.entries()) {
       const spent = intents
@@ -227,7 +234,9 @@ describe("relayer end to end (anvil, real contracts, HTTP)", () => {
       expect(await hubBalance(payer.address)).to.equal(deposit - spent);
     }
     for (const [index, merchant] of merchants.entries()) {
-      const received = intents.filter((_, i) => i % 5 === index).reduce((sum, intent) => sum + intent.payment.amount, 0n);
+      const received = intents
+        .filter((_, i) => i % 5 === index)
+        .reduce((sum, intent) => sum + intent.payment.amount, 0n);
       expect(await hubBalance(merchant)).to.equal(received);
     }
     expect(await hubBalance(relayerAddress)).to.equal(relayerBefore + 500n * FEE);
@@ -271,9 +280,9 @@ describe("relayer end to end (anvil, real contracts, HTTP)", () => {
     );
     const soon = await signed(payer, { to, nonce: 4n, amount: 10n, validBefore: (await now()) + 5n });
     expect(await rejection(relayer.submitPayment(soon))).to.equal("expired");
-    expect(await rejection(relayer.submitPayment(await signed(stranger, { to: payer.address, nonce: 1n, amount: 1n })))).to.equal(
-      "insufficient_balance",
-    );
+    expect(
+      await rejection(relayer.submitPayment(await signed(stranger, { to: payer.address, nonce: 1n, amount: 1n }))),
+    ).to.equal("insufficient_balance");
   });
 
   it("relays a payer's signed escrow release", async () => {
@@ -317,7 +326,12 @@ describe("relayer end to end (anvil, real contracts, HTTP)", () => {
       status = await relayer.getRelease(accepted.digest);
     }
     expect(status.status).to.equal("settled");
-    const view = await publicClient.readContract({ address: escrow, abi: escrowAbi, functionName: "getEscrow", args: [1n] });
+    const view = await publicClient.readContract({
+      address: escrow,
+      abi: escrowAbi,
+      functionName: "getEscrow",
+      args: [1n],
+    });
     expect(view.released).to.equal(parseEther("0.4"));
     expect(await publicClient.getBalance({ address: payee })).to.equal(parseEther("0.4"));
   });
@@ -381,9 +395,9 @@ describe("relayer end to end (anvil, real contracts, HTTP)", () => {
     expect(await relayer.pause(ADMIN_TOKEN)).to.deep.equal({ paused: true });
     expect((await relayer.health()).paused).to.equal(true);
     const payer = privateKeyToAccount(generatePrivateKey());
-    expect(await rejection(relayer.submitPayment(await signed(payer, { to: zeroAddress, nonce: 1n, amount: 1n })))).to.equal(
-      "paused",
-    );
+    expect(
+      await rejection(relayer.submitPayment(await signed(payer, { to: zeroAddress, nonce: 1n, amount: 1n }))),
+    ).to.equal("paused");
     expect(await relayer.resume(ADMIN_TOKEN)).to.deep.equal({ paused: false });
   });
 });

@@ -236,8 +236,20 @@ describe("relayer store (PGlite)", () => {
       const token = randomAddress();
       const row = intent({ token });
       await temp.store.insertIntents([row]);
-      await temp.store.claimIntents({ hub: HUB, token, owner: SENDER.toLowerCase(), limit: 1, leaseMs: 1, nowSeconds: NOW });
-      const { batchId } = await temp.store.createBatch({ kind: "settle", contract: HUB, sender: SENDER, items: [row.digest] });
+      await temp.store.claimIntents({
+        hub: HUB,
+        token,
+        owner: SENDER.toLowerCase(),
+        limit: 1,
+        leaseMs: 1,
+        nowSeconds: NOW,
+      });
+      const { batchId } = await temp.store.createBatch({
+        kind: "settle",
+        contract: HUB,
+        sender: SENDER,
+        items: [row.digest],
+      });
       expect(await temp.store.abandonBatch(batchId, "reverted", 1)).to.deep.equal([row.digest.toLowerCase()]);
       expect(await temp.store.getIntent(row.digest)).to.deep.include({ status: "failed", failureReason: "reverted" });
     });

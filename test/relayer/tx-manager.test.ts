@@ -104,7 +104,12 @@ describe("transaction manager (fake chain)", () => {
   }
 
   async function batch(): Promise<number> {
-    const { batchId } = await temp.store.createBatch({ kind: "finalize", contract: TARGET, sender: chain.sender, items: [] });
+    const { batchId } = await temp.store.createBatch({
+      kind: "finalize",
+      contract: TARGET,
+      sender: chain.sender,
+      items: [],
+    });
     return batchId;
   }
 

@@ -90,7 +90,8 @@ export async function buildServer(o: ApiOptions): Promise<FastifyInstance> {
     }
     o.metrics.rejected.inc({ code: relayerError.code });
     const body: Record<string, unknown> = { code: relayerError.code, message: relayerError.message };
-    if (relayerError.code === "invalid_request" && Array.isArray(relayerError.details)) body.issues = relayerError.details;
+    if (relayerError.code === "invalid_request" && Array.isArray(relayerError.details))
+      body.issues = relayerError.details;
     reply.code(ERROR_CODES[relayerError.code].status).send(body);
   });
 

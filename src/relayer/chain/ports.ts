@@ -31,8 +31,18 @@ export interface SigningPort {
  */
 export interface SignatureVerifier {
   verifyPayment(args: { domain: DeploymentDomain; payment: Payment; signature: Hex }): Promise<boolean>;
-  verifyVoucher(args: { domain: DeploymentDomain; voucher: Voucher; signer: Address; signature: Hex }): Promise<boolean>;
-  verifyRelease(args: { domain: DeploymentDomain; release: Release; signer: Address; signature: Hex }): Promise<boolean>;
+  verifyVoucher(args: {
+    domain: DeploymentDomain;
+    voucher: Voucher;
+    signer: Address;
+    signature: Hex;
+  }): Promise<boolean>;
+  verifyRelease(args: {
+    domain: DeploymentDomain;
+    release: Release;
+    signer: Address;
+    signature: Hex;
+  }): Promise<boolean>;
 }
 
 /**

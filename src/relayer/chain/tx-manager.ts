@@ -68,7 +68,8 @@ export const inclusionOf = (receipt: TxReceipt) => ({
 });
 
 const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error)).toLowerCase();
-const isNonceTooLow = (error: unknown) => /nonce too low|nonce is too low|nonce has already been used/.test(errorText(error));
+const isNonceTooLow = (error: unknown) =>
+  /nonce too low|nonce is too low|nonce has already been used/.test(errorText(error));
 const isAlreadyKnown = (error: unknown) => /already known|already imported|known transaction/.test(errorText(error));
 
 /**
@@ -129,7 +130,11 @@ export class TxManager {
     const from = head > BigInt(this.o.reorgWindow) ? head - BigInt(this.o.reorgWindow) : 0n;
     for (const batch of await this.o.store.confirmedBatchesSince(this.sender, from)) {
       if (batch.status !== "confirmed" || batch.blockNumber === null || batch.blockHash === null) continue;
-      this.#watched.set(batch.id, { tx: this.#fromRecord(batch, now), blockNumber: batch.blockNumber, blockHash: batch.blockHash });
+      this.#watched.set(batch.id, {
+        tx: this.#fromRecord(batch, now),
+        blockNumber: batch.blockNumber,
+        blockHash: batch.blockHash,
+      });
     }
     this.o.metrics.inflight.set(this.#tracked.size);
     this.o.logger.info(
@@ -143,7 +148,14 @@ export class TxManager {
    * broadcast may fail; `tick` rebroadcasts). Throws if it could not even be signed or recorded,
    * in which case nothing was sent and the nonce is reused.
    */
-  async submit(args: { batchId: number; kind: BatchKind; to: Address; data: Hex; value?: bigint; gas: bigint }): Promise<TrackedTx> {
+  async submit(args: {
+    batchId: number;
+    kind: BatchKind;
+    to: Address;
+    data: Hex;
+    value?: bigint;
+    gas: bigint;
+  }): Promise<TrackedTx> {
     const fees = initialFees(await this.o.chain.estimateFees(), this.o.maxFeePerGas);
     let nonce = this.#allocateNonce();
     const tx: TrackedTx = { ...args, value: args.value ?? 0n, nonce, attempts: [] };
@@ -166,7 +178,13 @@ export class TxManager {
         await this.o.chain.sendRawTransaction(attempt.raw);
         this.o.metrics.transactions.inc({ event: "sent" });
         this.o.logger.info(
-          { batchId: tx.batchId, kind: tx.kind, txHash: attempt.hash, nonce, maxFeePerGas: fees.maxFeePerGas.toString() },
+          {
+            batchId: tx.batchId,
+            kind: tx.kind,
+            txHash: attempt.hash,
+            nonce,
+            maxFeePerGas: fees.maxFeePerGas.toString(),
+          },
           "transaction sent",
         );
         return tx;
@@ -252,14 +270,25 @@ export class TxManager {
     const handler = this.#handlers.get(tx.kind);
     // A failing handler (store down) leaves the transaction tracked: the next tick retries.
     if (handler) await handler.onConfirmed(tx, receipt);
-    else await this.o.store.confirmBatch(tx.batchId, inclusionOf(receipt), receipt.status === "success" ? "confirmed" : "reverted");
+    else
+      await this.o.store.confirmBatch(
+        tx.batchId,
+        inclusionOf(receipt),
+        receipt.status === "success" ? "confirmed" : "reverted",
+      );
     this.#tracked.delete(tx.batchId);
     if (receipt.status === "success") {
       this.#watched.set(tx.batchId, { tx, blockNumber: receipt.blockNumber, blockHash: receipt.blockHash });
     }
     this.o.metrics.transactions.inc({ event: receipt.status === "success" ? "confirmed" : "reverted" });
     this.o.logger.info(
-      { batchId: tx.batchId, kind: tx.kind, txHash: receipt.transactionHash, block: receipt.blockNumber.toString(), status: receipt.status },
+      {
+        batchId: tx.batchId,
+        kind: tx.kind,
+        txHash: receipt.transactionHash,
+        block: receipt.blockNumber.toString(),
+        status: receipt.status,
+      },
       "transaction confirmed",
     );
   }
@@ -293,13 +322,21 @@ export class TxManager {
       return;
     }
     const attempt = await this.#sign(tx, fees);
-    await this.o.store.recordAttempt({ ...attempt, batchId: tx.batchId, nonce: tx.nonce, gasLimit: tx.gas }, this.sender);
+    await this.o.store.recordAttempt(
+      { ...attempt, batchId: tx.batchId, nonce: tx.nonce, gasLimit: tx.gas },
+      this.sender,
+    );
     tx.attempts.push(attempt);
     try {
       await this.o.chain.sendRawTransaction(attempt.raw);
       this.o.metrics.transactions.inc({ event: "replaced" });
       this.o.logger.info(
-        { batchId: tx.batchId, txHash: attempt.hash, replaces: latest.hash, maxFeePerGas: fees.maxFeePerGas.toString() },
+        {
+          batchId: tx.batchId,
+          txHash: attempt.hash,
+          replaces: latest.hash,
+          maxFeePerGas: fees.maxFeePerGas.toString(),
+        },
         "transaction replaced with higher fees",
       );
     } catch (error) {
@@ -341,7 +378,16 @@ export class TxManager {
       note: `fills nonce ${gap}`,
     });
     const fees = initialFees(await this.o.chain.estimateFees(), this.o.maxFeePerGas);
-    const tx: TrackedTx = { batchId, kind: "filler", to: this.sender, data: "0x", value: 0n, gas: 21_000n, nonce: gap, attempts: [] };
+    const tx: TrackedTx = {
+      batchId,
+      kind: "filler",
+      to: this.sender,
+      data: "0x",
+      value: 0n,
+      gas: 21_000n,
+      nonce: gap,
+      attempts: [],
+    };
     const attempt = await this.#sign(tx, fees);
     await this.o.store.recordAttempt({ ...attempt, batchId, nonce: gap, gasLimit: tx.gas }, this.sender);
     tx.attempts.push(attempt);

@@ -109,11 +109,15 @@ export class PaymentIntake {
       this.o.logger.warn({ err: error, intentDigest: digest }, "hub read failed during validation");
       throw new RelayerError("chain_unavailable", "the hub could not be read; retry later");
     }
-    if (nonceUsed) return this.#knownOr(digest, new RelayerError("nonce_used", `nonce ${payment.nonce} is used on-chain`));
+    if (nonceUsed)
+      return this.#knownOr(digest, new RelayerError("nonce_used", `nonce ${payment.nonce} is used on-chain`));
     if (balance < payment.amount + payment.fee) {
       return this.#knownOr(
         digest,
-        new RelayerError("insufficient_balance", `hub balance ${balance} < amount + fee ${payment.amount + payment.fee}`),
+        new RelayerError(
+          "insufficient_balance",
+          `hub balance ${balance} < amount + fee ${payment.amount + payment.fee}`,
+        ),
       );
     }
 
@@ -133,7 +137,10 @@ export class PaymentIntake {
         this.o.metrics.duplicates.inc();
         return { digest, status: result.status, duplicate: true };
       case "nonce_conflict":
-        throw new RelayerError("nonce_conflict", `another accepted intent of ${payment.from} uses nonce ${payment.nonce}`);
+        throw new RelayerError(
+          "nonce_conflict",
+          `another accepted intent of ${payment.from} uses nonce ${payment.nonce}`,
+        );
       case "insufficient_balance":
         throw new RelayerError(
           "insufficient_balance",

@@ -1,6 +1,13 @@
 import type { Logger } from "pino";
 import type { Hex } from "viem";
-import type { DeploymentDomain, EscrowPort, EscrowView, Release, SignatureVerifier, SigningPort } from "../chain/ports.js";
+import type {
+  DeploymentDomain,
+  EscrowPort,
+  EscrowView,
+  Release,
+  SignatureVerifier,
+  SigningPort,
+} from "../chain/ports.js";
 import { RelayerError } from "../errors.js";
 import type { ReleaseRecord, Store } from "../store/store.js";
 import type { TimeSource } from "../time.js";

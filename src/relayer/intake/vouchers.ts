@@ -1,6 +1,13 @@
 import type { Logger } from "pino";
 import type { Hex } from "viem";
-import type { ChannelsPort, ChannelView, DeploymentDomain, SignatureVerifier, SigningPort, Voucher } from "../chain/ports.js";
+import type {
+  ChannelsPort,
+  ChannelView,
+  DeploymentDomain,
+  SignatureVerifier,
+  SigningPort,
+  Voucher,
+} from "../chain/ports.js";
 import { RelayerError } from "../errors.js";
 import type { Store, VoucherRecord } from "../store/store.js";
 import type { Gate } from "./gate.js";
@@ -37,16 +44,25 @@ export class VoucherIntake {
       this.o.logger.warn({ err: error, channelId: voucher.channelId }, "channel read failed");
       throw new RelayerError("chain_unavailable", "the channel could not be read; retry later");
     }
-    if (channel === null || !channel.open) throw new RelayerError("unknown_channel", `no open channel ${voucher.channelId}`);
+    if (channel === null || !channel.open)
+      throw new RelayerError("unknown_channel", `no open channel ${voucher.channelId}`);
     const digest = this.o.signing.hashVoucher({ domain: this.domain, voucher });
     const signer = this.o.signing.recoverDigestSigner(digest, signature);
     if (signer === null || signer.toLowerCase() !== channel.signer.toLowerCase()) {
       let valid: boolean;
       try {
-        valid = await this.o.verifier.verifyVoucher({ domain: this.domain, voucher, signer: channel.signer, signature });
+        valid = await this.o.verifier.verifyVoucher({
+          domain: this.domain,
+          voucher,
+          signer: channel.signer,
+          signature,
+        });
       } catch (error) {
         this.o.logger.warn({ err: error, channelId: voucher.channelId }, "ERC-1271 check failed");
-        throw new RelayerError("chain_unavailable", "the signer's contract signature could not be checked; retry later");
+        throw new RelayerError(
+          "chain_unavailable",
+          "the signer's contract signature could not be checked; retry later",
+        );
       }
       if (!valid) throw new RelayerError("invalid_signature", `not signed by the channel's signer ${channel.signer}`);
     }
@@ -57,7 +73,10 @@ export class VoucherIntake {
       );
     }
     if (voucher.cumulativeAmount <= channel.claimed) {
-      throw new RelayerError("voucher_not_newer", `cumulative ${voucher.cumulativeAmount} ≤ claimed ${channel.claimed}`);
+      throw new RelayerError(
+        "voucher_not_newer",
+        `cumulative ${voucher.cumulativeAmount} ≤ claimed ${channel.claimed}`,
+      );
     }
     const kept = await this.o.store.upsertVoucher({
       channels: this.o.channels.address,

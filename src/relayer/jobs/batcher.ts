@@ -254,7 +254,10 @@ export class Batcher implements TxHandler {
       const failed = await store.abandonBatch(tx.batchId, "batch_reverted", this.o.maxAttempts);
       await store.confirmBatch(tx.batchId, inclusionOf(receipt), "reverted");
       this.o.metrics.failed.inc({ reason: "batch_reverted" }, failed.length);
-      logger.error({ batchId: tx.batchId, txHash: receipt.transactionHash }, "settle batch reverted; intents queued again");
+      logger.error(
+        { batchId: tx.batchId, txHash: receipt.transactionHash },
+        "settle batch reverted; intents queued again",
+      );
       return;
     }
     const intents = await store.submittedIntents(tx.batchId);
@@ -325,7 +328,10 @@ export class Batcher implements TxHandler {
         this.o.logger.debug({ intentDigest: intent.digest, txHash: intent.txHash }, "intent settled");
       } else if (intent.status === "failed") {
         this.o.metrics.failed.inc({ reason: intent.failureReason ?? "unknown" });
-        this.o.logger.info({ intentDigest: intent.digest, reason: intent.failureReason, txHash: intent.txHash }, "intent failed");
+        this.o.logger.info(
+          { intentDigest: intent.digest, reason: intent.failureReason, txHash: intent.txHash },
+          "intent failed",
+        );
       }
     }
   }

@@ -1,6 +1,12 @@
 import type { Logger } from "pino";
 import type { Address, Hex } from "viem";
-import { CallRevertedError, type ChainPort, type ChannelsPort, type EscrowPort, type TxReceipt } from "../chain/ports.js";
+import {
+  CallRevertedError,
+  type ChainPort,
+  type ChannelsPort,
+  type EscrowPort,
+  type TxReceipt,
+} from "../chain/ports.js";
 import { inclusionOf, type TrackedTx, type TxHandler, type TxManager } from "../chain/tx-manager.js";
 import type { Gate } from "../intake/gate.js";
 import type { RelayerMetrics } from "../metrics.js";
@@ -184,7 +190,10 @@ export class Relays {
         await this.o.store.setReleaseOutcome(release, { status: "settled", inclusion: inclusionOf(receipt) });
       }
       await this.o.store.confirmBatch(tx.batchId, inclusionOf(receipt), "confirmed");
-      this.o.logger.info({ batchId: tx.batchId, releaseDigest: release, txHash: receipt.transactionHash }, "release relayed");
+      this.o.logger.info(
+        { batchId: tx.batchId, releaseDigest: release, txHash: receipt.transactionHash },
+        "release relayed",
+      );
     },
     onAbandoned: (batchId, reason) => this.#common.onAbandoned(batchId, reason),
     onReorged: (tx) => this.#common.onReorged(tx),
@@ -198,7 +207,12 @@ export class Relays {
       if (this.o.channels) await this.o.store.markVoucherClaimed(this.o.channels.address, channelId, cumulativeAmount);
       await this.o.store.confirmBatch(tx.batchId, inclusionOf(receipt), "confirmed");
       this.o.logger.info(
-        { batchId: tx.batchId, channelId, cumulativeAmount: cumulativeAmount.toString(), txHash: receipt.transactionHash },
+        {
+          batchId: tx.batchId,
+          channelId,
+          cumulativeAmount: cumulativeAmount.toString(),
+          txHash: receipt.transactionHash,
+        },
         "voucher claimed",
       );
     },

@@ -1,5 +1,4 @@
 import { type Address, getAddress, type Hex } from "viem";
-import type { Payment } from "../chain/ports.js";
 import type { SqlDriver, SqlQueryable } from "./driver.js";
 import { MIGRATIONS, type Migration } from "./migrations.js";
 import type {
@@ -242,10 +241,10 @@ export class SqlStore implements Store {
       const keys = [...new Set(intents.map(keyOf))].sort();
       // Per (payer, token) locks, taken in a fixed order: concurrent inserts of the same payer
       // (from this or another instance) run one after the other; other payers do not wait.
-      await tx.query("SELECT count(pg_advisory_xact_lock(hashtextextended($1 || ':' || k, 0))) FROM unnest($2::text[]) AS k", [
-        hub,
-        keys,
-      ]);
+      await tx.query(
+        "SELECT count(pg_advisory_xact_lock(hashtextextended($1 || ':' || k, 0))) FROM unnest($2::text[]) AS k",
+        [hub, keys],
+      );
 
       const digests = intents.map((i) => lower(i.digest));
       const existing = new Map(
@@ -516,7 +515,10 @@ export class SqlStore implements Store {
           attempt.raw,
         ],
       );
-      await tx.query("UPDATE batches SET nonce = $2, updated_at = now() WHERE id = $1", [attempt.batchId, attempt.nonce]);
+      await tx.query("UPDATE batches SET nonce = $2, updated_at = now() WHERE id = $1", [
+        attempt.batchId,
+        attempt.nonce,
+      ]);
     });
   }
 
@@ -535,7 +537,14 @@ export class SqlStore implements Store {
       `UPDATE batches SET status = $2, tx_hash = $3, block_number = $4, block_hash = $5,
                           note = coalesce($6, note), updated_at = now()
        WHERE id = $1`,
-      [batchId, status, lower(inclusion.txHash), inclusion.blockNumber.toString(), lower(inclusion.blockHash), note ?? null],
+      [
+        batchId,
+        status,
+        lower(inclusion.txHash),
+        inclusion.blockNumber.toString(),
+        lower(inclusion.blockHash),
+        note ?? null,
+      ],
     );
     await tx.query(
       `UPDATE transactions SET status = CASE WHEN hash = $2 THEN 'mined' ELSE 'replaced' END,
@@ -751,7 +760,12 @@ export class SqlStore implements Store {
     return rows.length === 0 ? null : toRelease(rows[0]);
   }
 
-  async claimReleases(args: { escrow: Address; owner: string; limit: number; leaseMs: number }): Promise<ReleaseRecord[]> {
+  async claimReleases(args: {
+    escrow: Address;
+    owner: string;
+    limit: number;
+    leaseMs: number;
+  }): Promise<ReleaseRecord[]> {
     const rows = await this.db.query<ReleaseRow>(
       `WITH picked AS (
          SELECT digest FROM escrow_releases

@@ -203,16 +203,27 @@ export interface Store {
   confirmedBatchesSince(sender: Address, fromBlock: bigint): Promise<BatchRecord[]>;
 
   // Escrow releases
-  insertRelease(release: Omit<ReleaseRecord, "status" | "failureReason" | "batchId" | "txHash" | "blockNumber" | "acceptedAt">): Promise<{ inserted: boolean; record: ReleaseRecord }>;
+  insertRelease(
+    release: Omit<ReleaseRecord, "status" | "failureReason" | "batchId" | "txHash" | "blockNumber" | "acceptedAt">,
+  ): Promise<{ inserted: boolean; record: ReleaseRecord }>;
   getRelease(digest: Hex): Promise<ReleaseRecord | null>;
   claimReleases(args: { escrow: Address; owner: string; limit: number; leaseMs: number }): Promise<ReleaseRecord[]>;
   /** Digests of the releases a release batch carries that still wait for its result. */
   submittedReleases(batchId: number): Promise<Hex[]>;
-  setReleaseOutcome(digest: Hex, outcome: { status: "settled" | "failed"; reason?: string; inclusion?: Inclusion }): Promise<void>;
+  setReleaseOutcome(
+    digest: Hex,
+    outcome: { status: "settled" | "failed"; reason?: string; inclusion?: Inclusion },
+  ): Promise<void>;
 
   // Vouchers
   /** Keeps the voucher if it is the channel's highest; returns the channel's latest stored voucher. */
-  upsertVoucher(voucher: { channels: Address; channelId: Hex; cumulativeAmount: bigint; signature: Hex; claim: boolean }): Promise<VoucherRecord>;
+  upsertVoucher(voucher: {
+    channels: Address;
+    channelId: Hex;
+    cumulativeAmount: bigint;
+    signature: Hex;
+    claim: boolean;
+  }): Promise<VoucherRecord>;
   getVoucher(channels: Address, channelId: Hex): Promise<VoucherRecord | null>;
   /** Vouchers whose claim was asked for and is not in flight. */
   claimableVouchers(channels: Address, limit: number): Promise<VoucherRecord[]>;

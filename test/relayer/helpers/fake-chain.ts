@@ -1,13 +1,5 @@
 import { randomBytes } from "node:crypto";
-import {
-  type Address,
-  getAddress,
-  type Hex,
-  keccak256,
-  parseTransaction,
-  serializeTransaction,
-  toHex,
-} from "viem";
+import { type Address, getAddress, type Hex, keccak256, parseTransaction, serializeTransaction, toHex } from "viem";
 import {
   CallRevertedError,
   type ChainLog,
@@ -142,7 +134,16 @@ export class FakeChain implements ChainPort {
     for (const [hash, tx] of this.pool) if (tx.nonce === nonce) this.pool.delete(hash);
     const hash = keccak256(toHex(`external ${nonce} ${forks}`));
     this.#newBlock([
-      { hash, raw: "0x", nonce, to: this.sender, data: "0x", maxFeePerGas: 0n, maxPriorityFeePerGas: 0n, external: true },
+      {
+        hash,
+        raw: "0x",
+        nonce,
+        to: this.sender,
+        data: "0x",
+        maxFeePerGas: 0n,
+        maxPriorityFeePerGas: 0n,
+        external: true,
+      },
     ]);
   }
 
@@ -189,7 +190,8 @@ export class FakeChain implements ChainPort {
   }
   async estimateGas(args: { to: Address; data: Hex }): Promise<bigint> {
     this.#check();
-    if (this.simulationRevert !== undefined) throw new CallRevertedError(`execution reverted: ${this.simulationRevert}`);
+    if (this.simulationRevert !== undefined)
+      throw new CallRevertedError(`execution reverted: ${this.simulationRevert}`);
     this.simulate(args.to, args.data);
     return 100_000n;
   }
@@ -227,7 +229,10 @@ export class FakeChain implements ChainPort {
     };
     if (rival) {
       const enough = (a: bigint, b: bigint) => a * 100n >= b * 110n;
-      if (!enough(tx.maxFeePerGas, rival.maxFeePerGas) || !enough(tx.maxPriorityFeePerGas, rival.maxPriorityFeePerGas)) {
+      if (
+        !enough(tx.maxFeePerGas, rival.maxFeePerGas) ||
+        !enough(tx.maxPriorityFeePerGas, rival.maxPriorityFeePerGas)
+      ) {
         throw new Error("replacement transaction underpriced");
       }
       this.pool.delete(rival.hash);

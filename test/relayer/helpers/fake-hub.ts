@@ -1,5 +1,16 @@
 import { randomBytes } from "node:crypto";
-import { type Address, concat, getAddress, type Hex, hexToString, keccak256, size, slice, stringToHex, toHex } from "viem";
+import {
+  type Address,
+  concat,
+  getAddress,
+  type Hex,
+  hexToString,
+  keccak256,
+  size,
+  slice,
+  stringToHex,
+  toHex,
+} from "viem";
 import { HUB_FAILURE_REASONS, hubFailureReason } from "../../../src/relayer/chain/client-adapters.js";
 import {
   CallRevertedError,
@@ -131,10 +142,12 @@ export class FakeHub implements HubPort {
         blockHash: block.hash,
         transactionHash: "0x" as Hex,
       });
-      if (fakeSigning.recoverDigestSigner(digest, signatures[i]) !== getAddress(payment.from)) return fail("bad_signature");
+      if (fakeSigning.recoverDigestSigner(digest, signatures[i]) !== getAddress(payment.from))
+        return fail("bad_signature");
       if (this.used.has(nonceKey)) return fail("nonce_used");
       if (payment.validBefore <= timestamp) return fail("expired");
-      if (this.balanceOf(payment.from, payment.token) < payment.amount + payment.fee) return fail("insufficient_balance");
+      if (this.balanceOf(payment.from, payment.token) < payment.amount + payment.fee)
+        return fail("insufficient_balance");
       this.used.add(nonceKey);
       this.deposit(payment.from, payment.token, -(payment.amount + payment.fee));
       this.deposit(payment.to, payment.token, payment.amount);
