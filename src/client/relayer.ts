@@ -48,7 +48,12 @@ export class RelayerRequestError extends SettlekitError {
   readonly status: number;
   readonly issues: ErrorResponse["issues"];
 
-  constructor(args: { code: RelayerRequestError["code"]; status: number; message: string; issues?: ErrorResponse["issues"] }) {
+  constructor(args: {
+    code: RelayerRequestError["code"];
+    status: number;
+    message: string;
+    issues?: ErrorResponse["issues"];
+  }) {
     super(`relayer: ${args.code}: ${args.message}`);
     this.code = args.code;
     this.status = args.status;
@@ -171,7 +176,10 @@ export function createRelayerClient({
     submitPayment: ({ payment, signature }) =>
       call("POST", "/v1/payments", submitPaymentResponse, { body: { payment, signature } }),
     getPayment,
-    async waitForPayment(digest, { statuses = ["settled", "failed"], timeoutMs: limit = 60_000, pollIntervalMs = 250 } = {}) {
+    async waitForPayment(
+      digest,
+      { statuses = ["settled", "failed"], timeoutMs: limit = 60_000, pollIntervalMs = 250 } = {},
+    ) {
       const deadline = Date.now() + limit;
       for (;;) {
         const payment = await getPayment(digest);

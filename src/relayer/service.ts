@@ -117,6 +117,7 @@ export class RelayerService {
         metrics: this.metrics,
         logger,
         minValiditySeconds: config.minValiditySeconds,
+        onAccepted: (payment) => this.batcher?.noteAccepted(payment.token),
       });
       this.batcher = new Batcher({
         hub: ports.hub,

@@ -1,8 +1,10 @@
 /**
  * Group commit: callers push single items and get their own result back, while the items are
- * handed to `flush` in batches. A flush starts as soon as the current event-loop turn ends
- * (or when `maxSize` items wait); while `concurrency` flushes run, new items accumulate, so
- * the batch size grows with the load and the latency stays one flush at low load.
+ * handed to `flush` in batches. A flush starts `maxDelayMs` after the first waiting item (0:
+ * when the current event-loop turn ends), or at once when `maxSize` items wait; while
+ * `concurrency` flushes run, new items accumulate, so the batch size grows with the load.
+ * The delay matters when a flush blocks the event loop (an in-process database): without it,
+ * each flush would carry the one request that arrived while the previous one ran.
  */
 export class MicroBatcher<In, Out> {
   #queue: { item: In; resolve: (out: Out) => void; reject: (error: unknown) => void }[] = [];
@@ -12,7 +14,7 @@ export class MicroBatcher<In, Out> {
 
   constructor(
     private readonly flush: (items: In[]) => Promise<Out[]>,
-    private readonly options: { maxSize: number; concurrency?: number },
+    private readonly options: { maxSize: number; concurrency?: number; maxDelayMs?: number },
   ) {}
 
   push(item: In): Promise<Out> {
@@ -34,12 +36,20 @@ export class MicroBatcher<In, Out> {
   }
 
   #schedule(): void {
-    if (this.#scheduled || this.#running >= (this.options.concurrency ?? 1)) return;
+    if (this.#running >= (this.options.concurrency ?? 1)) return;
+    if (this.#queue.length >= this.options.maxSize) {
+      void this.#run();
+      return;
+    }
+    if (this.#scheduled) return;
     this.#scheduled = true;
-    setImmediate(() => {
+    const go = () => {
       this.#scheduled = false;
       void this.#run();
-    });
+    };
+    const delay = this.options.maxDelayMs ?? 0;
+    if (delay > 0) setTimeout(go, delay);
+    else setImmediate(go);
   }
 
   async #run(): Promise<void> {

@@ -28,6 +28,10 @@ export interface PaymentIntakeOptions {
   minValiditySeconds: number;
   /** Largest group commit of accepted intents. */
   maxInsertBatch?: number;
+  /** How long the first accepted intent waits for others to share its store transaction (default 4 ms). */
+  commitDelayMs?: number;
+  /** Called for every newly accepted intent (the batcher counts them). */
+  onAccepted?: (payment: Payment) => void;
 }
 
 export interface AcceptedPayment {
@@ -55,7 +59,10 @@ export class PaymentIntake {
 
   constructor(private readonly o: PaymentIntakeOptions) {
     this.domain = { chainId: o.chainId, verifyingContract: o.hub };
-    this.#writer = new MicroBatcher((rows) => o.store.insertIntents(rows), { maxSize: o.maxInsertBatch ?? 500 });
+    this.#writer = new MicroBatcher((rows) => o.store.insertIntents(rows), {
+      maxSize: o.maxInsertBatch ?? 500,
+      maxDelayMs: o.commitDelayMs ?? 4,
+    });
   }
 
   /** Accepts an intent or throws a `RelayerError`. The same intent twice yields the same digest. */
@@ -131,6 +138,7 @@ export class PaymentIntake {
     switch (result.result) {
       case "inserted":
         this.o.metrics.accepted.inc();
+        this.o.onAccepted?.(payment);
         this.o.logger.debug({ intentDigest: digest, payer: payment.from }, "intent accepted");
         return { digest, status: "accepted", duplicate: false };
       case "duplicate":

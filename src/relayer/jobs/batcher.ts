@@ -25,6 +25,8 @@ export interface BatcherOptions {
   maxAttempts: number;
   /** Gas limit = simulated gas × (100 + this) / 100. */
   gasMarginPercent?: number;
+  /** How often the queue itself is scanned (default 1 s; see `noteAccepted`). */
+  scanIntervalMs?: number;
   /** How far back a `PaymentSettled` of an intent that reported "nonce used" is looked for. */
   settlementLookbackBlocks?: bigint;
 }
@@ -51,6 +53,9 @@ export class Batcher implements TxHandler {
   #running: Promise<void> | undefined;
   #stopped = false;
   #backoffUntilMs = 0;
+  #lastScanMs = 0;
+  /** Per token: intents accepted and not yet batched, as far as this instance knows. */
+  readonly #pending = new Map<string, { token: Address; count: number; oldestMs: number }>();
 
   constructor(private readonly o: BatcherOptions) {
     this.#owner = o.chain.sender.toLowerCase();
@@ -83,28 +88,65 @@ export class Batcher implements TxHandler {
     return this.#running;
   }
 
+  /**
+   * Told by the intake about every accepted intent, so that deciding when a batch is due needs
+   * no query: the queue itself is scanned only every `scanIntervalMs` (for intents accepted by
+   * other instances or before a restart).
+   */
+  noteAccepted(token: Address): void {
+    const key = token.toLowerCase();
+    const entry = this.#pending.get(key);
+    if (entry) entry.count++;
+    else this.#pending.set(key, { token, count: 1, oldestMs: this.o.time.nowMs() });
+  }
+
   async #round(force: boolean): Promise<void> {
     if (this.o.gate.paused || this.o.time.nowMs() < this.#backoffUntilMs) return;
-    const groups = await this.o.store.queueGroups(this.o.hub.address, this.o.maxBatchSize);
-    this.o.metrics.queueDepth.set(groups.reduce((n, g) => n + g.ready, 0));
     const now = this.o.time.nowMs();
-    const due = groups
-      .map((g) => ({ ...g, late: force || now - g.oldestAcceptedAt.getTime() >= this.o.maxWaitMs }))
-      .filter((g) => g.late || g.ready >= this.o.maxBatchSize)
-      .sort((a, b) => a.oldestAcceptedAt.getTime() - b.oldestAcceptedAt.getTime());
+    if (force || now - this.#lastScanMs >= (this.o.scanIntervalMs ?? 1_000)) {
+      this.#lastScanMs = now;
+      const groups = await this.o.store.queueGroups(this.o.hub.address, this.o.maxBatchSize);
+      this.o.metrics.queueDepth.set(groups.reduce((n, g) => n + g.ready, 0));
+      this.#pending.clear();
+      for (const g of groups) {
+        this.#pending.set(g.token.toLowerCase(), {
+          token: g.token,
+          count: g.ready,
+          oldestMs: g.oldestAcceptedAt.getTime(),
+        });
+      }
+    }
+    const due = [...this.#pending.entries()]
+      .map(([key, g]) => ({ key, ...g, late: force || now - g.oldestMs >= this.o.maxWaitMs }))
+      .filter((g) => g.late || g.count >= this.o.maxBatchSize)
+      .sort((a, b) => a.oldestMs - b.oldestMs);
     for (const group of due) {
       // A full group may fill several batches; each goes out while there is room in flight. A
       // remainder smaller than a batch waits for more intents, unless its oldest waited enough.
       const minSize = group.late ? 1 : this.o.maxBatchSize;
-      for (let formed = true; formed && this.o.txManager.inflight < this.o.maxInflight; ) {
+      let sent = 0;
+      let last = 0;
+      do {
         if (this.#stopped && !force) return;
-        formed = await this.#formBatch(group.token, minSize);
+        if (this.o.txManager.inflight >= this.o.maxInflight) break;
+        last = await this.#formBatch(group.token, minSize);
+        sent += last;
+      } while (last > 0);
+      const entry = this.#pending.get(group.key);
+      if (entry === undefined) continue;
+      if (sent === 0 && group.late) this.#pending.delete(group.key);
+      else if (sent === 0)
+        entry.count = 0; // fewer than a batch are claimable: wait until late
+      else {
+        // Counts from the scan are capped at a batch; after a full batch there may be more.
+        entry.count = Math.max(0, entry.count - sent);
+        if (last === this.o.maxBatchSize) entry.count = Math.max(entry.count, this.o.maxBatchSize);
       }
     }
   }
 
-  /** Claims, simulates, records and sends one batch; false when nothing was sent. */
-  async #formBatch(token: Address, minSize: number): Promise<boolean> {
+  /** Claims, simulates, records and sends one batch; returns the intents it took (0: none). */
+  async #formBatch(token: Address, minSize: number): Promise<number> {
     const { store, hub, logger } = this.o;
     const nowSeconds = this.o.time.seconds();
     const claimed = await store.claimIntents({
@@ -115,13 +157,13 @@ export class Batcher implements TxHandler {
       leaseMs: this.o.claimLeaseMs,
       nowSeconds,
     });
-    if (claimed.length === 0) return false;
+    if (claimed.length === 0) return 0;
     if (claimed.length < minSize) {
       await store.releaseClaims(
         this.#owner,
         claimed.map((i) => i.digest),
       );
-      return false;
+      return 0;
     }
 
     const expired = claimed.filter((i) => i.payment.validBefore <= nowSeconds);
@@ -134,7 +176,7 @@ export class Batcher implements TxHandler {
       for (const digest of failed) logger.info({ intentDigest: digest }, "intent expired before settlement");
     }
     let intents = claimed.filter((i) => i.payment.validBefore > nowSeconds);
-    if (intents.length === 0) return true;
+    if (intents.length === 0) return claimed.length;
 
     let gas: bigint;
     try {
@@ -146,9 +188,9 @@ export class Batcher implements TxHandler {
       );
       this.#backoffUntilMs = this.o.time.nowMs() + 1_000;
       logger.error({ err: error, token, size: intents.length }, "settleBatch simulation failed; claims released");
-      return false;
+      return 0;
     }
-    if (intents.length === 0) return true;
+    if (intents.length === 0) return claimed.length;
     let data = this.#encode(intents);
 
     const { batchId, items } = await store.createBatch({
@@ -160,7 +202,7 @@ export class Batcher implements TxHandler {
     });
     if (items.length === 0) {
       await store.abandonBatch(batchId, "claims_lost", this.o.maxAttempts);
-      return false;
+      return 0;
     }
     if (items.length !== intents.length) {
       // Some claims ran out meanwhile and went to another instance: send only ours.
@@ -176,11 +218,11 @@ export class Batcher implements TxHandler {
         { batchId, txHash: tx.attempts[tx.attempts.length - 1].hash, token, size: intents.length },
         "settle batch submitted",
       );
-      return true;
+      return claimed.length;
     } catch (error) {
       logger.error({ err: error, batchId }, "settle batch could not be signed or recorded; intents queued again");
       await store.abandonBatch(batchId, "submit_failed", this.o.maxAttempts);
-      return false;
+      return 0;
     }
   }
 

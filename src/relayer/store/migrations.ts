@@ -84,7 +84,6 @@ CREATE TABLE payment_intents (
 -- chain check rejects it anyway).
 CREATE UNIQUE INDEX payment_intents_payer_nonce ON payment_intents (hub, payer, nonce) WHERE status <> 'failed';
 CREATE INDEX payment_intents_queue ON payment_intents (hub, token, accepted_at) WHERE status = 'accepted';
-CREATE INDEX payment_intents_open ON payment_intents (hub, payer, token) WHERE status IN ('accepted', 'submitted');
 CREATE INDEX payment_intents_batch ON payment_intents (batch_id) WHERE batch_id IS NOT NULL;
 
 -- What accepted-but-unsettled intents reserve of each payer's hub balance, by definition ...
@@ -94,8 +93,9 @@ CREATE VIEW payer_reservations AS
   WHERE status IN ('accepted', 'submitted')
   GROUP BY hub, payer, token;
 
--- ... and the same figures kept up to date by a trigger on every status change, so that the
--- acceptance check reads one row per payer instead of summing all its open intents.
+-- ... and the same figures kept up to date by triggers on every status change, so that the
+-- acceptance check reads one row per payer instead of summing all its open intents. (Rows
+-- are never deleted from payment_intents; the digest never changes.)
 CREATE TABLE reservations (
   hub       text NOT NULL,
   payer     text NOT NULL,
@@ -104,27 +104,41 @@ CREATE TABLE reservations (
   intents   integer NOT NULL,
   PRIMARY KEY (hub, payer, token)
 );
-CREATE FUNCTION track_reservation() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-  was_open boolean := TG_OP = 'UPDATE' AND OLD.status IN ('accepted', 'submitted');
-  is_open boolean := NEW.status IN ('accepted', 'submitted');
+-- Statement-level triggers with transition tables: one aggregated upsert per statement, not
+-- one per row (a group commit of hundreds of intents touches each payer's row once).
+CREATE FUNCTION reserve_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  IF is_open AND NOT was_open THEN
-    INSERT INTO reservations AS r (hub, payer, token, reserved, intents)
-      VALUES (NEW.hub, NEW.payer, NEW.token, NEW.amount + NEW.fee, 1)
-      ON CONFLICT (hub, payer, token)
-      DO UPDATE SET reserved = r.reserved + EXCLUDED.reserved, intents = r.intents + 1;
-  ELSIF was_open AND NOT is_open THEN
-    UPDATE reservations
-      SET reserved = reserved - (OLD.amount + OLD.fee), intents = intents - 1
-      WHERE hub = OLD.hub AND payer = OLD.payer AND token = OLD.token;
-  END IF;
+  INSERT INTO reservations AS r (hub, payer, token, reserved, intents)
+    SELECT hub, payer, token, sum(amount + fee), count(*)::integer
+    FROM inserted WHERE status IN ('accepted', 'submitted')
+    GROUP BY hub, payer, token
+    ON CONFLICT (hub, payer, token)
+    DO UPDATE SET reserved = r.reserved + EXCLUDED.reserved, intents = r.intents + EXCLUDED.intents;
   RETURN NULL;
 END
 $$;
-CREATE TRIGGER payment_intents_reservations
-  AFTER INSERT OR UPDATE OF status ON payment_intents
-  FOR EACH ROW EXECUTE FUNCTION track_reservation();
+CREATE FUNCTION reserve_updated() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO reservations AS r (hub, payer, token, reserved, intents)
+    SELECT n.hub, n.payer, n.token,
+           sum(CASE WHEN n.status IN ('accepted', 'submitted') THEN n.amount + n.fee ELSE 0 END
+             - CASE WHEN o.status IN ('accepted', 'submitted') THEN o.amount + o.fee ELSE 0 END),
+           sum(CASE WHEN n.status IN ('accepted', 'submitted') THEN 1 ELSE 0 END
+             - CASE WHEN o.status IN ('accepted', 'submitted') THEN 1 ELSE 0 END)::integer
+    FROM updated n JOIN previous o USING (digest)
+    WHERE (n.status IN ('accepted', 'submitted')) <> (o.status IN ('accepted', 'submitted'))
+    GROUP BY n.hub, n.payer, n.token
+    ON CONFLICT (hub, payer, token)
+    DO UPDATE SET reserved = r.reserved + EXCLUDED.reserved, intents = r.intents + EXCLUDED.intents;
+  RETURN NULL;
+END
+$$;
+CREATE TRIGGER payment_intents_reserve_inserted
+  AFTER INSERT ON payment_intents REFERENCING NEW TABLE AS inserted
+  FOR EACH STATEMENT EXECUTE FUNCTION reserve_inserted();
+CREATE TRIGGER payment_intents_reserve_updated
+  AFTER UPDATE ON payment_intents REFERENCING NEW TABLE AS updated OLD TABLE AS previous
+  FOR EACH STATEMENT EXECUTE FUNCTION reserve_updated();
 
 CREATE TABLE escrow_releases (
   digest          text PRIMARY KEY,

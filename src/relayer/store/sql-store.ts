@@ -246,39 +246,27 @@ export class SqlStore implements Store {
         [hub, keys],
       );
 
+      // After the locks (a new snapshot): known digests and the payers' reservations, in one query.
       const digests = intents.map((i) => lower(i.digest));
-      const existing = new Map(
-        (
-          await tx.query<{ digest: string; status: IntentStatus }>(
-            "SELECT digest, status FROM payment_intents WHERE digest = ANY($1::text[])",
-            [digests],
-          )
-        ).map((r) => [r.digest, r.status]),
+      const known = await tx.query<{ kind: "digest" | "reserved"; a: string; b: string; c: string | null }>(
+        `SELECT 'digest' AS kind, digest AS a, status AS b, NULL AS c FROM payment_intents WHERE digest = ANY($2::text[])
+         UNION ALL
+         SELECT 'reserved', r.payer, r.token, r.reserved::text FROM reservations r
+         JOIN unnest($3::text[], $4::text[]) AS q(payer, token) ON r.payer = q.payer AND r.token = q.token
+         WHERE r.hub = $1`,
+        [hub, digests, keys.map((k) => k.split(":")[0]), keys.map((k) => k.split(":")[1])],
       );
-      const taken = new Set(
-        (
-          await tx.query<{ payer: string; nonce: Num }>(
-            `SELECT p.payer, p.nonce FROM payment_intents p
-             JOIN unnest($2::text[], $3::numeric[]) AS q(payer, nonce) ON p.payer = q.payer AND p.nonce = q.nonce
-             WHERE p.hub = $1 AND p.status <> 'failed'`,
-            [hub, intents.map((i) => lower(i.payment.from)), intents.map((i) => i.payment.nonce.toString())],
-          )
-        ).map((r) => `${r.payer}:${big(r.nonce)}`),
-      );
-      const reserved = new Map<string, bigint>(
-        (
-          await tx.query<{ payer: string; token: string; reserved: Num }>(
-            `SELECT r.payer, r.token, r.reserved FROM reservations r
-             JOIN unnest($2::text[], $3::text[]) AS q(payer, token) ON r.payer = q.payer AND r.token = q.token
-             WHERE r.hub = $1`,
-            [hub, keys.map((k) => k.split(":")[0]), keys.map((k) => k.split(":")[1])],
-          )
-        ).map((r) => [`${r.payer}:${r.token}`, big(r.reserved)]),
-      );
+      const existing = new Map<string, IntentStatus>();
+      const reserved = new Map<string, bigint>();
+      for (const row of known) {
+        if (row.kind === "digest") existing.set(row.a, row.b as IntentStatus);
+        else reserved.set(`${row.a}:${row.b}`, BigInt(row.c as string));
+      }
 
       const results: InsertIntentResult[] = [];
       const rows: NewIntent[] = [];
       const seen = new Set<string>();
+      const nonces = new Set<string>();
       for (const intent of intents) {
         const digest = lower(intent.digest);
         const status = existing.get(digest);
@@ -287,7 +275,7 @@ export class SqlStore implements Store {
           continue;
         }
         const nonceKey = `${lower(intent.payment.from)}:${intent.payment.nonce}`;
-        if (taken.has(nonceKey)) {
+        if (nonces.has(nonceKey)) {
           results.push({ digest: intent.digest, result: "nonce_conflict" });
           continue;
         }
@@ -298,19 +286,23 @@ export class SqlStore implements Store {
           continue;
         }
         reserved.set(key, already + intent.payment.amount + intent.payment.fee);
-        taken.add(nonceKey);
+        nonces.add(nonceKey);
         seen.add(digest);
         rows.push(intent);
         results.push({ digest: intent.digest, result: "inserted" });
       }
       if (rows.length > 0) {
-        await tx.query(
+        // The unique (hub, payer, nonce) index refuses a live intent's nonce to another intent:
+        // such rows are skipped here and reported as nonce conflicts.
+        const inserted = await tx.query<{ digest: string }>(
           `INSERT INTO payment_intents
              (digest, hub, payer, payee, token, amount, fee, nonce, valid_after, valid_before, ref, signature, status)
            SELECT d, $1, p, e, t, a, f, n, va, vb, r, s, 'accepted'
            FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::numeric[], $7::numeric[], $8::numeric[],
                        $9::numeric[], $10::numeric[], $11::text[], $12::text[])
-                AS x(d, p, e, t, a, f, n, va, vb, r, s)`,
+                AS x(d, p, e, t, a, f, n, va, vb, r, s)
+           ON CONFLICT DO NOTHING
+           RETURNING digest`,
           [
             hub,
             rows.map((i) => lower(i.digest)),
@@ -326,6 +318,14 @@ export class SqlStore implements Store {
             rows.map((i) => lower(i.signature)),
           ],
         );
+        if (inserted.length < rows.length) {
+          const done = new Set(inserted.map((r) => r.digest));
+          for (const result of results) {
+            if (result.result === "inserted" && !done.has(lower(result.digest))) {
+              Object.assign(result, { result: "nonce_conflict" });
+            }
+          }
+        }
       }
       return results;
     });
