@@ -1,3 +1,4 @@
+import { rmSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { expect } from "chai";
 import type { Address, Hex } from "viem";
@@ -30,7 +31,7 @@ describe("relayer store (PGlite)", () => {
       expect(await temp.store.schemaVersions()).to.deep.equal([1]);
       // A second process opening the same directory finds nothing to apply.
       await temp.store.close();
-      const reopened = await openStore({ dataDir: temp.dir });
+      const reopened = (await openStore({ dataDir: temp.dir, inProcess: true })) as typeof temp.store;
       expect(await reopened.schemaVersions()).to.deep.equal([1]);
       temp.store = reopened;
     });
@@ -296,6 +297,31 @@ describe("relayer store (PGlite)", () => {
       await temp.store.setCursor("escrow", { blockNumber: 5n, blockHash: BLOCK_HASH });
       await temp.store.setCursor("escrow", { blockNumber: 6n, blockHash: TX });
       expect(await temp.store.getCursor("escrow")).to.deep.equal({ blockNumber: 6n, blockHash: TX });
+    });
+  });
+
+  describe("in a worker thread", () => {
+    it("answers every call as the in-process store does, errors included", async () => {
+      const other = await tempStore();
+      await other.store.close();
+      const store = await openStore({ dataDir: other.dir });
+      try {
+        const row = intent({ amount: 2n ** 100n }, 2n ** 101n);
+        expect(await store.insertIntents([row])).to.deep.equal([{ digest: row.digest, result: "inserted" }]);
+        const stored = await store.getIntent(row.digest);
+        expect(stored?.payment).to.deep.equal(row.payment);
+        expect(stored?.acceptedAt).to.be.instanceOf(Date);
+        expect(await store.schemaVersions()).to.deep.equal([1]);
+        const mixed = [intent(), { ...intent(), hub: randomAddress() }];
+        let message = "";
+        await store.insertIntents(mixed).catch((error: Error) => {
+          message = error.message;
+        });
+        expect(message).to.contain("one hub per call");
+      } finally {
+        await store.close();
+        rmSync(other.dir, { recursive: true, force: true });
+      }
     });
   });
 });

@@ -32,7 +32,7 @@ export async function tempStore(): Promise<TempStore> {
   const dir = mkdtempSync(join(tmpdir(), "settlekit-store-"));
   cpSync(await templateDir(), dir, { recursive: true });
   const temp: TempStore = {
-    store: await openStore({ dataDir: dir }),
+    store: (await openStore({ dataDir: dir, inProcess: true })) as SqlStore,
     dir,
     async dispose() {
       await temp.store.close();
