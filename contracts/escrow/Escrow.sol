@@ -61,6 +61,7 @@ contract Escrow is IEscrow, EIP712, Ownable2Step, Pausable, ReentrancyGuardTrans
     uint64 private _lastId;
     uint32 private _tokenCount;
     address private _feeRecipient;
+    // slither-disable-next-line uninitialized-state -- written through the storage pointer in `_record`, which slither does not follow
     mapping(uint256 id => Record) private _escrows;
     /// @dev The token registry: every ERC-20 ever escrowed, numbered from 1 on its first escrow.
     mapping(address token => uint32 index) private _tokenIndex;
@@ -416,6 +417,7 @@ contract Escrow is IEscrow, EIP712, Ownable2Step, Pausable, ReentrancyGuardTrans
     /// @dev An ECDSA signature by `payer` is checked first (cheap, no code lookup), then ERC-1271.
     /// `tryRecoverCalldata` rejects malleable (high-s) signatures.
     function _isPayerSignature(address payer, bytes32 digest, bytes calldata signature) private view returns (bool) {
+        // slither-disable-next-line unused-return -- the third value only details the error for messages
         (address recovered, ECDSA.RecoverError err, ) = ECDSA.tryRecoverCalldata(digest, signature);
         if (err == ECDSA.RecoverError.NoError && recovered == payer) return true;
         return SignatureChecker.isValidERC1271SignatureNowCalldata(payer, digest, signature);

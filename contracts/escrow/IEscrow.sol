@@ -118,26 +118,45 @@ interface IEscrow {
 
     /// @notice `amount` of escrow `id` was released to the payee: the payee was paid `amount - fee`
     /// and `fee` accrued to the fee recipient. Emitted by {release} and {releaseWithSig}.
+    /// @param id The escrow.
+    /// @param amount The amount released, fee included.
+    /// @param fee The protocol fee taken from it.
     event EscrowReleased(uint256 indexed id, uint256 amount, uint256 fee);
 
     /// @notice `amount` of escrow `id` was refunded to the payer by the payee.
+    /// @param id The escrow.
+    /// @param amount The amount refunded.
     event EscrowRefunded(uint256 indexed id, uint256 amount);
 
     /// @notice Escrow `id` was disputed by `by` (the payer or the payee).
+    /// @param id The escrow.
+    /// @param by Who raised the dispute.
     event EscrowDisputed(uint256 indexed id, address indexed by);
 
     /// @notice The arbiter resolved escrow `id`: `toPayee` went to the payee side (of which `fee`
     /// accrued to the fee recipient) and `toPayer` back to the payer.
+    /// @param id The escrow.
+    /// @param toPayee The payee's share, fee included.
+    /// @param toPayer The payer's share.
+    /// @param fee The protocol fee taken from the payee's share.
     event EscrowResolved(uint256 indexed id, uint256 toPayee, uint256 toPayer, uint256 fee);
 
     /// @notice The expiry action `action` was applied to escrow `id`, moving its remaining `amount`
     /// (to the payer, or to the payee with `fee` accruing to the fee recipient).
+    /// @param id The escrow.
+    /// @param action The expiry action applied.
+    /// @param amount Everything that remained, fee included.
+    /// @param fee The protocol fee (zero for a refund).
     event EscrowExpired(uint256 indexed id, ExpiryAction action, uint256 amount, uint256 fee);
 
     /// @notice The protocol fee rate for new escrows changed from `previousFeeBps` to `newFeeBps`.
+    /// @param previousFeeBps The previous rate, in basis points.
+    /// @param newFeeBps The new rate, in basis points.
     event FeeUpdated(uint16 previousFeeBps, uint16 newFeeBps);
 
     /// @notice The fee recipient changed. Fees already accrued stay owed to the previous one.
+    /// @param previousRecipient The previous fee recipient (zero at deployment).
+    /// @param newRecipient The new fee recipient.
     event FeeRecipientUpdated(address indexed previousRecipient, address indexed newRecipient);
 
     // ------------------------------------------------------------------ errors

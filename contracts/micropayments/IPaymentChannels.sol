@@ -98,7 +98,8 @@ interface IPaymentChannels {
     /// @notice The payer added `amount` (as received) to the channel; its deposit is now `deposit`.
     event ChannelToppedUp(bytes32 indexed channelId, uint256 amount, uint256 deposit);
 
-    /// @notice A voucher for `cumulativeAmount` was claimed and `amount` (the increase) paid to the payee.
+    /// @notice A voucher for `cumulativeAmount` was claimed through {claim} or {claimBatch} and `amount`
+    /// (the increase) paid to the payee. A {close} reports its final claim in {ChannelClosed} instead.
     event ChannelClaimed(bytes32 indexed channelId, uint256 cumulativeAmount, uint256 amount);
 
     /// @notice {claimBatch} skipped the claim for `channelId` because of `reason`; nothing changed.
@@ -240,6 +241,8 @@ interface IPaymentChannels {
 
     /// @notice The payee's close: claims a final voucher and refunds the rest of the deposit to the
     /// payer at once. Both payouts use payout with fallback.
+    /// Emits only {ChannelClosed}, whose `claimed` is `cumulativeAmount` (the payee received
+    /// `cumulativeAmount` minus the amount claimed before).
     /// @dev With `cumulativeAmount` equal to the claimed amount nothing more is claimed and
     /// `signature` is not checked (it may be empty): the payee closes with what it already has and
     /// can never take more than a signed voucher allows.

@@ -25,7 +25,7 @@ contract PaymentChannels is IPaymentChannels, Ownable2Step, Pausable, Reentrancy
     /// @dev One channel in storage: three slots. `head` bits: 0-159 payer, 160-191 token index,
     /// 192-239 closeRequestedAt, 240-247 status, 248-255 delegation flag (see {_head}).
     /// `amounts` bits: 0-127 deposit, 128-255 claimed (see {_amounts}).
-    struct _Stored {
+    struct StoredChannel {
         uint256 head;
         address payee;
         uint256 amounts;
@@ -43,7 +43,8 @@ contract PaymentChannels is IPaymentChannels, Ownable2Step, Pausable, Reentrancy
 
     uint64 private immutable _challengePeriod;
 
-    mapping(bytes32 channelId => _Stored) private _channels;
+    // slither-disable-next-line uninitialized-state -- false positive: open() writes it through a storage pointer
+    mapping(bytes32 channelId => StoredChannel) private _channels;
 
     /// @dev Session keys of the channels that delegated one (delegation flag set in `head`).
     mapping(bytes32 channelId => address signer) private _sessionKeys;
@@ -57,10 +58,7 @@ contract PaymentChannels is IPaymentChannels, Ownable2Step, Pausable, Reentrancy
 
     /// @param owner_ The admin (meant to be a multisig): may pause and unpause {open}, nothing else.
     /// @param challengePeriod_ Seconds between {requestClose} and the earliest {finalizeClose}; not zero.
-    constructor(
-        address owner_,
-        uint64 challengePeriod_
-    ) Ownable(owner_) EIP712("settlekit PaymentChannels", "1") {
+    constructor(address owner_, uint64 challengePeriod_) Ownable(owner_) EIP712("settlekit PaymentChannels", "1") {
         if (challengePeriod_ == 0) revert PaymentChannelsInvalidChallengePeriod(challengePeriod_);
         _challengePeriod = challengePeriod_;
     }
@@ -78,7 +76,7 @@ contract PaymentChannels is IPaymentChannels, Ownable2Step, Pausable, Reentrancy
         if (payee == address(0) || payee == address(this)) revert PaymentChannelsInvalidPayee(payee);
         if (amount == 0) revert PaymentChannelsZeroAmount();
         channelId = _channelId(msg.sender, payee, token, salt);
-        _Stored storage channel = _channels[channelId];
+        StoredChannel storage channel = _channels[channelId];
         ChannelStatus status = _statusOf(channel.head);
         if (status != ChannelStatus.None) revert PaymentChannelsChannelExists(channelId, status);
 
@@ -96,7 +94,7 @@ contract PaymentChannels is IPaymentChannels, Ownable2Step, Pausable, Reentrancy
 
     /// @inheritdoc IPaymentChannels
     function topUp(bytes32 channelId, uint256 amount) external payable nonReentrant {
-        _Stored storage channel = _channels[channelId];
+        StoredChannel storage channel = _channels[channelId];
         uint256 head = channel.head;
         ChannelStatus status = _statusOf(head);
         if (status != ChannelStatus.Open && status != ChannelStatus.Closing) {
@@ -121,7 +119,7 @@ contract PaymentChannels is IPaymentChannels, Ownable2Step, Pausable, Reentrancy
 
     /// @inheritdoc IPaymentChannels
     function requestClose(bytes32 channelId) external nonReentrant {
-        _Stored storage channel = _channels[channelId];
+        StoredChannel storage channel = _channels[channelId];
         uint256 head = channel.head;
         ChannelStatus status = _statusOf(head);
         if (status == ChannelStatus.Closing) {
@@ -138,24 +136,25 @@ contract PaymentChannels is IPaymentChannels, Ownable2Step, Pausable, Reentrancy
 
     /// @inheritdoc IPaymentChannels
     function claim(bytes32 channelId, uint256 cumulativeAmount, bytes calldata signature) external nonReentrant {
-        _Stored storage channel = _channels[channelId];
+        StoredChannel storage channel = _channels[channelId];
         uint256 head = channel.head;
         (ClaimFailureReason reason, uint256 amount) = _claim(channelId, channel, head, cumulativeAmount, signature);
         if (amount == 0) _revertClaim(reason, channelId, channel, head, cumulativeAmount);
+        // slither-disable-next-line unused-return -- a payout that cannot be pushed is owed (PayoutDeferred); nothing to do here
         Payouts.pay(_owed, _tokenAt(head), channel.payee, amount);
     }
 
     /// @inheritdoc IPaymentChannels
     function claimBatch(Claim[] calldata claims) external nonReentrant returns (uint256 claimed) {
         // Consecutive successful claims to the same payee in the same token are paid in one payout.
-        address pendingPayee;
-        uint256 pendingTokenIndex;
-        uint256 pendingAmount;
+        address pendingPayee = address(0);
+        uint256 pendingTokenIndex = 0;
+        uint256 pendingAmount = 0;
         uint256 length = claims.length;
         for (uint256 i; i < length; ++i) {
             Claim calldata item = claims[i];
             bytes32 channelId = item.channelId;
-            _Stored storage channel = _channels[channelId];
+            StoredChannel storage channel = _channels[channelId];
             uint256 head = channel.head;
             (ClaimFailureReason reason, uint256 amount) = _claim(
                 channelId,
@@ -173,6 +172,7 @@ contract PaymentChannels is IPaymentChannels, Ownable2Step, Pausable, Reentrancy
             uint256 tokenIndex = _tokenIndexOf(head);
             if (payee != pendingPayee || tokenIndex != pendingTokenIndex) {
                 // Payouts.pay is a no-op for a zero amount, which covers the first successful claim.
+                // slither-disable-next-line unused-return -- a payout that cannot be pushed is owed (PayoutDeferred); nothing to do here
                 Payouts.pay(_owed, _tokenAtIndex(pendingTokenIndex), pendingPayee, pendingAmount);
                 pendingPayee = payee;
                 pendingTokenIndex = tokenIndex;
@@ -181,12 +181,13 @@ contract PaymentChannels is IPaymentChannels, Ownable2Step, Pausable, Reentrancy
                 pendingAmount += amount;
             }
         }
+        // slither-disable-next-line unused-return -- a payout that cannot be pushed is owed (PayoutDeferred); nothing to do here
         Payouts.pay(_owed, _tokenAtIndex(pendingTokenIndex), pendingPayee, pendingAmount);
     }
 
     /// @inheritdoc IPaymentChannels
     function close(bytes32 channelId, uint256 cumulativeAmount, bytes calldata signature) external nonReentrant {
-        _Stored storage channel = _channels[channelId];
+        StoredChannel storage channel = _channels[channelId];
         uint256 head = channel.head;
         ChannelStatus status = _statusOf(head);
         if (status != ChannelStatus.Open && status != ChannelStatus.Closing) {
@@ -215,13 +216,15 @@ contract PaymentChannels is IPaymentChannels, Ownable2Step, Pausable, Reentrancy
         emit ChannelClosed(channelId, cumulativeAmount, refund);
 
         address token = _tokenAt(head);
+        // slither-disable-next-line unused-return -- a payout that cannot be pushed is owed (PayoutDeferred); nothing to do here
         Payouts.pay(_owed, token, msg.sender, amount);
+        // slither-disable-next-line unused-return -- a payout that cannot be pushed is owed (PayoutDeferred); nothing to do here
         Payouts.pay(_owed, token, _payerOf(head), refund);
     }
 
     /// @inheritdoc IPaymentChannels
     function finalizeClose(bytes32 channelId) external nonReentrant {
-        _Stored storage channel = _channels[channelId];
+        StoredChannel storage channel = _channels[channelId];
         uint256 head = channel.head;
         ChannelStatus status = _statusOf(head);
         if (status == ChannelStatus.Open) revert PaymentChannelsCloseNotRequested(channelId);
@@ -236,6 +239,7 @@ contract PaymentChannels is IPaymentChannels, Ownable2Step, Pausable, Reentrancy
         uint256 refund = _depositOf(amounts) - claimed;
         emit ChannelClosed(channelId, claimed, refund);
 
+        // slither-disable-next-line unused-return -- a payout that cannot be pushed is owed (PayoutDeferred); nothing to do here
         Payouts.pay(_owed, _tokenAt(head), _payerOf(head), refund);
     }
 
@@ -265,7 +269,7 @@ contract PaymentChannels is IPaymentChannels, Ownable2Step, Pausable, Reentrancy
 
     /// @inheritdoc IPaymentChannels
     function getChannel(bytes32 channelId) external view returns (Channel memory) {
-        _Stored storage channel = _channels[channelId];
+        StoredChannel storage channel = _channels[channelId];
         uint256 head = channel.head;
         uint256 amounts = channel.amounts;
         return
@@ -409,6 +413,7 @@ contract PaymentChannels is IPaymentChannels, Ownable2Step, Pausable, Reentrancy
         bytes calldata signature
     ) private view returns (bool) {
         bytes32 digest = voucherDigest(channelId, cumulativeAmount);
+        // slither-disable-next-line unused-return -- the error argument only details a failure we treat as "not ECDSA"
         (address recovered, ECDSA.RecoverError err, ) = ECDSA.tryRecoverCalldata(digest, signature);
         if (err == ECDSA.RecoverError.NoError && recovered == signer) return true;
         return SignatureChecker.isValidERC1271SignatureNowCalldata(signer, digest, signature);
@@ -420,7 +425,7 @@ contract PaymentChannels is IPaymentChannels, Ownable2Step, Pausable, Reentrancy
     /// @return amount What the payee is to be paid (`cumulativeAmount - claimed`).
     function _claim(
         bytes32 channelId,
-        _Stored storage channel,
+        StoredChannel storage channel,
         uint256 head,
         uint256 cumulativeAmount,
         bytes calldata signature
@@ -446,7 +451,7 @@ contract PaymentChannels is IPaymentChannels, Ownable2Step, Pausable, Reentrancy
     function _revertClaim(
         ClaimFailureReason reason,
         bytes32 channelId,
-        _Stored storage channel,
+        StoredChannel storage channel,
         uint256 head,
         uint256 cumulativeAmount
     ) private view {

@@ -227,10 +227,7 @@ interface ISettlementHub is IERC5267 {
     /// @param payments The intents.
     /// @param signatures `signatures[i]` is `payments[i].from`'s signature.
     /// @return settled How many intents settled.
-    function settleBatch(
-        Payment[] calldata payments,
-        bytes[] calldata signatures
-    ) external returns (uint256 settled);
+    function settleBatch(Payment[] calldata payments, bytes[] calldata signatures) external returns (uint256 settled);
 
     /// @notice Invalidates the caller's nonces whose bits are set in `mask`, in bitmap word
     /// `wordPos` (nonces `wordPos * 256` to `wordPos * 256 + 255`), so intents signed with them can

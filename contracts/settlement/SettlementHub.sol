@@ -5,6 +5,7 @@ import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
 import {Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/MessageHashUtils.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
@@ -23,10 +24,9 @@ contract SettlementHub is ISettlementHub, EIP712, Ownable2Step, Pausable, Reentr
     uint64 public constant MAX_WITHDRAWAL_DELAY = 30 days;
 
     /// @dev keccak256 of the EIP-712 `Payment` type (DESIGN §4, binding).
-    bytes32 private constant _PAYMENT_TYPEHASH =
-        keccak256(
-            "Payment(address from,address to,address token,uint256 amount,uint256 fee,uint256 nonce,uint64 validAfter,uint64 validBefore,bytes32 ref)"
-        );
+    bytes32 private constant _PAYMENT_TYPEHASH = keccak256(
+        "Payment(address from,address to,address token,uint256 amount,uint256 fee,uint256 nonce,uint64 validAfter,uint64 validBefore,bytes32 ref)"
+    );
 
     /// @dev Every stored balance and request fits in 128 bits.
     uint256 private constant _MAX_AMOUNT = type(uint128).max;
@@ -71,7 +71,7 @@ contract SettlementHub is ISettlementHub, EIP712, Ownable2Step, Pausable, Reentr
 
     /// @inheritdoc ISettlementHub
     function settle(Payment calldata p, bytes calldata signature) external nonReentrant {
-        bytes32 digest = _hashPayment(p);
+        bytes32 digest = _hashPayment(p, _domainSeparatorV4());
         FailureReason reason = _execute(p, digest, signature);
         if (reason != FailureReason.None) _revertFor(reason, p, digest);
         _creditFees(p.token, p.fee);
@@ -86,11 +86,12 @@ contract SettlementHub is ISettlementHub, EIP712, Ownable2Step, Pausable, Reentr
         uint256 count = payments.length;
         if (count != signatures.length) revert SettlementHubLengthMismatch(count, signatures.length);
         // Fees of consecutive settled intents in one token are summed and credited once.
-        address feeToken;
-        uint256 fees;
+        address feeToken = address(0);
+        uint256 fees = 0;
+        bytes32 domainSeparator = _domainSeparatorV4();
         for (uint256 i; i < count; ++i) {
             Payment calldata p = payments[i];
-            bytes32 digest = _hashPayment(p);
+            bytes32 digest = _hashPayment(p, domainSeparator);
             FailureReason reason = _execute(p, digest, signatures[i]);
             if (reason != FailureReason.None) {
                 emit PaymentFailed(digest, reason);
@@ -191,7 +192,7 @@ contract SettlementHub is ISettlementHub, EIP712, Ownable2Step, Pausable, Reentr
 
     /// @inheritdoc ISettlementHub
     function paymentDigest(Payment calldata p) external view returns (bytes32) {
-        return _hashPayment(p);
+        return _hashPayment(p, _domainSeparatorV4());
     }
 
     // ------------------------------------------------------------------------------------ internals
@@ -212,11 +213,7 @@ contract SettlementHub is ISettlementHub, EIP712, Ownable2Step, Pausable, Reentr
     /// @dev Checks intent `p` (with digest `digest`) and, if it can settle, applies it: marks the
     /// nonce used, debits `amount + fee` from the payer, credits `amount` to the payee. The fee is
     /// left for the caller to credit. Returns the first failing reason, changing nothing then.
-    function _execute(
-        Payment calldata p,
-        bytes32 digest,
-        bytes calldata signature
-    ) private returns (FailureReason) {
+    function _execute(Payment calldata p, bytes32 digest, bytes calldata signature) private returns (FailureReason) {
         address to = p.to;
         if (to == address(0) || to == address(this)) return FailureReason.InvalidRecipient;
         if (block.timestamp <= p.validAfter) return FailureReason.NotYetValid;
@@ -275,16 +272,18 @@ contract SettlementHub is ISettlementHub, EIP712, Ownable2Step, Pausable, Reentr
     /// yield `signer`, ERC-1271. OpenZeppelin's recovery rejects malleable (high `s`) signatures
     /// and anything but 65 bytes.
     function _isValidSignature(address signer, bytes32 digest, bytes calldata signature) private view returns (bool) {
+        // slither-disable-next-line unused-return -- the third value only details the error, which is not needed
         (address recovered, ECDSA.RecoverError recoverError, ) = ECDSA.tryRecoverCalldata(digest, signature);
         if (recoverError == ECDSA.RecoverError.NoError && recovered == signer) return true;
         return SignatureChecker.isValidERC1271SignatureNowCalldata(signer, digest, signature);
     }
 
-    /// @dev The EIP-712 digest of `p`. The struct hash is `keccak256(typehash ‖ the 9 fields)`; the
+    /// @dev The EIP-712 digest of `p` under `domainSeparator` (this hub's, {_domainSeparatorV4}, taken
+    /// once per batch). The struct hash is `keccak256(typehash ‖ the 9 fields)`; the
     /// fields are static 32-byte words laid out in calldata exactly as EIP-712's `encodeData` wants
     /// them, so they are copied in one go instead of being re-encoded. Fields with dirty high bits
     /// (not ABI-valid) hash differently from any signed intent and revert when read anyway.
-    function _hashPayment(Payment calldata p) private view returns (bytes32) {
+    function _hashPayment(Payment calldata p, bytes32 domainSeparator) private pure returns (bytes32) {
         bytes32 typehash = _PAYMENT_TYPEHASH;
         bytes32 structHash;
         assembly ("memory-safe") {
@@ -294,7 +293,7 @@ contract SettlementHub is ISettlementHub, EIP712, Ownable2Step, Pausable, Reentr
             calldatacopy(add(ptr, 0x20), p, 0x120)
             structHash := keccak256(ptr, 0x140)
         }
-        return _hashTypedDataV4(structHash);
+        return MessageHashUtils.toTypedDataHash(domainSeparator, structHash);
     }
 
     /// @dev Reverts with the custom error matching `reason` for intent `p`.

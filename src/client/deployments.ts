@@ -1,7 +1,17 @@
 import type { Address } from "viem";
 import { SettlekitDeploymentNotFoundError, SettlekitInvalidInputError } from "./errors.js";
 
-/** The contracts a deployment record lists. */
+/**
+ * The contracts a deployment record lists.
+ *
+ * @example
+ * ```ts
+ * import { loadDeployment, type SettlekitContractName } from "settlekit";
+ *
+ * const name: SettlekitContractName = "SettlementHub";
+ * const hub = loadDeployment(chainId).contracts[name]?.address;
+ * ```
+ */
 export type SettlekitContractName = "Escrow" | "SettlementHub" | "PaymentChannels";
 
 /**
@@ -22,7 +32,17 @@ export interface Deployment {
   contracts: Partial<Record<SettlekitContractName, { address: Address }>>;
 }
 
-/** Options of {@link loadDeployment}. */
+/**
+ * Options of {@link loadDeployment}.
+ *
+ * @example
+ * ```ts
+ * import { loadDeployment, type LoadDeploymentOptions } from "settlekit";
+ *
+ * const options: LoadDeploymentOptions = { directory: "./deployments" };
+ * const record = loadDeployment(11155111, options);
+ * ```
+ */
 export interface LoadDeploymentOptions {
   /**
    * Folder holding `<chainId>.json`; default `$SETTLEKIT_DEPLOYMENTS_DIR` when set, else the
@@ -30,7 +50,16 @@ export interface LoadDeploymentOptions {
    */
   directory?: string | URL;
 }
-/** Return type of {@link loadDeployment}. */
+/**
+ * Return type of {@link loadDeployment}.
+ *
+ * @example
+ * ```ts
+ * import { loadDeployment, type LoadDeploymentReturnType } from "settlekit";
+ *
+ * const record: LoadDeploymentReturnType = loadDeployment(11155111);
+ * ```
+ */
 export type LoadDeploymentReturnType = Deployment;
 
 type NodeFs = typeof import("node:fs");

@@ -193,7 +193,16 @@ function formatArg(value: unknown): string {
     : JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? `${v}` : v));
 }
 
-/** The error names of an ABI, plus the `Error`/`Panic`/`UnknownError` pseudo-names. */
+/**
+ * The error names of an ABI, plus the `Error`/`Panic`/`UnknownError` pseudo-names.
+ *
+ * @example
+ * ```ts
+ * import { escrowAbi, type SettlekitErrorName } from "settlekit";
+ *
+ * const name: SettlekitErrorName<typeof escrowAbi> = "EscrowNotPayer";
+ * ```
+ */
 export type SettlekitErrorName<abi extends Abi> = ContractErrorName<abi> | "Error" | "Panic" | "UnknownError";
 
 type PseudoErrorArgs<name> = name extends "Error"
@@ -202,18 +211,48 @@ type PseudoErrorArgs<name> = name extends "Error"
     ? readonly [code: bigint]
     : readonly [];
 
-/** The decoded arguments of error `name` of an ABI. */
+/**
+ * The decoded arguments of error `name` of an ABI.
+ *
+ * @example
+ * ```ts
+ * import { escrowAbi, type SettlekitErrorArgs } from "settlekit";
+ *
+ * const args: SettlekitErrorArgs<typeof escrowAbi, "EscrowNotPayer"> = [1n, payer]; // [id, caller]
+ * ```
+ */
 export type SettlekitErrorArgs<abi extends Abi, name extends string> = Extract<
   name extends ContractErrorName<abi> ? ContractErrorArgs<abi, name> : PseudoErrorArgs<name>,
   readonly unknown[]
 >;
 
-/** The typed {@link SettlekitContractError} for one error name of an ABI. */
+/**
+ * The typed {@link SettlekitContractError} for one error name of an ABI.
+ *
+ * @example
+ * ```ts
+ * import { escrowAbi, type ContractErrorOf } from "settlekit";
+ *
+ * function onError(error: ContractErrorOf<typeof escrowAbi, "EscrowNotFound">) {
+ *   const [id] = error.args; // bigint
+ * }
+ * ```
+ */
 export type ContractErrorOf<abi extends Abi, name extends SettlekitErrorName<abi> = SettlekitErrorName<abi>> = {
   [N in name]: SettlekitContractError<N, SettlekitErrorArgs<abi, N>>;
 }[name];
 
-/** Parameters of {@link decodeContractError}. */
+/**
+ * Parameters of {@link decodeContractError}.
+ *
+ * @example
+ * ```ts
+ * import { decodeContractError, type DecodeContractErrorParameters } from "settlekit";
+ *
+ * const parameters: DecodeContractErrorParameters = { error, functionName: "settle" };
+ * const decoded = decodeContractError(parameters);
+ * ```
+ */
 export interface DecodeContractErrorParameters {
   /** The error thrown by a viem contract action (`readContract`, `simulateContract`, ...). */
   error: unknown;
@@ -221,7 +260,17 @@ export interface DecodeContractErrorParameters {
   functionName?: string;
 }
 
-/** Return type of {@link decodeContractError}. */
+/**
+ * Return type of {@link decodeContractError}.
+ *
+ * @example
+ * ```ts
+ * import { decodeContractError, type DecodeContractErrorReturnType } from "settlekit";
+ *
+ * const decoded: DecodeContractErrorReturnType = decodeContractError({ error });
+ * if (decoded) console.error(decoded.errorName, decoded.args);
+ * ```
+ */
 export type DecodeContractErrorReturnType = SettlekitContractError | undefined;
 
 /**

@@ -3,6 +3,7 @@ import { expect } from "chai";
 import fc from "fast-check";
 import { encodeFunctionData, getAddress, type Hex, parseEther, zeroAddress } from "viem";
 import {
+  createNonceManager,
   createSettlementClient,
   decodeContractError,
   hashPayment,
@@ -154,6 +155,9 @@ describe("createSettlementClient", async () => {
     await hub.payer.invalidateNonces([0n, 1n << 5n]).then((hash) => publicClient.waitForTransactionReceipt({ hash }));
     const nonces = hub.payer.createNonceManager(payer);
     expect([await nonces.next(), await nonces.next()]).to.deep.equal([6n, 7n]);
+    // The standalone manager reads the same bitmap through a public client.
+    const standalone = createNonceManager({ owner: payer, publicClient, hub: deployed.address });
+    expect([await standalone.next(), await standalone.next()]).to.deep.equal([6n, 7n]);
   });
 
   it("accepts a smart-wallet payer through ERC-1271, off-chain and on-chain", async () => {

@@ -3,6 +3,7 @@ import { expect } from "chai";
 import fc from "fast-check";
 import {
   type Address,
+  bytesToHex,
   encodeAbiParameters,
   getAddress,
   type Hex,
@@ -34,6 +35,7 @@ import {
   verifyRelease,
   verifyVoucher,
 } from "../../src/client/index.js";
+import { keccak256Bytes } from "../../src/client/signing/keccak.js";
 import * as arb from "./arbitraries.js";
 
 const RUNS = { numRuns: 200 };
@@ -44,6 +46,19 @@ function viemDomain(name: string, domain: { chainId: number; verifyingContract: 
 
 describe("client signing (off-chain)", () => {
   describe("digests", () => {
+    it("computes keccak256 as viem does, for any length across the 136-byte block boundaries", () => {
+      const lengths = fc.oneof(fc.constantFrom(0, 1, 135, 136, 137, 271, 272, 273), fc.nat(700));
+      fc.assert(
+        fc.property(
+          lengths.chain((length) => fc.uint8Array({ minLength: length, maxLength: length })),
+          (data) => {
+            expect(bytesToHex(keccak256Bytes(data))).to.equal(keccak256(data));
+          },
+        ),
+        RUNS,
+      );
+    });
+
     it("hashes payments exactly as viem's hashTypedData", () => {
       fc.assert(
         fc.property(arb.domain, arb.payment, (domain, payment) => {

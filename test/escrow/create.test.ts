@@ -195,12 +195,11 @@ describe("Escrow: create", async () => {
     it("reverts when the payer has not approved enough", async () => {
       const { escrow, token, stranger, amount, open } = await networkHelpers.loadFixture(deploy);
       await token.write.mint([stranger.account.address, amount]);
-      await viem.assertions.revertWithCustomErrorWithArgs(
-        open({}, stranger),
-        token,
-        "ERC20InsufficientAllowance",
-        [getAddress(escrow.address), 0n, amount],
-      );
+      await viem.assertions.revertWithCustomErrorWithArgs(open({}, stranger), token, "ERC20InsufficientAllowance", [
+        getAddress(escrow.address),
+        0n,
+        amount,
+      ]);
     });
 
     it("fixes the fee rate at creation: a later change leaves existing escrows alone", async () => {
@@ -233,7 +232,13 @@ describe("Escrow: create", async () => {
           ],
         },
         primaryType: "Permit",
-        message: { owner: stranger.account.address, spender: escrow.address, value: amount, nonce, deadline: permitDeadline },
+        message: {
+          owner: stranger.account.address,
+          spender: escrow.address,
+          value: amount,
+          nonce,
+          deadline: permitDeadline,
+        },
       });
       const { r, s, v } = parseSignature(signature);
       const params = terms({ payee: f.payee.account.address, token: token.address, amount, deadline });
@@ -310,7 +315,13 @@ describe("Escrow: create", async () => {
       await viem.assertions.revertWithCustomError(open(), escrow, "EnforcedPause");
       await viem.assertions.revertWithCustomError(
         escrow.write.createWithPermit(
-          [terms({ payee: payee.account.address, amount, deadline: 2n ** 40n }), 0n, 27, `0x${"00".repeat(32)}`, `0x${"00".repeat(32)}`],
+          [
+            terms({ payee: payee.account.address, amount, deadline: 2n ** 40n }),
+            0n,
+            27,
+            `0x${"00".repeat(32)}`,
+            `0x${"00".repeat(32)}`,
+          ],
           { account: payer.account },
         ),
         escrow,

@@ -90,5 +90,21 @@ export async function deployEscrow({ viem, networkHelpers }: Connection) {
     return result;
   }
 
-  return { escrow, token, publicClient, chainId, owner, feeRecipient, payer, payee, arbiter, relayer, stranger, amount, now, deadline, open };
+  return {
+    escrow,
+    token,
+    publicClient,
+    chainId,
+    owner,
+    feeRecipient,
+    payer,
+    payee,
+    arbiter,
+    relayer,
+    stranger,
+    amount,
+    now,
+    deadline,
+    open,
+  };
 }

@@ -27,6 +27,8 @@ describe("Escrow gas", async () => {
   }
 
   it("records the gas of every operation in gas/Escrow.json", async () => {
+    // A fixed clock: deadlines, and so calldata and signatures, are identical on every run.
+    await networkHelpers.time.increaseTo(2_000_000_000n);
     const escrow = await viem.deployContract("Escrow", [
       owner.account.address,
       feeRecipient.account.address,
@@ -52,7 +54,9 @@ describe("Escrow gas", async () => {
     const createNative = await gasOf(
       await escrow.write.create([{ ...base, token: zeroAddress }], { ...asPayer, value: amount }),
     ); // id 3
-    const createWithArbiter = await gasOf(await escrow.write.create([{ ...base, arbiter: arbiter.account.address }], asPayer)); // id 4
+    const createWithArbiter = await gasOf(
+      await escrow.write.create([{ ...base, arbiter: arbiter.account.address }], asPayer),
+    ); // id 4
 
     const release = await gasOf(await escrow.write.release([2n, amount], asPayer));
     await escrow.write.create([base], asPayer); // id 5
@@ -71,13 +75,31 @@ describe("Escrow gas", async () => {
     const dispute = await gasOf(await escrow.write.dispute([4n], asPayer));
     const resolve = await gasOf(await escrow.write.resolve([4n, amount / 2n], { account: arbiter.account }));
 
-    await escrow.write.create([base], asPayer); // id 7
-    await escrow.write.create([{ ...base, onExpiry: ReleasePayee }], asPayer); // id 8
+    // The same two operations on escrows created at a zero fee rate (no fee accrual to write).
+    await escrow.write.setFee([0], { account: owner.account });
+    const { result: noFeeA } = await escrow.simulate.create([base], { account: payer.account.address });
+    await escrow.write.create([base], asPayer);
+    await escrow.write.create([base], asPayer);
+    await escrow.write.setFee([FEE_BPS], { account: owner.account });
+    const releaseNoFee = await gasOf(await escrow.write.release([noFeeA, amount], asPayer));
+    const noFeeSig = await signRelease(payer, escrow.address, chainId, {
+      id: noFeeA + 1n,
+      releasedTotal: amount,
+      deadline,
+    });
+    const releaseWithSigNoFee = await gasOf(
+      await escrow.write.releaseWithSig([noFeeA + 1n, amount, deadline, noFeeSig], { account: relayer.account }),
+    );
+
+    const expiringRefund = await escrow.simulate.create([base], { account: payer.account.address });
+    await escrow.write.create([base], asPayer);
+    const expiringRelease = expiringRefund.result + 1n;
+    await escrow.write.create([{ ...base, onExpiry: ReleasePayee }], asPayer);
     // Batches: 1 and 11 escrows of distinct payers, refunded on expiry.
     const batchOf = async (count: number) => {
       const ids: bigint[] = [];
       for (const p of payers.slice(0, count)) {
-        const { result } = await escrow.simulate.create([base], { account: p.account });
+        const { result } = await escrow.simulate.create([base], { account: p.account.address });
         await escrow.write.create([base], { account: p.account });
         ids.push(result);
       }
@@ -87,8 +109,12 @@ describe("Escrow gas", async () => {
     const eleven = await batchOf(11);
     await networkHelpers.time.increase(31n * DAY);
 
-    const settleExpired = await gasOf(await escrow.write.settleExpired([7n], { account: relayer.account }));
-    const settleExpiredRelease = await gasOf(await escrow.write.settleExpired([8n], { account: relayer.account }));
+    const settleExpired = await gasOf(
+      await escrow.write.settleExpired([expiringRefund.result], { account: relayer.account }),
+    );
+    const settleExpiredRelease = await gasOf(
+      await escrow.write.settleExpired([expiringRelease], { account: relayer.account }),
+    );
     const batch1 = await gasOf(await escrow.write.settleExpiredBatch([single], { account: relayer.account }));
     const batch11 = await gasOf(await escrow.write.settleExpiredBatch([eleven], { account: relayer.account }));
     expect(await escrow.read.remaining([eleven[10]])).to.equal(0n);
@@ -101,6 +127,8 @@ describe("Escrow gas", async () => {
       releasePartial: { gas: releasePartial, target: 55_000, note: "a quarter, ERC-20, fee 0.5%" },
       releaseNative: { gas: releaseNative, note: "whole amount, native, fee 0.5%" },
       releaseWithSig: { gas: releaseWithSig, target: 60_000, note: "EOA signature, submitted by a relayer" },
+      releaseNoFee: { gas: releaseNoFee, target: 55_000, note: "whole amount, ERC-20, escrow created at fee 0" },
+      releaseWithSigNoFee: { gas: releaseWithSigNoFee, target: 60_000, note: "EOA signature, escrow created at fee 0" },
       refund: { gas: refund, note: "whole amount, ERC-20" },
       dispute: { gas: dispute },
       resolve: { gas: resolve, note: "half to each side" },

@@ -2,8 +2,16 @@ import { describe, it } from "node:test";
 import { expect } from "chai";
 import { network } from "hardhat";
 import type { Hex } from "viem";
-import { concatHex, encodeFunctionData, getAddress, hashTypedData, numberToHex, parseSignature, zeroAddress } from "viem";
-import { DAY, deployEscrow, feeOn, signRelease, State } from "./fixtures.js";
+import {
+  concatHex,
+  encodeFunctionData,
+  getAddress,
+  hashTypedData,
+  numberToHex,
+  parseSignature,
+  zeroAddress,
+} from "viem";
+import { DAY, deployEscrow, feeOn, State, signRelease } from "./fixtures.js";
 
 const SECP256K1_N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
 
@@ -224,7 +232,11 @@ describe("Escrow: release and refund", async () => {
       const sigDeadline = deadline ?? f.deadline;
       return {
         sigDeadline,
-        signature: await signRelease(f.payer, f.escrow.address, f.chainId, { id, releasedTotal, deadline: sigDeadline }),
+        signature: await signRelease(f.payer, f.escrow.address, f.chainId, {
+          id,
+          releasedTotal,
+          deadline: sigDeadline,
+        }),
       };
     }
 
@@ -294,7 +306,9 @@ describe("Escrow: release and refund", async () => {
         account: relayer.account,
       });
       await viem.assertions.revertWithCustomErrorWithArgs(
-        escrow.write.releaseWithSig([id, amount / 4n, first.sigDeadline, first.signature], { account: relayer.account }),
+        escrow.write.releaseWithSig([id, amount / 4n, first.sigDeadline, first.signature], {
+          account: relayer.account,
+        }),
         escrow,
         "EscrowNothingToRelease",
         [id, amount / 4n, (amount * 3n) / 4n],
@@ -404,7 +418,11 @@ describe("Escrow: release and refund", async () => {
       const id = await open();
       const { sigDeadline, signature } = await signed(f, id, amount);
       const { r, s, yParity } = parseSignature(signature);
-      const twin: Hex = concatHex([r, numberToHex(SECP256K1_N - BigInt(s), { size: 32 }), yParity === 0 ? "0x1c" : "0x1b"]);
+      const twin: Hex = concatHex([
+        r,
+        numberToHex(SECP256K1_N - BigInt(s), { size: 32 }),
+        yParity === 0 ? "0x1c" : "0x1b",
+      ]);
       await viem.assertions.revertWithCustomErrorWithArgs(
         escrow.write.releaseWithSig([id, amount, sigDeadline, twin], { account: relayer.account }),
         escrow,

@@ -357,7 +357,11 @@ describe("PaymentChannels: claim and claimBatch", async () => {
         { channelId: ids[0], cumulativeAmount: 100n, signature: await sign(0, 100n) },
         { channelId: ids[1], cumulativeAmount: 200n, signature: await sign(1, 200n) },
         // signed by the wrong key
-        { channelId: ids[2], cumulativeAmount: 300n, signature: await signVoucher(localAccount(3), domain, ids[2], 300n) },
+        {
+          channelId: ids[2],
+          cumulativeAmount: 300n,
+          signature: await signVoucher(localAccount(3), domain, ids[2], 300n),
+        },
         // stale: 500 already claimed
         { channelId: ids[3], cumulativeAmount: 400n, signature: await sign(3, 400n) },
         // above the deposit
@@ -369,14 +373,15 @@ describe("PaymentChannels: claim and claimBatch", async () => {
         // unknown channel
         { channelId: salt(999), cumulativeAmount: 1n, signature: "0x" as Hex },
       ];
-      const { result } = await channels.simulate.claimBatch([claims], { account: stranger.account });
+      const { result } = await channels.simulate.claimBatch([claims], { account: stranger.account.address });
       expect(result).to.equal(4n);
 
       const hash = await channels.write.claimBatch([claims], { account: stranger.account });
       const receipt = await publicClient.waitForTransactionReceipt({ hash });
-      const failed = (await channels.getEvents.ChannelClaimFailed({}, { blockHash: receipt.blockHash })).map(
-        (e) => [e.args.channelId, e.args.reason],
-      );
+      const failed = (await channels.getEvents.ChannelClaimFailed({}, { blockHash: receipt.blockHash })).map((e) => [
+        e.args.channelId,
+        e.args.reason,
+      ]);
       expect(failed).to.deep.equal([
         [ids[2], Reason.InvalidSignature],
         [ids[3], Reason.AmountNotAboveClaimed],
@@ -431,7 +436,9 @@ describe("PaymentChannels: claim and claimBatch", async () => {
       const { channels, token, payee, ids, domain } = await networkHelpers.loadFixture(batchFixture);
       const { result: empty } = await channels.simulate.claimBatch([[]]);
       expect(empty).to.equal(0n);
-      const bad = [{ channelId: ids[0], cumulativeAmount: 5n, signature: await signVoucher(localAccount(3), domain, ids[0], 5n) }];
+      const bad = [
+        { channelId: ids[0], cumulativeAmount: 5n, signature: await signVoucher(localAccount(3), domain, ids[0], 5n) },
+      ];
       const { result } = await channels.simulate.claimBatch([bad]);
       expect(result).to.equal(0n);
       await viem.assertions.emitWithArgs(channels.write.claimBatch([bad]), channels, "ChannelClaimFailed", [

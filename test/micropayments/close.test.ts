@@ -106,7 +106,9 @@ describe("PaymentChannels: close, requestClose, finalizeClose", async () => {
       const receipt = await publicClient.waitForTransactionReceipt({ hash });
       const fee = receipt.gasUsed * receipt.effectiveGasPrice;
       expect(await publicClient.getBalance({ address: payee.account.address })).to.equal(payeeBefore + amount - fee);
-      expect(await publicClient.getBalance({ address: payer.account.address })).to.equal(payerBefore + DEPOSIT - amount);
+      expect(await publicClient.getBalance({ address: payer.account.address })).to.equal(
+        payerBefore + DEPOSIT - amount,
+      );
       expect(await publicClient.getBalance({ address: channels.address })).to.equal(0n);
     });
 
@@ -381,7 +383,9 @@ describe("PaymentChannels: close, requestClose, finalizeClose", async () => {
         account: payee.account,
       });
       expect(await token.read.balanceOf([payee.account.address])).to.equal(final);
-      expect(await token.read.balanceOf([payer.account.address])).to.equal(payerBalance - DEPOSIT + (2n * DEPOSIT - final));
+      expect(await token.read.balanceOf([payer.account.address])).to.equal(
+        payerBalance - DEPOSIT + (2n * DEPOSIT - final),
+      );
       expect(await token.read.balanceOf([channels.address])).to.equal(0n);
       expect((await channels.read.getChannel([id])).status).to.equal(Status.Closed);
     });

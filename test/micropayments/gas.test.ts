@@ -1,9 +1,17 @@
 import { describe, it } from "node:test";
 import { expect } from "chai";
 import { network } from "hardhat";
-import { type Address, type Hex, zeroAddress } from "viem";
+import { type Address, type Hex, maxUint256, zeroAddress } from "viem";
 import { checkGasSnapshot } from "../helpers/gas.js";
-import { CHALLENGE_PERIOD, DEPOSIT, deployChannels, localAccount, salt, signVoucher, voucherDomain } from "./helpers.js";
+import {
+  CHALLENGE_PERIOD,
+  DEPOSIT,
+  deployChannels,
+  localAccount,
+  salt,
+  signVoucher,
+  voucherDomain,
+} from "./helpers.js";
 
 /**
  * Full-transaction gas of every PaymentChannels operation, from receipts, with an ERC-20 that
@@ -23,7 +31,7 @@ describe("PaymentChannels gas", async () => {
   const fixture = () => deployChannels(viem);
 
   it("records open, topUp, claim, claimBatch, close, requestClose, finalizeClose and amortized gas", async () => {
-    const { channels, token, payer, payee } = await networkHelpers.loadFixture(fixture);
+    const { channels, token, payer, payer2, payee } = await networkHelpers.loadFixture(fixture);
     const payerKey = localAccount(1);
     const domain = await voucherDomain(channels);
     const tokenAddress = token.address;
@@ -45,12 +53,19 @@ describe("PaymentChannels gas", async () => {
     const opened = await open();
     const openedWithSessionKey = await open(localAccount(9).address);
 
+    // The same open from a payer whose allowance is unlimited (the token then skips the allowance write).
+    await token.write.approve([channels.address, maxUint256], { account: payer2.account });
+    const unlimitedSalt = salt(nextSalt++);
+    const openUnlimitedAllowance = await gasOf(
+      await channels.write.open([payeeAddress, tokenAddress, zeroAddress, DEPOSIT, unlimitedSalt], {
+        account: payer2.account,
+      }),
+    );
+
     const topUp = await gasOf(await channels.write.topUp([opened.id, DEPOSIT], { account: payer.account }));
 
     const claimSig = await signVoucher(payerKey, domain, opened.id, 1_000n);
-    const claim = await gasOf(
-      await channels.write.claim([opened.id, 1_000n, claimSig], { account: payee.account }),
-    );
+    const claim = await gasOf(await channels.write.claim([opened.id, 1_000n, claimSig], { account: payee.account }));
     const claimAgainSig = await signVoucher(payerKey, domain, opened.id, 2_000n);
     const claimAgain = await gasOf(
       await channels.write.claim([opened.id, 2_000n, claimAgainSig], { account: payee.account }),
@@ -78,9 +93,7 @@ describe("PaymentChannels gas", async () => {
 
     const closing = await open();
     const closeSig = await signVoucher(payerKey, domain, closing.id, 7_000n);
-    const close = await gasOf(
-      await channels.write.close([closing.id, 7_000n, closeSig], { account: payee.account }),
-    );
+    const close = await gasOf(await channels.write.close([closing.id, 7_000n, closeSig], { account: payee.account }));
 
     const requested = await open();
     const requestClose = await gasOf(await channels.write.requestClose([requested.id], { account: payer.account }));
@@ -102,7 +115,16 @@ describe("PaymentChannels gas", async () => {
     }
 
     checkGasSnapshot("PaymentChannels", {
-      open: { gas: opened.gas, target: 120_000, note: "ERC-20, payer signs vouchers" },
+      open: {
+        gas: opened.gas,
+        target: 120_000,
+        note: "ERC-20, payer signs vouchers, finite allowance (decremented by transferFrom)",
+      },
+      openUnlimitedAllowance: {
+        gas: openUnlimitedAllowance,
+        target: 120_000,
+        note: "ERC-20, payer signs vouchers, unlimited allowance (no allowance write)",
+      },
       openWithSessionKey: { gas: openedWithSessionKey.gas, note: "ERC-20, delegated signer: one more slot" },
       topUp: { gas: topUp },
       claim: { gas: claim, target: 58_000, note: "first claim on the channel, anyone submitting" },

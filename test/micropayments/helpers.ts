@@ -1,5 +1,5 @@
 import type { NetworkConnection } from "hardhat/types/network";
-import { type Address, type Hex, type LocalAccount, keccak256, parseEther, toHex, zeroAddress } from "viem";
+import { type Address, type Hex, keccak256, type LocalAccount, parseEther, toHex, zeroAddress } from "viem";
 import { mnemonicToAccount, privateKeyToAccount } from "viem/accounts";
 
 /** The mnemonic of the in-process network's default accounts (Hardhat's well-known test mnemonic). */

@@ -63,9 +63,9 @@ describe("PaymentChannels: deployment, open, topUp, admin", async () => {
           [payer.account.address, payee.account.address, token.address, salt(7)],
         ),
       );
-      expect(await channels.read.channelIdOf([payer.account.address, payee.account.address, token.address, salt(7)])).to.equal(
-        expected,
-      );
+      expect(
+        await channels.read.channelIdOf([payer.account.address, payee.account.address, token.address, salt(7)]),
+      ).to.equal(expected);
     });
 
     it("computes the same voucher digest as viem's hashTypedData", async () => {
@@ -124,10 +124,15 @@ describe("PaymentChannels: deployment, open, topUp, admin", async () => {
 
     it("opens an ERC-20 channel, pulling the deposit, and returns the id", async () => {
       const { channels, token, payer, payee } = await networkHelpers.loadFixture(fixture);
-      const id = await channels.read.channelIdOf([payer.account.address, payee.account.address, token.address, salt(1)]);
+      const id = await channels.read.channelIdOf([
+        payer.account.address,
+        payee.account.address,
+        token.address,
+        salt(1),
+      ]);
       const { result } = await channels.simulate.open(
         [payee.account.address, token.address, zeroAddress, DEPOSIT, salt(1)],
-        { account: payer.account },
+        { account: payer.account.address },
       );
       expect(result).to.equal(id);
       const before = await token.read.balanceOf([payer.account.address]);
@@ -159,7 +164,12 @@ describe("PaymentChannels: deployment, open, topUp, admin", async () => {
           DEPOSIT,
         ],
       );
-      const id = await channels.read.channelIdOf([payer.account.address, payee.account.address, token.address, salt(1)]);
+      const id = await channels.read.channelIdOf([
+        payer.account.address,
+        payee.account.address,
+        token.address,
+        salt(1),
+      ]);
       expect((await channels.read.getChannel([id])).signer).to.equal(key.address);
     });
 

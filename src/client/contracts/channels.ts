@@ -28,7 +28,17 @@ const channelEvents = {
   renounceOwnership: ["OwnershipTransferred"],
 } as const;
 
-/** Parameters of {@link createChannelClient}. */
+/**
+ * Parameters of {@link createChannelClient}.
+ *
+ * @example
+ * ```ts
+ * import { createChannelClient, type CreateChannelClientParameters } from "settlekit";
+ *
+ * const parameters: CreateChannelClientParameters = { publicClient, walletClient, address: channelsAddress };
+ * const channels = createChannelClient(parameters);
+ * ```
+ */
 export interface CreateChannelClientParameters {
   publicClient: SettlekitPublicClient;
   /** Needed for writes and for signing with the wallet's account. */
@@ -37,7 +47,17 @@ export interface CreateChannelClientParameters {
   address?: Address;
 }
 
-/** Signing helpers bound to one PaymentChannels deployment. */
+/**
+ * Signing helpers bound to one PaymentChannels deployment.
+ *
+ * @example
+ * ```ts
+ * import { createChannelClient, signVoucher, type ChannelSigningHelpers } from "settlekit";
+ *
+ * const helpers: ChannelSigningHelpers = createChannelClient({ publicClient, walletClient, address });
+ * const signature = await helpers.signVoucher({ channelId, cumulativeAmount: 10n });
+ * ```
+ */
 export interface ChannelSigningHelpers {
   /** The contract's EIP-712 domain (chain id from the public client). */
   getDomain(): Promise<DeploymentDomain>;
@@ -49,9 +69,28 @@ export interface ChannelSigningHelpers {
   verifyVoucher(voucher: Voucher, signer: Address, signature: Hex): Promise<boolean>;
 }
 
-/** The typed PaymentChannels client returned by {@link createChannelClient}. */
+/**
+ * The typed PaymentChannels client returned by {@link createChannelClient}.
+ *
+ * @example
+ * ```ts
+ * import { createChannelClient, type ChannelClient } from "settlekit";
+ *
+ * const channels: ChannelClient = createChannelClient({ publicClient, address });
+ * const channel = await channels.getChannel([channelId]);
+ * ```
+ */
 export type ChannelClient = ContractClient<typeof paymentChannelsAbi, typeof channelEvents> & ChannelSigningHelpers;
-/** Return type of {@link createChannelClient}. */
+/**
+ * Return type of {@link createChannelClient}.
+ *
+ * @example
+ * ```ts
+ * import { createChannelClient, type CreateChannelClientReturnType } from "settlekit";
+ *
+ * const channels: CreateChannelClientReturnType = createChannelClient({ publicClient, address });
+ * ```
+ */
 export type CreateChannelClientReturnType = ChannelClient;
 
 /**

@@ -33,12 +33,40 @@ import {
 type ReadMutability = "pure" | "view";
 type WriteMutability = "nonpayable" | "payable";
 
-/** The viem public client a settlekit client reads and simulates through. */
+/**
+ * The viem public client a settlekit client reads and simulates through.
+ *
+ * @example
+ * ```ts
+ * import { type SettlekitPublicClient } from "settlekit";
+ *
+ * const publicClient: SettlekitPublicClient = createPublicClient({ chain: sepolia, transport: http() });
+ * ```
+ */
 export type SettlekitPublicClient = PublicClient<Transport, Chain | undefined>;
-/** The viem wallet client a settlekit client sends transactions with. */
+/**
+ * The viem wallet client a settlekit client sends transactions with.
+ *
+ * @example
+ * ```ts
+ * import { type SettlekitWalletClient } from "settlekit";
+ *
+ * const walletClient: SettlekitWalletClient = createWalletClient({ account, chain: sepolia, transport: http() });
+ * ```
+ */
 export type SettlekitWalletClient = WalletClient<Transport, Chain | undefined, Account | undefined>;
 
-/** Options of every read method. */
+/**
+ * Options of every read method.
+ *
+ * @example
+ * ```ts
+ * import { type ReadOptions } from "settlekit";
+ *
+ * const options: ReadOptions = { blockNumber: 123n };
+ * const remaining = await escrow.remaining([id], options);
+ * ```
+ */
 export interface ReadOptions {
   /** Read at this block instead of the latest. */
   blockNumber?: bigint;
@@ -47,7 +75,17 @@ export interface ReadOptions {
   account?: Address;
 }
 
-/** Options of every write method (simulated, then sent by the wallet client). */
+/**
+ * Options of every write method (simulated, then sent by the wallet client).
+ *
+ * @example
+ * ```ts
+ * import { type WriteOptions } from "settlekit";
+ *
+ * const options: WriteOptions = { value: 1000n };
+ * const hash = await escrow.create([params], options);
+ * ```
+ */
 export interface WriteOptions {
   /** Sender; default the wallet client's account. */
   account?: Account | Address;
@@ -59,7 +97,17 @@ export interface WriteOptions {
   maxPriorityFeePerGas?: bigint;
 }
 
-/** Options of every `…AndWait` method. */
+/**
+ * Options of every `…AndWait` method.
+ *
+ * @example
+ * ```ts
+ * import { type WriteAndWaitOptions } from "settlekit";
+ *
+ * const options: WriteAndWaitOptions = { confirmations: 2 };
+ * const { receipt } = await escrow.releaseAndWait([id, 10n], options);
+ * ```
+ */
 export interface WriteAndWaitOptions extends WriteOptions {
   /** Blocks to wait for; default 1. */
   confirmations?: number;
@@ -67,7 +115,16 @@ export interface WriteAndWaitOptions extends WriteOptions {
   timeout?: number;
 }
 
-/** A log of the contract decoded against its ABI, with typed `eventName` and `args`. */
+/**
+ * A log of the contract decoded against its ABI, with typed `eventName` and `args`.
+ *
+ * @example
+ * ```ts
+ * import { escrowAbi, type DecodedEvent } from "settlekit";
+ *
+ * const logs: DecodedEvent<typeof escrowAbi, "EscrowReleased">[] = await escrow.getEvents.EscrowReleased();
+ * ```
+ */
 export type DecodedEvent<abi extends Abi, eventName extends ContractEventName<abi> = ContractEventName<abi>> = Log<
   bigint,
   number,
@@ -78,12 +135,31 @@ export type DecodedEvent<abi extends Abi, eventName extends ContractEventName<ab
   eventName
 >;
 
-/** The events a write method emits on success, per function; drives the type of `…AndWait`'s `event`. */
+/**
+ * The events a write method emits on success, per function; drives the type of `…AndWait`'s `event`.
+ *
+ * @example
+ * ```ts
+ * import { escrowAbi, type PrimaryEvents } from "settlekit";
+ *
+ * const events = { release: ["EscrowReleased"] } as const satisfies PrimaryEvents<typeof escrowAbi>;
+ * ```
+ */
 export type PrimaryEvents<abi extends Abi> = {
   readonly [name in ContractFunctionName<abi, WriteMutability>]?: readonly ContractEventName<abi>[];
 };
 
-/** What `…AndWait` resolves to. `event` is present for functions that always emit one of their events. */
+/**
+ * What `…AndWait` resolves to. `event` is present for functions that always emit one of their events.
+ *
+ * @example
+ * ```ts
+ * import { escrowAbi, type WriteAndWaitReturnType } from "settlekit";
+ *
+ * const result: WriteAndWaitReturnType<typeof escrowAbi, "EscrowReleased"> = await escrow.releaseAndWait([id, 10n]);
+ * console.log(result.event.args.amount);
+ * ```
+ */
 export type WriteAndWaitReturnType<abi extends Abi, eventName extends ContractEventName<abi> | undefined> = {
   hash: Hash;
   receipt: TransactionReceipt;
@@ -107,21 +183,51 @@ type EventOf<abi extends Abi, events extends PrimaryEvents<abi>, name> = name ex
     : undefined
   : undefined;
 
-/** One method per view/pure function: reads through the public client. */
+/**
+ * One method per view/pure function: reads through the public client.
+ *
+ * @example
+ * ```ts
+ * import { escrowAbi, type ReadMethods } from "settlekit";
+ *
+ * const reads: ReadMethods<typeof escrowAbi> = escrow;
+ * const remaining = await reads.remaining([id]);
+ * ```
+ */
 export type ReadMethods<abi extends Abi> = {
   [name in ContractFunctionName<abi, ReadMutability>]: (
     ...parameters: MethodParameters<abi, ReadMutability, name, ReadOptions>
   ) => Promise<ContractFunctionReturnType<abi, ReadMutability, name>>;
 };
 
-/** One method per state-changing function: simulates, sends, resolves to the transaction hash. */
+/**
+ * One method per state-changing function: simulates, sends, resolves to the transaction hash.
+ *
+ * @example
+ * ```ts
+ * import { escrowAbi, type WriteMethods } from "settlekit";
+ *
+ * const writes: WriteMethods<typeof escrowAbi> = escrow;
+ * const hash = await writes.release([id, 10n]);
+ * ```
+ */
 export type WriteMethods<abi extends Abi> = {
   [name in ContractFunctionName<abi, WriteMutability>]: (
     ...parameters: MethodParameters<abi, WriteMutability, name, WriteOptions>
   ) => Promise<Hash>;
 };
 
-/** `<function>AndWait` per state-changing function: like the write, then waits and decodes. */
+/**
+ * `<function>AndWait` per state-changing function: like the write, then waits and decodes.
+ *
+ * @example
+ * ```ts
+ * import { escrowAbi, type WriteAndWaitMethods } from "settlekit";
+ *
+ * const writes: WriteAndWaitMethods<typeof escrowAbi, {}> = escrow;
+ * const { receipt } = await writes.releaseAndWait([id, 10n]);
+ * ```
+ */
 export type WriteAndWaitMethods<abi extends Abi, events extends PrimaryEvents<abi>> = {
   [name in ContractFunctionName<abi, WriteMutability> as `${name}AndWait`]: (
     ...parameters: MethodParameters<abi, WriteMutability, name, WriteAndWaitOptions>
@@ -131,7 +237,17 @@ export type WriteAndWaitMethods<abi extends Abi, events extends PrimaryEvents<ab
 type ViemContractMember<abi extends Abi, key extends string> =
   GetContractReturnType<abi, SettlekitPublicClient, Address> extends { [k in key]: infer member } ? member : never;
 
-/** Members every contract client has besides its contract's functions. */
+/**
+ * Members every contract client has besides its contract's functions.
+ *
+ * @example
+ * ```ts
+ * import { escrowAbi, type ContractClientBase } from "settlekit";
+ *
+ * const base: ContractClientBase<typeof escrowAbi> = escrow;
+ * const events = base.decodeEvents(receipt.logs);
+ * ```
+ */
 export interface ContractClientBase<abi extends Abi> {
   /** The contract's address. */
   readonly address: Address;
@@ -152,7 +268,16 @@ export interface ContractClientBase<abi extends Abi> {
   ): error is ContractErrorOf<abi, name>;
 }
 
-/** A client for one deployed contract: its functions as typed methods plus {@link ContractClientBase}. */
+/**
+ * A client for one deployed contract: its functions as typed methods plus {@link ContractClientBase}.
+ *
+ * @example
+ * ```ts
+ * import { createSettlementClient, settlementHubAbi, type ContractClient } from "settlekit";
+ *
+ * const client: ContractClient<typeof settlementHubAbi, {}> = createSettlementClient({ publicClient, address });
+ * ```
+ */
 export type ContractClient<abi extends Abi, events extends PrimaryEvents<abi>> = ContractClientBase<abi> &
   ReadMethods<abi> &
   WriteMethods<abi> &

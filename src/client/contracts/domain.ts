@@ -4,7 +4,17 @@ import type { SignerParameters } from "../signing/sign.js";
 import type { DeploymentDomain } from "../signing/types.js";
 import type { SettlekitPublicClient, SettlekitWalletClient } from "./contract-client.js";
 
-/** Options of a client's bound `sign…` helper. */
+/**
+ * Options of a client's bound `sign…` helper.
+ *
+ * @example
+ * ```ts
+ * import { signVoucher, type BoundSignOptions } from "settlekit";
+ *
+ * const options: BoundSignOptions = { account: sessionKey };
+ * const signature = await channels.signVoucher(voucher, options);
+ * ```
+ */
 export interface BoundSignOptions {
   /** Signer; default the wallet client's account. */
   account?: LocalAccount | Address;

@@ -32,7 +32,17 @@ const escrowEvents = {
   renounceOwnership: ["OwnershipTransferred"],
 } as const;
 
-/** Parameters of {@link createEscrowClient}. */
+/**
+ * Parameters of {@link createEscrowClient}.
+ *
+ * @example
+ * ```ts
+ * import { createEscrowClient, type CreateEscrowClientParameters } from "settlekit";
+ *
+ * const parameters: CreateEscrowClientParameters = { publicClient, walletClient, address: escrowAddress };
+ * const escrow = createEscrowClient(parameters);
+ * ```
+ */
 export interface CreateEscrowClientParameters {
   publicClient: SettlekitPublicClient;
   /** Needed for writes and for signing with the wallet's account. */
@@ -41,7 +51,17 @@ export interface CreateEscrowClientParameters {
   address?: Address;
 }
 
-/** Signing helpers bound to one Escrow deployment. */
+/**
+ * Signing helpers bound to one Escrow deployment.
+ *
+ * @example
+ * ```ts
+ * import { createEscrowClient, signRelease, type EscrowSigningHelpers } from "settlekit";
+ *
+ * const helpers: EscrowSigningHelpers = createEscrowClient({ publicClient, walletClient, address });
+ * const signature = await helpers.signRelease({ id, releasedTotal: 100n, deadline });
+ * ```
+ */
 export interface EscrowSigningHelpers {
   /** The Escrow's EIP-712 domain (chain id from the public client). */
   getDomain(): Promise<DeploymentDomain>;
@@ -53,9 +73,28 @@ export interface EscrowSigningHelpers {
   verifyRelease(release: Release, signer: Address, signature: Hex): Promise<boolean>;
 }
 
-/** The typed Escrow client returned by {@link createEscrowClient}. */
+/**
+ * The typed Escrow client returned by {@link createEscrowClient}.
+ *
+ * @example
+ * ```ts
+ * import { createEscrowClient, type EscrowClient } from "settlekit";
+ *
+ * const escrow: EscrowClient = createEscrowClient({ publicClient, address });
+ * const view = await escrow.getEscrow([1n]);
+ * ```
+ */
 export type EscrowClient = ContractClient<typeof escrowAbi, typeof escrowEvents> & EscrowSigningHelpers;
-/** Return type of {@link createEscrowClient}. */
+/**
+ * Return type of {@link createEscrowClient}.
+ *
+ * @example
+ * ```ts
+ * import { createEscrowClient, type CreateEscrowClientReturnType } from "settlekit";
+ *
+ * const escrow: CreateEscrowClientReturnType = createEscrowClient({ publicClient, address });
+ * ```
+ */
 export type CreateEscrowClientReturnType = EscrowClient;
 
 /**

@@ -28,7 +28,17 @@ const settlementEvents = {
   renounceOwnership: ["OwnershipTransferred"],
 } as const;
 
-/** Parameters of {@link createSettlementClient}. */
+/**
+ * Parameters of {@link createSettlementClient}.
+ *
+ * @example
+ * ```ts
+ * import { createSettlementClient, type CreateSettlementClientParameters } from "settlekit";
+ *
+ * const parameters: CreateSettlementClientParameters = { publicClient, walletClient, address: hubAddress };
+ * const hub = createSettlementClient(parameters);
+ * ```
+ */
 export interface CreateSettlementClientParameters {
   publicClient: SettlekitPublicClient;
   /** Needed for writes and for signing with the wallet's account. */
@@ -37,7 +47,17 @@ export interface CreateSettlementClientParameters {
   address?: Address;
 }
 
-/** Signing helpers bound to one hub deployment. */
+/**
+ * Signing helpers bound to one hub deployment.
+ *
+ * @example
+ * ```ts
+ * import { createSettlementClient, signPayment, type SettlementSigningHelpers } from "settlekit";
+ *
+ * const helpers: SettlementSigningHelpers = createSettlementClient({ publicClient, walletClient, address });
+ * const signature = await helpers.signPayment(payment);
+ * ```
+ */
 export interface SettlementSigningHelpers {
   /** The hub's EIP-712 domain (chain id from the public client). */
   getDomain(): Promise<DeploymentDomain>;
@@ -51,10 +71,29 @@ export interface SettlementSigningHelpers {
   createNonceManager(owner: Address, options?: { wordPos?: bigint }): NonceManager;
 }
 
-/** The typed SettlementHub client returned by {@link createSettlementClient}. */
+/**
+ * The typed SettlementHub client returned by {@link createSettlementClient}.
+ *
+ * @example
+ * ```ts
+ * import { createSettlementClient, type SettlementClient } from "settlekit";
+ *
+ * const hub: SettlementClient = createSettlementClient({ publicClient, address });
+ * const balance = await hub.balanceOf([account, zeroAddress]);
+ * ```
+ */
 export type SettlementClient = ContractClient<typeof settlementHubAbi, typeof settlementEvents> &
   SettlementSigningHelpers;
-/** Return type of {@link createSettlementClient}. */
+/**
+ * Return type of {@link createSettlementClient}.
+ *
+ * @example
+ * ```ts
+ * import { createSettlementClient, type CreateSettlementClientReturnType } from "settlekit";
+ *
+ * const hub: CreateSettlementClientReturnType = createSettlementClient({ publicClient, address });
+ * ```
+ */
 export type CreateSettlementClientReturnType = SettlementClient;
 
 /**

@@ -1,7 +1,18 @@
-import { type Address, type Hex, keccak256 } from "viem";
+import type { Address, Hex } from "viem";
 import { bytesToHex, writeAddress, writeBytes32 } from "./bytes.js";
+import { keccak256Bytes } from "./keccak.js";
 
-/** Parameters of {@link channelIdOf}. */
+/**
+ * Parameters of {@link channelIdOf}.
+ *
+ * @example
+ * ```ts
+ * import { channelIdOf, type ChannelIdOfParameters } from "settlekit";
+ *
+ * const parameters: ChannelIdOfParameters = { payer, payee, token: zeroAddress, salt: zeroHash };
+ * const channelId = channelIdOf(parameters);
+ * ```
+ */
 export interface ChannelIdOfParameters {
   payer: Address;
   payee: Address;
@@ -10,7 +21,16 @@ export interface ChannelIdOfParameters {
   /** Any 32 bytes chosen by the payer; a new salt gives a new channel between the same parties. */
   salt: Hex;
 }
-/** Return type of {@link channelIdOf}. */
+/**
+ * Return type of {@link channelIdOf}.
+ *
+ * @example
+ * ```ts
+ * import { channelIdOf, type ChannelIdOfReturnType } from "settlekit";
+ *
+ * const channelId: ChannelIdOfReturnType = channelIdOf({ payer, payee, token, salt });
+ * ```
+ */
 export type ChannelIdOfReturnType = Hex;
 
 /**
@@ -32,5 +52,5 @@ export function channelIdOf({ payer, payee, token, salt }: ChannelIdOfParameters
   writeAddress(encoded, 32, payee, "payee");
   writeAddress(encoded, 64, token, "token");
   writeBytes32(encoded, 96, salt, "salt");
-  return bytesToHex(keccak256(encoded, "bytes"));
+  return bytesToHex(keccak256Bytes(encoded));
 }

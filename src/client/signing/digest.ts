@@ -1,6 +1,7 @@
-import { type Hex, keccak256, stringToBytes } from "viem";
+import { type Hex, stringToBytes } from "viem";
 import { SettlekitInvalidInputError } from "../errors.js";
 import { bytesToHex, writeAddress, writeBytes32, writeUint } from "./bytes.js";
+import { keccak256Bytes } from "./keccak.js";
 import {
   type DeploymentDomain,
   DOMAIN_VERSION,
@@ -16,23 +17,19 @@ import {
 // keccak256(typeHash ‖ encoded fields)), with the type hashes and each deployment's
 // domain separator computed once, and one keccak over a reused buffer per struct.
 
-function keccakBytes(data: Uint8Array): Uint8Array {
-  return keccak256(data, "bytes");
-}
-
-const DOMAIN_TYPEHASH = keccakBytes(
+const DOMAIN_TYPEHASH = keccak256Bytes(
   stringToBytes("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"),
 );
-const VERSION_HASH = keccakBytes(stringToBytes(DOMAIN_VERSION));
-const PAYMENT_TYPEHASH = keccakBytes(
+const VERSION_HASH = keccak256Bytes(stringToBytes(DOMAIN_VERSION));
+const PAYMENT_TYPEHASH = keccak256Bytes(
   stringToBytes(
     "Payment(address from,address to,address token,uint256 amount,uint256 fee,uint256 nonce,uint64 validAfter,uint64 validBefore,bytes32 ref)",
   ),
 );
-const VOUCHER_TYPEHASH = keccakBytes(stringToBytes("Voucher(bytes32 channelId,uint256 cumulativeAmount)"));
-const RELEASE_TYPEHASH = keccakBytes(stringToBytes("Release(uint256 id,uint256 releasedTotal,uint256 deadline)"));
+const VOUCHER_TYPEHASH = keccak256Bytes(stringToBytes("Voucher(bytes32 channelId,uint256 cumulativeAmount)"));
+const RELEASE_TYPEHASH = keccak256Bytes(stringToBytes("Release(uint256 id,uint256 releasedTotal,uint256 deadline)"));
 
-/** The domain name of each contract whose messages settlekit hashes. */
+/** @internal The domain name of each contract whose messages settlekit hashes. */
 export type DomainName =
   | typeof ESCROW_DOMAIN_NAME
   | typeof SETTLEMENT_HUB_DOMAIN_NAME
@@ -41,7 +38,7 @@ export type DomainName =
 const NAME_HASHES = new Map<string, Uint8Array>(
   [ESCROW_DOMAIN_NAME, SETTLEMENT_HUB_DOMAIN_NAME, PAYMENT_CHANNELS_DOMAIN_NAME].map((name) => [
     name,
-    keccakBytes(stringToBytes(name)),
+    keccak256Bytes(stringToBytes(name)),
   ]),
 );
 
@@ -68,7 +65,7 @@ function digestBuffer(name: DomainName, domain: DeploymentDomain): Uint8Array {
   const buffer = new Uint8Array(66);
   buffer[0] = 0x19;
   buffer[1] = 0x01;
-  buffer.set(keccakBytes(encoded), 2);
+  buffer.set(keccak256Bytes(encoded), 2);
   if (domainPrefixes.size >= MAX_CACHED_DOMAINS) domainPrefixes.clear();
   domainPrefixes.set(key, buffer);
   return buffer;
@@ -76,8 +73,8 @@ function digestBuffer(name: DomainName, domain: DeploymentDomain): Uint8Array {
 
 function finish(name: DomainName, domain: DeploymentDomain, struct: Uint8Array): Uint8Array {
   const buffer = digestBuffer(name, domain);
-  buffer.set(keccakBytes(struct), 34);
-  return keccakBytes(buffer);
+  buffer.set(keccak256Bytes(struct), 34);
+  return keccak256Bytes(buffer);
 }
 
 const paymentStruct = new Uint8Array(320);
@@ -124,13 +121,32 @@ export function releaseDigest(domain: DeploymentDomain, release: Release): Uint8
   return finish(ESCROW_DOMAIN_NAME, domain, releaseStruct);
 }
 
-/** Parameters of {@link hashPayment}. */
+/**
+ * Parameters of {@link hashPayment}.
+ *
+ * @example
+ * ```ts
+ * import { hashPayment, type HashPaymentParameters } from "settlekit";
+ *
+ * const parameters: HashPaymentParameters = { domain, payment };
+ * const digest = hashPayment(parameters);
+ * ```
+ */
 export interface HashPaymentParameters {
   /** The hub deployment the payment is for. */
   domain: DeploymentDomain;
   payment: Payment;
 }
-/** Return type of {@link hashPayment}: the EIP-712 digest. */
+/**
+ * Return type of {@link hashPayment}: the EIP-712 digest.
+ *
+ * @example
+ * ```ts
+ * import { hashPayment, type HashPaymentReturnType } from "settlekit";
+ *
+ * const digest: HashPaymentReturnType = hashPayment({ domain, payment });
+ * ```
+ */
 export type HashPaymentReturnType = Hex;
 
 /**
@@ -149,13 +165,32 @@ export function hashPayment({ domain, payment }: HashPaymentParameters): HashPay
   return bytesToHex(paymentDigest(domain, payment));
 }
 
-/** Parameters of {@link hashVoucher}. */
+/**
+ * Parameters of {@link hashVoucher}.
+ *
+ * @example
+ * ```ts
+ * import { hashVoucher, type HashVoucherParameters } from "settlekit";
+ *
+ * const parameters: HashVoucherParameters = { domain, voucher };
+ * const digest = hashVoucher(parameters);
+ * ```
+ */
 export interface HashVoucherParameters {
   /** The PaymentChannels deployment the channel lives in. */
   domain: DeploymentDomain;
   voucher: Voucher;
 }
-/** Return type of {@link hashVoucher}: the EIP-712 digest. */
+/**
+ * Return type of {@link hashVoucher}: the EIP-712 digest.
+ *
+ * @example
+ * ```ts
+ * import { hashVoucher, type HashVoucherReturnType } from "settlekit";
+ *
+ * const digest: HashVoucherReturnType = hashVoucher({ domain, voucher });
+ * ```
+ */
 export type HashVoucherReturnType = Hex;
 
 /**
@@ -173,13 +208,32 @@ export function hashVoucher({ domain, voucher }: HashVoucherParameters): HashVou
   return bytesToHex(voucherDigest(domain, voucher));
 }
 
-/** Parameters of {@link hashRelease}. */
+/**
+ * Parameters of {@link hashRelease}.
+ *
+ * @example
+ * ```ts
+ * import { hashRelease, type HashReleaseParameters } from "settlekit";
+ *
+ * const parameters: HashReleaseParameters = { domain, release };
+ * const digest = hashRelease(parameters);
+ * ```
+ */
 export interface HashReleaseParameters {
   /** The Escrow deployment holding the escrow. */
   domain: DeploymentDomain;
   release: Release;
 }
-/** Return type of {@link hashRelease}: the EIP-712 digest. */
+/**
+ * Return type of {@link hashRelease}: the EIP-712 digest.
+ *
+ * @example
+ * ```ts
+ * import { hashRelease, type HashReleaseReturnType } from "settlekit";
+ *
+ * const digest: HashReleaseReturnType = hashRelease({ domain, release });
+ * ```
+ */
 export type HashReleaseReturnType = Hex;
 
 /**

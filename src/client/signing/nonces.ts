@@ -1,25 +1,61 @@
-import type { Address } from "viem";
+import type { Address, PublicClient } from "viem";
 import { SettlekitInvalidInputError } from "../errors.js";
+import { settlementHubAbi } from "../generated/abis.js";
 
 /**
  * Where a nonce manager learns which nonces are already used on chain: a whole bitmap word at
  * once, or one nonce at a time.
+ *
+ * @example
+ * ```ts
+ * import { createNonceManager, type NonceSource } from "settlekit";
+ *
+ * const source: NonceSource = { isUsed: (nonce) => hub.nonceUsed([payer, nonce]) };
+ * const nonces = createNonceManager({ owner: payer, source });
+ * ```
  */
 export type NonceSource =
   | { readWord: (wordPos: bigint) => Promise<bigint> }
   | { isUsed: (nonce: bigint) => Promise<boolean> };
 
-/** Parameters of {@link createNonceManager}. */
+/**
+ * Parameters of {@link createNonceManager}.
+ *
+ * @example
+ * ```ts
+ * import { createNonceManager, type CreateNonceManagerParameters } from "settlekit";
+ *
+ * const parameters: CreateNonceManagerParameters = { owner: payer, publicClient, hub: hubAddress };
+ * const nonces = createNonceManager(parameters);
+ * ```
+ */
 export interface CreateNonceManagerParameters {
   /** The payer whose nonces are handed out. */
   owner: Address;
   /** The bitmap word to start in (nonce `wordPos * 256`); default 0. */
   wordPos?: bigint;
-  /** Reads used nonces from chain; without it only nonces handed out here or marked are skipped. */
+  /**
+   * Reads used nonces from chain. Default: the hub's `nonceUsed` when `publicClient` and `hub`
+   * are given; otherwise only nonces handed out here or marked used are skipped.
+   */
   source?: NonceSource;
+  /** Reads `nonceUsed` of `hub` (unless `source` is given). */
+  publicClient?: PublicClient;
+  /** The SettlementHub whose nonces these are. */
+  hub?: Address;
 }
 
-/** A payer's nonce dispenser (see {@link createNonceManager}). */
+/**
+ * A payer's nonce dispenser (see {@link createNonceManager}).
+ *
+ * @example
+ * ```ts
+ * import { createNonceManager, type NonceManager } from "settlekit";
+ *
+ * const nonces: NonceManager = hub.createNonceManager(payer);
+ * const nonce = await nonces.next();
+ * ```
+ */
 export interface NonceManager {
   /** The payer. */
   readonly owner: Address;
@@ -30,15 +66,25 @@ export interface NonceManager {
   /** The bitmap word nonces currently come from. */
   currentWord(): bigint;
 }
-/** Return type of {@link createNonceManager}. */
+/**
+ * Return type of {@link createNonceManager}.
+ *
+ * @example
+ * ```ts
+ * import { createNonceManager, type CreateNonceManagerReturnType } from "settlekit";
+ *
+ * const nonces: CreateNonceManagerReturnType = createNonceManager({ owner: payer });
+ * ```
+ */
 export type CreateNonceManagerReturnType = NonceManager;
 
 const WORD_BITS = 256n;
 
 /**
  * Hands out a payer's unordered nonces (DESIGN §4, Permit2-style bitmaps) in order within one
- * 256-bit word, skipping used ones, and moves to the next word only when the current one is
- * full: a payer whose word is fresh pays about 17,000 more gas per payment. Concurrent `next()`
+ * 256-bit word, skipping used ones (asking the hub's `nonceUsed` when given a `publicClient` and
+ * the `hub`), and moves to the next word only when the current one is full: a payer whose word
+ * is fresh pays about 17,000 more gas per payment. Concurrent `next()`
  * calls are served one after another, so no nonce is handed out twice by one manager. The
  * settlement client's `createNonceManager(owner)` wires the source to the hub's `nonceUsed`.
  *
@@ -46,11 +92,30 @@ const WORD_BITS = 256n;
  * ```ts
  * import { createNonceManager } from "settlekit";
  *
- * const nonces = createNonceManager({ owner: payer, source: { isUsed: (nonce) => hub.nonceUsed([payer, nonce]) } });
+ * const nonces = createNonceManager({ owner: payer, publicClient, hub: hubAddress });
  * const payment = { ...draft, nonce: await nonces.next() };
  * ```
  */
-export function createNonceManager({ owner, wordPos = 0n, source }: CreateNonceManagerParameters): NonceManager {
+export function createNonceManager({
+  owner,
+  wordPos = 0n,
+  source: given,
+  publicClient,
+  hub,
+}: CreateNonceManagerParameters): NonceManager {
+  const source: NonceSource | undefined =
+    given ??
+    (publicClient && hub
+      ? {
+          isUsed: (nonce) =>
+            publicClient.readContract({
+              abi: settlementHubAbi,
+              address: hub,
+              functionName: "nonceUsed",
+              args: [owner, nonce],
+            }),
+        }
+      : undefined);
   if (typeof wordPos !== "bigint" || wordPos < 0n || wordPos >= 1n << 248n) {
     throw new SettlekitInvalidInputError("wordPos", "expected a bigint in [0, 2^248)");
   }

@@ -1,7 +1,8 @@
 import { secp256k1 } from "@noble/curves/secp256k1";
-import { type Address, getAddress, type Hex, keccak256 } from "viem";
+import { type Address, getAddress, type Hex } from "viem";
 import { SettlekitInvalidInputError } from "../errors.js";
 import { bytesToHex, hexToBytes } from "./bytes.js";
+import { keccak256Bytes } from "./keccak.js";
 
 /** The subset of the `secp256k1@5` native binding settlekit uses. */
 interface NativeSecp256k1 {
@@ -42,6 +43,14 @@ function loadNative(): NativeSecp256k1 | null {
 /**
  * Which implementation recovers signers: `"native"` (libsecp256k1 through the `secp256k1`
  * package, Node) or `"js"` (`@noble/curves`, everywhere). Both give identical results.
+ *
+ * @example
+ * ```ts
+ * import { defaultRecoveryBackend, recoverDigestSigner, type RecoveryBackend } from "settlekit";
+ *
+ * const backend: RecoveryBackend = defaultRecoveryBackend();
+ * const signer = recoverDigestSigner(digest, signature, { backend });
+ * ```
  */
 export type RecoveryBackend = "native" | "js";
 
@@ -97,7 +106,7 @@ function addressOfPublicKey(key: Uint8Array): string {
   const id = String.fromCharCode.apply(null, coordinates as unknown as number[]);
   let address = signerOfKey.get(id);
   if (address === undefined) {
-    address = bytesToHex(keccak256(coordinates, "bytes"), 12);
+    address = bytesToHex(keccak256Bytes(coordinates), 12);
     if (signerOfKey.size >= MAX_CACHED_SIGNERS) signerOfKey.clear();
     signerOfKey.set(id, address);
   }
@@ -122,13 +131,33 @@ export function recoverSignerLower(digest: Uint8Array, signature: unknown, backe
   }
 }
 
-/** Options of {@link recoverDigestSigner}. */
+/**
+ * Options of {@link recoverDigestSigner}.
+ *
+ * @example
+ * ```ts
+ * import { recoverDigestSigner, type RecoverDigestSignerOptions } from "settlekit";
+ *
+ * const options: RecoverDigestSignerOptions = { backend: "js" };
+ * const signer = recoverDigestSigner(digest, signature, options);
+ * ```
+ */
 export interface RecoverDigestSignerOptions {
   /** Force one implementation (tests, benchmarks); default {@link defaultRecoveryBackend}. */
   backend?: RecoveryBackend;
 }
 
-/** Return type of {@link recoverDigestSigner}: the checksummed signer, or null. */
+/**
+ * Return type of {@link recoverDigestSigner}: the checksummed signer, or null.
+ *
+ * @example
+ * ```ts
+ * import { recoverDigestSigner, type RecoverDigestSignerReturnType } from "settlekit";
+ *
+ * const signer: RecoverDigestSignerReturnType = recoverDigestSigner(digest, signature);
+ * if (signer === null) throw new Error("invalid signature");
+ * ```
+ */
 export type RecoverDigestSignerReturnType = Address | null;
 
 /**

@@ -14,7 +14,17 @@ import {
   type Voucher,
 } from "./types.js";
 
-/** Who signs: a local account (signs in-process), or an address whose key the `walletClient` holds. */
+/**
+ * Who signs: a local account (signs in-process), or an address whose key the `walletClient` holds.
+ *
+ * @example
+ * ```ts
+ * import { signVoucher, type SignerParameters } from "settlekit";
+ *
+ * const signer: SignerParameters = { account: privateKeyToAccount(key), domain };
+ * const signature = await signVoucher({ ...signer, voucher });
+ * ```
+ */
 export interface SignerParameters {
   /** A viem `LocalAccount` (e.g. `privateKeyToAccount`), or an address `walletClient` can sign for. */
   account: LocalAccount | Address;
@@ -57,11 +67,30 @@ async function signTyped(
   return walletClient.signTypedData({ ...typedData, account } as Parameters<WalletClient["signTypedData"]>[0]);
 }
 
-/** Parameters of {@link signPayment}. */
+/**
+ * Parameters of {@link signPayment}.
+ *
+ * @example
+ * ```ts
+ * import { signPayment, type SignPaymentParameters } from "settlekit";
+ *
+ * const parameters: SignPaymentParameters = { account, domain, payment };
+ * const signature = await signPayment(parameters);
+ * ```
+ */
 export interface SignPaymentParameters extends SignerParameters {
   payment: Payment;
 }
-/** Return type of {@link signPayment}: a 65-byte `r‖s‖v` signature. */
+/**
+ * Return type of {@link signPayment}: a 65-byte `r‖s‖v` signature.
+ *
+ * @example
+ * ```ts
+ * import { signPayment, type SignPaymentReturnType } from "settlekit";
+ *
+ * const signature: SignPaymentReturnType = await signPayment({ account, domain, payment });
+ * ```
+ */
 export type SignPaymentReturnType = Hex;
 
 /**
@@ -83,11 +112,30 @@ export async function signPayment(parameters: SignPaymentParameters): Promise<Si
   return signTyped(parameters, SETTLEMENT_HUB_DOMAIN_NAME, "Payment", parameters.payment, digest);
 }
 
-/** Parameters of {@link signVoucher}. */
+/**
+ * Parameters of {@link signVoucher}.
+ *
+ * @example
+ * ```ts
+ * import { signVoucher, type SignVoucherParameters } from "settlekit";
+ *
+ * const parameters: SignVoucherParameters = { account, domain, voucher };
+ * const signature = await signVoucher(parameters);
+ * ```
+ */
 export interface SignVoucherParameters extends SignerParameters {
   voucher: Voucher;
 }
-/** Return type of {@link signVoucher}: a 65-byte `r‖s‖v` signature. */
+/**
+ * Return type of {@link signVoucher}: a 65-byte `r‖s‖v` signature.
+ *
+ * @example
+ * ```ts
+ * import { signVoucher, type SignVoucherReturnType } from "settlekit";
+ *
+ * const signature: SignVoucherReturnType = await signVoucher({ account, domain, voucher });
+ * ```
+ */
 export type SignVoucherReturnType = Hex;
 
 /**
@@ -107,11 +155,30 @@ export async function signVoucher(parameters: SignVoucherParameters): Promise<Si
   return signTyped(parameters, PAYMENT_CHANNELS_DOMAIN_NAME, "Voucher", parameters.voucher, digest);
 }
 
-/** Parameters of {@link signRelease}. */
+/**
+ * Parameters of {@link signRelease}.
+ *
+ * @example
+ * ```ts
+ * import { signRelease, type SignReleaseParameters } from "settlekit";
+ *
+ * const parameters: SignReleaseParameters = { account, domain, release };
+ * const signature = await signRelease(parameters);
+ * ```
+ */
 export interface SignReleaseParameters extends SignerParameters {
   release: Release;
 }
-/** Return type of {@link signRelease}: a 65-byte `r‖s‖v` signature. */
+/**
+ * Return type of {@link signRelease}: a 65-byte `r‖s‖v` signature.
+ *
+ * @example
+ * ```ts
+ * import { signRelease, type SignReleaseReturnType } from "settlekit";
+ *
+ * const signature: SignReleaseReturnType = await signRelease({ account, domain, release });
+ * ```
+ */
 export type SignReleaseReturnType = Hex;
 
 /**

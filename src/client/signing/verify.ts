@@ -38,7 +38,17 @@ async function verifyDigest(
   }
 }
 
-/** Parameters of {@link verifyPayment}. */
+/**
+ * Parameters of {@link verifyPayment}.
+ *
+ * @example
+ * ```ts
+ * import { verifyPayment, type VerifyPaymentParameters } from "settlekit";
+ *
+ * const parameters: VerifyPaymentParameters = { domain, payment, signature, publicClient };
+ * const ok = await verifyPayment(parameters);
+ * ```
+ */
 export interface VerifyPaymentParameters {
   domain: DeploymentDomain;
   payment: Payment;
@@ -48,7 +58,16 @@ export interface VerifyPaymentParameters {
   /** Force a recovery implementation (benchmarks, tests); default the fastest available. */
   backend?: RecoveryBackend;
 }
-/** Return type of {@link verifyPayment}. */
+/**
+ * Return type of {@link verifyPayment}.
+ *
+ * @example
+ * ```ts
+ * import { verifyPayment, type VerifyPaymentReturnType } from "settlekit";
+ *
+ * const ok: VerifyPaymentReturnType = await verifyPayment({ domain, payment, signature });
+ * ```
+ */
 export type VerifyPaymentReturnType = boolean;
 
 /**
@@ -75,7 +94,17 @@ export async function verifyPayment({
   return verifyDigest(paymentDigest(domain, payment), payment.from, signature, publicClient, backend);
 }
 
-/** Parameters of {@link verifyVoucher}. */
+/**
+ * Parameters of {@link verifyVoucher}.
+ *
+ * @example
+ * ```ts
+ * import { verifyVoucher, type VerifyVoucherParameters } from "settlekit";
+ *
+ * const parameters: VerifyVoucherParameters = { domain, voucher, signer, signature };
+ * const ok = await verifyVoucher(parameters);
+ * ```
+ */
 export interface VerifyVoucherParameters {
   domain: DeploymentDomain;
   voucher: Voucher;
@@ -87,7 +116,16 @@ export interface VerifyVoucherParameters {
   /** Force a recovery implementation (benchmarks, tests); default the fastest available. */
   backend?: RecoveryBackend;
 }
-/** Return type of {@link verifyVoucher}. */
+/**
+ * Return type of {@link verifyVoucher}.
+ *
+ * @example
+ * ```ts
+ * import { verifyVoucher, type VerifyVoucherReturnType } from "settlekit";
+ *
+ * const ok: VerifyVoucherReturnType = await verifyVoucher({ domain, voucher, signer, signature });
+ * ```
+ */
 export type VerifyVoucherReturnType = boolean;
 
 /**
@@ -113,7 +151,17 @@ export async function verifyVoucher({
   return verifyDigest(voucherDigest(domain, voucher), signer, signature, publicClient, backend);
 }
 
-/** Parameters of {@link verifyRelease}. */
+/**
+ * Parameters of {@link verifyRelease}.
+ *
+ * @example
+ * ```ts
+ * import { verifyRelease, type VerifyReleaseParameters } from "settlekit";
+ *
+ * const parameters: VerifyReleaseParameters = { domain, release, signer: payer, signature };
+ * const ok = await verifyRelease(parameters);
+ * ```
+ */
 export interface VerifyReleaseParameters {
   domain: DeploymentDomain;
   release: Release;
@@ -125,7 +173,16 @@ export interface VerifyReleaseParameters {
   /** Force a recovery implementation (benchmarks, tests); default the fastest available. */
   backend?: RecoveryBackend;
 }
-/** Return type of {@link verifyRelease}. */
+/**
+ * Return type of {@link verifyRelease}.
+ *
+ * @example
+ * ```ts
+ * import { verifyRelease, type VerifyReleaseReturnType } from "settlekit";
+ *
+ * const ok: VerifyReleaseReturnType = await verifyRelease({ domain, release, signer: payer, signature });
+ * ```
+ */
 export type VerifyReleaseReturnType = boolean;
 
 /**
