@@ -63,6 +63,19 @@ export {
 } from "./errors.js";
 export { escrowAbi, paymentChannelsAbi, settlementHubAbi } from "./generated/abis.js";
 export {
+  type CreateRelayerClientParameters,
+  type CreateRelayerClientReturnType,
+  createRelayerClient,
+  type HealthResponse,
+  type PaymentStatusResponse,
+  type RelayerClient,
+  RelayerRequestError,
+  type ReleaseStatusResponse,
+  type SubmitPaymentResponse,
+  type VoucherResponse,
+  type WaitForPaymentParameters,
+} from "./relayer.js";
+export {
   type ChannelIdOfParameters,
   type ChannelIdOfReturnType,
   channelIdOf,
