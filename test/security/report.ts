@@ -24,6 +24,8 @@ export interface ScenarioRow {
   status: ScenarioStatus;
   /** The first line of the failure, for a failing scenario. */
   failure?: string;
+  /** For a `todo` scenario: the reported issue it demonstrates. */
+  note?: string;
 }
 
 const rows: ScenarioRow[] = [];
@@ -52,7 +54,14 @@ export function scenario(
   it(`[${contract}] ${name}`, testOptions, async () => {
     try {
       await fn();
-      rows.push({ area, contract, scenario: name, asserted, status: options.todo === undefined ? "PASS" : "FIXED?" });
+      rows.push({
+        area,
+        contract,
+        scenario: name,
+        asserted,
+        status: options.todo === undefined ? "PASS" : "FIXED?",
+        ...(options.todo === undefined ? {} : { note: options.todo }),
+      });
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       rows.push({
@@ -62,6 +71,7 @@ export function scenario(
         asserted,
         status: options.todo === undefined ? "FAIL" : "KNOWN ISSUE",
         failure: message.split("\n")[0],
+        ...(options.todo === undefined ? {} : { note: options.todo }),
       });
       throw error;
     }

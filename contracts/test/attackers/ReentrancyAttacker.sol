@@ -36,6 +36,8 @@ contract ReentrancyAttacker is ITokenHook {
     /// @dev A contract whose code is the re-entry call data.
     address private _dataStore;
     Record private _record;
+    /// @dev Set during an attempt, so a payment the re-entrant call itself triggers does not recurse.
+    bool private transient _attempting;
 
     constructor() {
         // Non-zero from the start, so that the first update under a stipend is not a fresh write.
@@ -93,7 +95,11 @@ contract ReentrancyAttacker is ITokenHook {
     }
 
     function _onPaid() private {
-        if (armed) _attempt();
+        if (armed && !_attempting) {
+            _attempting = true;
+            _attempt();
+            _attempting = false;
+        }
         if (rejecting) revert ReentrancyAttackerRefused();
     }
 
