@@ -113,7 +113,10 @@ function render(rows: Row[], invariants: Invariant[], runners: { name: string; c
     "",
   );
   for (const runner of crashed) {
-    lines.push(`> **${runner.name} exited with code ${runner.code}**: see its console output; rows it did not record are missing here.`, "");
+    lines.push(
+      `> **${runner.name} exited with code ${runner.code}**: see its console output; rows it did not record are missing here.`,
+      "",
+    );
   }
   lines.push(
     "Legend: PASS — every assertion of the scenario held. FAIL — an assertion failed or the scenario threw (first line shown). " +
@@ -144,7 +147,9 @@ function render(rows: Row[], invariants: Invariant[], runners: { name: string; c
   if (known.length > 0) {
     lines.push("## Known issues", "");
     for (const r of known) {
-      lines.push(`- **${r.status}** [${r.contract}] ${r.scenario} — ${r.note ?? ""}${r.failure ? ` (currently: ${r.failure})` : ""}`);
+      lines.push(
+        `- **${r.status}** [${r.contract}] ${r.scenario} — ${r.note ?? ""}${r.failure ? ` (currently: ${r.failure})` : ""}`,
+      );
     }
     lines.push("");
   }
@@ -154,7 +159,11 @@ function render(rows: Row[], invariants: Invariant[], runners: { name: string; c
     rows
       .filter((r) => r.area === area)
       .forEach((r, i) => {
-        const result = r.failure ? `**${r.status}**: ${cell(r.failure)}` : r.status === "PASS" ? "PASS" : `**${r.status}**`;
+        const result = r.failure
+          ? `**${r.status}**: ${cell(r.failure)}`
+          : r.status === "PASS"
+            ? "PASS"
+            : `**${r.status}**`;
         lines.push(`| ${i + 1} | ${cell(r.contract)} | ${cell(r.scenario)} | ${cell(r.asserted)} | ${result} |`);
       });
     lines.push("");
@@ -169,7 +178,8 @@ function render(rows: Row[], invariants: Invariant[], runners: { name: string; c
     "| Suite | Invariant | Result |",
     "|---|---|---|",
   );
-  for (const i of invariants) lines.push(`| ${i.file} (${i.contract}) | ${i.name} | ${i.status === "PASS" ? "PASS" : "**FAIL**"} |`);
+  for (const i of invariants)
+    lines.push(`| ${i.file} (${i.contract}) | ${i.name} | ${i.status === "PASS" ? "PASS" : "**FAIL**"} |`);
   lines.push("");
   return `${lines.join("\n")}\n`;
 }

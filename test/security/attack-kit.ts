@@ -1,4 +1,12 @@
-import { type Address, encodeFunctionData, type Hex, maxUint256, toFunctionSelector, zeroAddress, zeroHash } from "viem";
+import {
+  type Address,
+  encodeFunctionData,
+  type Hex,
+  maxUint256,
+  toFunctionSelector,
+  zeroAddress,
+  zeroHash,
+} from "viem";
 import type { World } from "./world.js";
 
 /** Revert selectors the re-entry scenarios expect. */

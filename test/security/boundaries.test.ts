@@ -57,7 +57,9 @@ describe("Security: overflow and boundaries", async () => {
       expect(await w.escrow.read.remaining([id])).to.equal(MAX_128);
       const deadline = BigInt(await time.latest()) + DAY;
       const signature = await w.signReleaseAs("alice", { id, releasedTotal: maxUint256, deadline });
-      await w.escrow.write.releaseWithSig([id, maxUint256, deadline, signature], { account: w.wallets.relayer.account });
+      await w.escrow.write.releaseWithSig([id, maxUint256, deadline, signature], {
+        account: w.wallets.relayer.account,
+      });
       const e = await w.escrow.read.getEscrow([id]);
       expect(e.remaining).to.equal(0n);
       expect(e.released).to.equal(MAX_128);
@@ -146,7 +148,15 @@ describe("Security: overflow and boundaries", async () => {
         [await w.hub.read.paymentDigest([toFull]), FailureReason.BalanceTooLarge],
       );
       expect(await w.hub.read.nonceUsed([carol, 0n]), "a failed intent keeps its nonce").to.equal(false);
-      const hugeFee = payment({ from: alice, to: carol, token: t, amount: 1n, fee: maxUint256, nonce: 1n, validBefore });
+      const hugeFee = payment({
+        from: alice,
+        to: carol,
+        token: t,
+        amount: 1n,
+        fee: maxUint256,
+        nonce: 1n,
+        validBefore,
+      });
       await viem.assertions.revertWithCustomErrorWithArgs(
         w.hub.write.settle([hugeFee, await w.signIntent("alice", hugeFee)], { account: w.wallets.relayer.account }),
         w.hub,
@@ -154,7 +164,14 @@ describe("Security: overflow and boundaries", async () => {
         [getAddress(alice), getAddress(t), MAX_128, 1n, maxUint256],
       );
       // A relayer whose own balance sits at the limit cannot be credited a fee beyond it.
-      const full = payment({ from: alice, to: w.address("relayer"), token: t, amount: MAX_128 - 5n, nonce: 2n, validBefore });
+      const full = payment({
+        from: alice,
+        to: w.address("relayer"),
+        token: t,
+        amount: MAX_128 - 5n,
+        nonce: 2n,
+        validBefore,
+      });
       await w.hub.write.settle([full, await w.signIntent("alice", full)], { account: w.wallets.relayer.account });
       const feeIntent = payment({ from: carol, to: alice, token: t, amount: 1n, fee: 6n, nonce: 3n, validBefore });
       await viem.assertions.revertWithCustomErrorWithArgs(
@@ -293,7 +310,9 @@ describe("Security: overflow and boundaries", async () => {
       await w.hub.write.settle([open, await w.signIntent("alice", open)], { account: w.wallets.relayer.account });
       const later = { ...open, nonce: 1n, validAfter: MAX_64 - 1n };
       await assertions.emitWithArgs(
-        w.hub.write.settleBatch([[later], [await w.signIntent("alice", later)]], { account: w.wallets.relayer.account }),
+        w.hub.write.settleBatch([[later], [await w.signIntent("alice", later)]], {
+          account: w.wallets.relayer.account,
+        }),
         w.hub,
         "PaymentFailed",
         [await w.hub.read.paymentDigest([later]), FailureReason.NotYetValid],

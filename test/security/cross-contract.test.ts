@@ -66,7 +66,11 @@ describe("Security: cross-contract paths", async () => {
       const { w, attacker, hook } = env;
       const id = await escrowToAttacker(env, hook.address);
       const net = X - feeOn(X);
-      await enqueue(env, w.hub.address, encodeFunctionData({ abi: w.hub.abi, functionName: "deposit", args: [hook.address, net] }));
+      await enqueue(
+        env,
+        w.hub.address,
+        encodeFunctionData({ abi: w.hub.abi, functionName: "deposit", args: [hook.address, net] }),
+      );
       await w.escrow.write.release([id, X], { account: w.wallets.alice.account });
       const [outcome] = await attacker.read.outcomes();
       expect(outcome.succeeded).to.equal(true);
@@ -95,7 +99,11 @@ describe("Security: cross-contract paths", async () => {
       });
       const signature = await w.signIntent("carol", intent);
       const id = await escrowToAttacker(env, hook.address);
-      await enqueue(env, w.hub.address, encodeFunctionData({ abi: w.hub.abi, functionName: "settle", args: [intent, signature] }));
+      await enqueue(
+        env,
+        w.hub.address,
+        encodeFunctionData({ abi: w.hub.abi, functionName: "settle", args: [intent, signature] }),
+      );
       await w.escrow.write.release([id, X], { account: w.wallets.alice.account });
       expect((await attacker.read.outcomes())[0].succeeded).to.equal(true);
       // The attacker submitted the intent, so it earned the fee as well.
@@ -248,7 +256,11 @@ describe("Security: cross-contract paths", async () => {
       ]);
       await time.increase(WITHDRAWAL_DELAY);
       const terms = await w.escrowTerms({ token: hook.address, amount: X, payee: w.address("bob") });
-      await enqueue(env, w.escrow.address, encodeFunctionData({ abi: w.escrow.abi, functionName: "create", args: [terms] }));
+      await enqueue(
+        env,
+        w.escrow.address,
+        encodeFunctionData({ abi: w.escrow.abi, functionName: "create", args: [terms] }),
+      );
       await attacker.write.execute([
         w.hub.address,
         0n,

@@ -38,7 +38,11 @@ describe("Security: edge paths", async () => {
     "create measures what arrived (1 + 2^128), refuses it with EscrowAmountTooLarge(1 + 2^128) instead of truncating, and the whole creation reverts (no escrow, no tokens kept)",
     async () => {
       const { w, attacker, hook } = await networkHelpers.loadFixture(base);
-      const donate = encodeFunctionData({ abi: hook.abi, functionName: "transfer", args: [w.escrow.address, MAX_128 + 1n] });
+      const donate = encodeFunctionData({
+        abi: hook.abi,
+        functionName: "transfer",
+        args: [w.escrow.address, MAX_128 + 1n],
+      });
       await attacker.write.arm([hook.address, donate]);
       const terms = await w.escrowTerms({ token: hook.address, amount: 1n });
       const create = encodeFunctionData({ abi: w.escrow.abi, functionName: "create", args: [terms] });
@@ -61,7 +65,9 @@ describe("Security: edge paths", async () => {
     "with a gas limit so low that the failed push leaves under 1/63 of the stipend, release reverts with PayoutsInsufficientGas and nothing changes; with enough gas the payout to the gas-burning payee is deferred as designed",
     async () => {
       const { w, burner } = await networkHelpers.loadFixture(base);
-      const id = await w.createEscrow(await w.escrowTerms({ token: zeroAddress, amount: 1_000n, payee: burner.address }));
+      const id = await w.createEscrow(
+        await w.escrowTerms({ token: zeroAddress, amount: 1_000n, payee: burner.address }),
+      );
       const alice = w.wallets.alice.account;
       let starving: bigint | undefined;
       for (let gas = 40_000n; gas <= 90_000n && starving === undefined; gas += 250n) {

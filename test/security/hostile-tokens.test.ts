@@ -296,9 +296,13 @@ describe("Security: hostile tokens", async () => {
         await L.as("carol", () => w.channels.write.requestClose([bystander], { account: w.wallets.carol.account }));
         const v3 = held / 5n;
         const daveVoucher = await w.signVoucher("carol", bystander, v3);
-        await L.as("dave", () => w.channels.write.claim([bystander, v3, daveVoucher], { account: w.wallets.dave.account }));
+        await L.as("dave", () =>
+          w.channels.write.claim([bystander, v3, daveVoucher], { account: w.wallets.dave.account }),
+        );
         await time.increase(3_600n);
-        await L.as("relayer", () => w.channels.write.finalizeClose([bystander], { account: w.wallets.relayer.account }));
+        await L.as("relayer", () =>
+          w.channels.write.finalizeClose([bystander], { account: w.wallets.relayer.account }),
+        );
         await w.expectConservation(token);
 
         expect(await L.delta("bob"), "bob: both claims").to.equal(arrive(v1) + arrive(v2 - v1));
@@ -358,7 +362,10 @@ describe("Security: hostile tokens", async () => {
         const t = token.address;
         await w.createEscrow(await w.escrowTerms({ token: t, amount: 1_000n }));
         const now = BigInt(await time.latest());
-        await w.createEscrow(await w.escrowTerms({ token: t, amount: 1_000n, payee: w.address("dave"), deadline: now + DAY }), "carol");
+        await w.createEscrow(
+          await w.escrowTerms({ token: t, amount: 1_000n, payee: w.address("dave"), deadline: now + DAY }),
+          "carol",
+        );
         await mode.apply(token, w, w.escrow.address);
         if (mode.contractBlocked) {
           const terms = await w.escrowTerms({ token: t, amount: 1n });
@@ -436,7 +443,9 @@ describe("Security: hostile tokens", async () => {
         if (!mode.contractBlocked) {
           const before = await token.read.balanceOf([w.address("carol")]);
           await w.hub.write.withdraw([t, w.address("carol")], { account: w.wallets.carol.account });
-          expect(await token.read.balanceOf([w.address("carol")]), "the bystander is unaffected").to.equal(before + 1_000n);
+          expect(await token.read.balanceOf([w.address("carol")]), "the bystander is unaffected").to.equal(
+            before + 1_000n,
+          );
         }
         await w.expectConservation(t);
         await mode.undo(token, w, w.hub.address);
@@ -492,7 +501,9 @@ describe("Security: hostile tokens", async () => {
         }
         expect(await token.read.balanceOf([w.address("bob")])).to.equal(500n);
         expect(await token.read.balanceOf([w.address("alice")])).to.equal(10_000n - 500n);
-        expect(await token.read.balanceOf([w.address("carol")]), "the bystander got her deposit back").to.equal(10_000n);
+        expect(await token.read.balanceOf([w.address("carol")]), "the bystander got her deposit back").to.equal(
+          10_000n,
+        );
         await w.expectConservation(t);
         expect(await token.read.balanceOf([w.channels.address])).to.equal(0n);
       },
@@ -601,7 +612,9 @@ describe("Security: hostile tokens", async () => {
       const plain = await w.publicClient.waitForTransactionReceipt({
         hash: await token.write.transfer([w.address("carol"), 1n], { account: w.wallets.alice.account }),
       });
-      expect(release.gasUsed < plain.gasUsed + 150_000n, `release ${release.gasUsed} vs ${plain.gasUsed}`).to.equal(true);
+      expect(release.gasUsed < plain.gasUsed + 150_000n, `release ${release.gasUsed} vs ${plain.gasUsed}`).to.equal(
+        true,
+      );
       expect(claim.gasUsed < plain.gasUsed + 150_000n, `claim ${claim.gasUsed} vs ${plain.gasUsed}`).to.equal(true);
       expect(await token.read.balanceOf([w.address("bob")])).to.equal(1_000n - feeOn(1_000n) + 1_000n);
       expect(await w.escrow.read.owed([w.address("bob"), t])).to.equal(0n);

@@ -2,13 +2,7 @@ import { describe } from "node:test";
 import { expect } from "chai";
 import { network } from "hardhat";
 import { type Address, encodeFunctionData, type Hex, parseEventLogs, zeroAddress, zeroHash } from "viem";
-import {
-  channelTargets,
-  escrowTargets,
-  hubTargets,
-  type ReentryContext,
-  type ReentryTarget,
-} from "./attack-kit.js";
+import { channelTargets, escrowTargets, hubTargets, type ReentryContext, type ReentryTarget } from "./attack-kit.js";
 import { scenario, writeScenarioRowsAfterSuite } from "./report.js";
 import { CHALLENGE_PERIOD, deployWorld, feeOn, WITHDRAWAL_DELAY, type World } from "./world.js";
 
@@ -66,7 +60,10 @@ describe("Security: reentrancy from receive and token hooks", async () => {
   interface Path {
     name: string;
     vias: Via[];
-    prepare(env: Env, token: Address): Promise<{ trigger: () => Promise<unknown>; gain: bigint; ctx: Partial<ReentryContext> }>;
+    prepare(
+      env: Env,
+      token: Address,
+    ): Promise<{ trigger: () => Promise<unknown>; gain: bigint; ctx: Partial<ReentryContext> }>;
   }
 
   /** The attacker's claim on value: its token balance + its owed balances + its hub balance. */
@@ -431,7 +428,9 @@ describe("Security: reentrancy from receive and token hooks", async () => {
     } else {
       const id = bystander[via].channelId;
       const claimed = (await w.channels.read.getChannel([id])).claimed;
-      await w.channels.write.claim([id, B, await w.signVoucher("carol", id, B)], { account: w.wallets.relayer.account });
+      await w.channels.write.claim([id, B, await w.signVoucher("carol", id, B)], {
+        account: w.wallets.relayer.account,
+      });
       expect(await w.balanceOf(token, dave), "the bystander's channel pays out in full").to.equal(before + B - claimed);
     }
   }

@@ -5,8 +5,8 @@ import { after, it } from "node:test";
 /**
  * Scenario rows for the auditors' report. Every security test is declared through {@link scenario},
  * which runs it as a node:test `it` and records its outcome: `PASS`, `FAIL` (the assertion failed
- * or the scenario threw), or `KNOWN ISSUE` (a test marked `todo` that demonstrates a reported
- * vulnerability and still fails). When `SECURITY_REPORT_DIR` is set (by `npm run test:security`),
+ * or the scenario threw), `KNOWN ISSUE` (a test marked `todo` that demonstrates a reported
+ * vulnerability and still fails) or `FIXED?` (a `todo` test that now passes: drop the marker). When `SECURITY_REPORT_DIR` is set (by `npm run test:security`),
  * the rows are written there as JSON after each suite; `scripts/security-suite.ts` turns them into
  * `reports/security.md`. Without it nothing is written, so `npm test` leaves no files behind.
  */
@@ -50,30 +50,23 @@ export function scenario(
   fn: () => Promise<void>,
   options: ScenarioOptions = {},
 ): void {
-  const testOptions = options.todo === undefined ? {} : { todo: options.todo };
-  it(`[${contract}] ${name}`, testOptions, async () => {
+  const { todo } = options;
+  it(`[${contract}] ${name}`, todo === undefined ? {} : { todo }, async () => {
+    const base = { area, contract, scenario: name, asserted, ...(todo === undefined ? {} : { note: todo }) };
     try {
       await fn();
-      rows.push({
-        area,
-        contract,
-        scenario: name,
-        asserted,
-        status: options.todo === undefined ? "PASS" : "FIXED?",
-        ...(options.todo === undefined ? {} : { note: options.todo }),
-      });
+      rows.push({ ...base, status: todo === undefined ? "PASS" : "FIXED?" });
     } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      rows.push({
-        area,
-        contract,
-        scenario: name,
-        asserted,
-        status: options.todo === undefined ? "FAIL" : "KNOWN ISSUE",
-        failure: message.split("\n")[0],
-        ...(options.todo === undefined ? {} : { note: options.todo }),
-      });
-      throw error;
+      const failure = (error instanceof Error ? error.message : String(error)).split("\n")[0];
+      if (todo === undefined) {
+        rows.push({ ...base, status: "FAIL", failure });
+        throw error;
+      }
+      // A known issue: recorded, printed, and not rethrown. Hardhat 3.18's `hardhat test nodejs`
+      // counts a failing `todo` test as a failure (exit code 1), which would turn the suite red
+      // for an issue that is already reported; node:test still lists the test as `todo`.
+      rows.push({ ...base, status: "KNOWN ISSUE", failure });
+      console.log(`    KNOWN ISSUE [${contract}] ${name}: ${failure}`);
     }
   });
 }

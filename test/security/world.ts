@@ -161,10 +161,7 @@ export async function deployWorld(connection: Connection) {
   }
 
   /** Creates an escrow from `payer` (default alice) and records its id for the conservation sums. */
-  async function createEscrow(
-    terms: Awaited<ReturnType<typeof escrowTerms>>,
-    payer: Party = "alice",
-  ): Promise<bigint> {
+  async function createEscrow(terms: Awaited<ReturnType<typeof escrowTerms>>, payer: Party = "alice"): Promise<bigint> {
     const value = terms.token === zeroAddress ? terms.amount : 0n;
     const { result } = await escrow.simulate.create([terms], { account: address(payer), value });
     await escrow.write.create([terms], { account: wallets[payer].account, value });
@@ -173,7 +170,10 @@ export async function deployWorld(connection: Connection) {
   }
 
   /** Opens a channel from `payer` (default alice) and records its id. */
-  async function openChannel(fields: { token: Address; amount: bigint; payee?: Address; salt?: bigint }, payer: Party = "alice") {
+  async function openChannel(
+    fields: { token: Address; amount: bigint; payee?: Address; salt?: bigint },
+    payer: Party = "alice",
+  ) {
     const payee = fields.payee ?? address("bob");
     const salt = `0x${(fields.salt ?? 1n).toString(16).padStart(64, "0")}` as Hex;
     const id = await channels.read.channelIdOf([address(payer), payee, fields.token, salt]);
@@ -187,7 +187,12 @@ export async function deployWorld(connection: Connection) {
 
   const escrowDomain = { name: "settlekit Escrow", version: "1", chainId, verifyingContract: escrow.address };
   const hubDomain = { name: "settlekit SettlementHub", version: "1", chainId, verifyingContract: hub.address };
-  const channelDomain = { name: "settlekit PaymentChannels", version: "1", chainId, verifyingContract: channels.address };
+  const channelDomain = {
+    name: "settlekit PaymentChannels",
+    version: "1",
+    chainId,
+    verifyingContract: channels.address,
+  };
 
   /** `party`'s voucher for `channelId` (optionally in another domain, for replay attempts). */
   function signVoucher(party: Party, channelId: Hex, cumulativeAmount: bigint, domain = channelDomain): Promise<Hex> {

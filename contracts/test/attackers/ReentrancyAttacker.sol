@@ -30,7 +30,7 @@ contract ReentrancyAttacker is ITokenHook {
     /// @notice The data contract could not be deployed.
     error ReentrancyAttackerDataStoreFailed();
 
-    address public target;
+    address public reentryTarget;
     bool public armed;
     bool public rejecting;
     /// @dev A contract whose code is the re-entry call data.
@@ -52,7 +52,7 @@ contract ReentrancyAttacker is ITokenHook {
     /// @param target_ The contract to re-enter.
     /// @param data The call data of the re-entrant call.
     function arm(address target_, bytes calldata data) external {
-        target = target_;
+        reentryTarget = target_;
         _dataStore = _storeAsCode(data);
         armed = true;
     }
@@ -115,7 +115,7 @@ contract ReentrancyAttacker is ITokenHook {
 
     /// @dev Makes the re-entrant call without copying its return data, then keeps its first word.
     function _attempt() private {
-        address to = target;
+        address to = reentryTarget;
         address store = _dataStore;
         bytes memory data;
         assembly ("memory-safe") {
