@@ -70,7 +70,9 @@ describe("Security: edge paths", async () => {
       );
       const alice = w.wallets.alice.account;
       let starving: bigint | undefined;
-      for (let gas = 40_000n; gas <= 90_000n && starving === undefined; gas += 250n) {
+      // The window where the push gets under ~30,500 gas is about 30,000 gas wide; its position
+      // depends on what the release costs before the push (more under coverage instrumentation).
+      for (let gas = 30_000n; gas <= 600_000n && starving === undefined; gas += 2_000n) {
         try {
           await w.escrow.simulate.release([id, 1_000n], { account: alice.address, gas });
         } catch (error) {
