@@ -59,6 +59,8 @@ describe("Security: reentrancy from receive and token hooks", async () => {
   /** A path under attack: sets up the position, then says how to trigger the payout and what the attacker is owed. */
   interface Path {
     name: string;
+    /** The attacker pays in (create, deposit, open, top-up) rather than being paid. */
+    entry?: true;
     vias: Via[];
     prepare(
       env: Env,
@@ -219,6 +221,7 @@ describe("Security: reentrancy from receive and token hooks", async () => {
     },
     {
       name: "create pulls the deposit from the attacker",
+      entry: true,
       vias: ["hook"],
       async prepare(env, token) {
         const { w } = env;
@@ -233,6 +236,7 @@ describe("Security: reentrancy from receive and token hooks", async () => {
     },
     {
       name: "createWithPermit pulls the deposit from the attacker",
+      entry: true,
       vias: ["hook"],
       async prepare(env, token) {
         const { w } = env;
@@ -270,6 +274,7 @@ describe("Security: reentrancy from receive and token hooks", async () => {
     },
     {
       name: "deposit pulls from the attacker",
+      entry: true,
       vias: ["hook"],
       async prepare(env, token) {
         const { w } = env;
@@ -279,6 +284,7 @@ describe("Security: reentrancy from receive and token hooks", async () => {
     },
     {
       name: "depositFor pulls from the attacker",
+      entry: true,
       vias: ["hook"],
       async prepare(env, token) {
         const { w, attacker } = env;
@@ -387,6 +393,7 @@ describe("Security: reentrancy from receive and token hooks", async () => {
     },
     {
       name: "open pulls the deposit from the attacker",
+      entry: true,
       vias: ["hook"],
       async prepare(env, token) {
         const { w, attacker } = env;
@@ -402,6 +409,7 @@ describe("Security: reentrancy from receive and token hooks", async () => {
     },
     {
       name: "topUp pulls the deposit from the attacker",
+      entry: true,
       vias: ["hook"],
       async prepare(env, token) {
         const { w } = env;
@@ -440,6 +448,12 @@ describe("Security: reentrancy from receive and token hooks", async () => {
     if (contract === "SettlementHub") return { holder: w.hub.address, owes: w.hubLiabilities };
     return { holder: w.channels.address, owes: w.channelLiabilities };
   }
+
+  const RECEIVERS = "Hostile receivers";
+  const modes = [
+    { label: "reverts on receipt", set: (a: Env["attacker"]) => a.write.setRejecting([true]) },
+    { label: "burns all the gas it is given", set: (a: Env["attacker"]) => a.write.setBurning([true]) },
+  ];
 
   const suites: [string, Path[], (w: World, c: ReentryContext) => ReentryTarget[]][] = [
     ["Escrow", escrowPaths, escrowTargets],
@@ -492,6 +506,58 @@ describe("Security: reentrancy from receive and token hooks", async () => {
             }
           },
         );
+      }
+    }
+  }
+
+  // Every payout path again, with the party paid refusing the payment or burning all gas.
+  for (const [contract, paths] of suites) {
+    for (const path of paths.filter((p) => p.entry === undefined)) {
+      for (const via of path.vias) {
+        for (const mode of modes) {
+          const pulled = path.name.startsWith("withdraw");
+          const currency = via === "native" ? "in native currency" : "in an ERC-20 (CallbackToken hook)";
+          scenario(
+            RECEIVERS,
+            contract,
+            `${path.name}, ${currency}, to a receiver that ${mode.label}`,
+            pulled
+              ? "the pull reverts (the receiver chose to pull into itself) and its balance stays owed; conservation; the bystander exits in full"
+              : `the payout completes and is deferred to the receiver's owed balance (exactly its due, nothing pushed)${via === "native" ? "; the native push costs the caller at most the 30,000-gas stipend (transaction under 300,000 gas)" : ""}; conservation; the bystander exits in full`,
+            async () => {
+              const env = await networkHelpers.loadFixture(base);
+              const { w, attacker } = env;
+              const token = via === "native" ? zeroAddress : env.hook.address;
+              const { trigger, gain } = await path.prepare(env, token);
+              await mode.set(attacker);
+              const wallet = await w.balanceOf(token, attacker.address);
+              const held = await holdings(env, token);
+              if (pulled) {
+                let reverted = false;
+                try {
+                  await trigger();
+                } catch {
+                  reverted = true;
+                }
+                expect(reverted, "a pull into a receiver that cannot take it reverts").to.equal(true);
+              } else {
+                const receipt = await w.publicClient.waitForTransactionReceipt({ hash: (await trigger()) as Hex });
+                expect(receipt.status).to.equal("success");
+                if (via === "native") {
+                  expect(receipt.gasUsed < 300_000n, `gas used ${receipt.gasUsed}`).to.equal(true);
+                }
+              }
+              expect(await w.balanceOf(token, attacker.address), "nothing was pushed").to.equal(wallet);
+              expect((await holdings(env, token)) - held, "the receiver's due, deferred").to.equal(gain);
+              const { holder, owes } = liabilitiesOf(w, contract);
+              expect(await w.balanceOf(token, holder), "conservation").to.equal(await owes(token));
+              await attacker.write.setRejecting([false]);
+              await attacker.write.setBurning([false]);
+              await bystanderExits(env, contract, via, token);
+              await w.expectConservation(token);
+            },
+          );
+        }
       }
     }
   }

@@ -9,7 +9,8 @@ import {ITokenHook} from "../tokens/CallbackToken.sol";
 /// @dev The attempt fits the 30,000-gas stipend of a native push: the call data is kept as the code
 /// of a data contract (read with one EXTCODECOPY instead of one cold SLOAD per word), and the record
 /// slot is written non-zero by the constructor, so an update costs 5,000 gas rather than 22,100. With `rejecting`
-/// set, the attacker also refuses the payment after its attempt (the payer must then defer it).
+/// set, the attacker also refuses the payment after its attempt (the payer must then defer it); with
+/// `burning` set it burns all the gas it is given instead (INVALID), like a gas-burning receiver.
 /// Any test can drive it: it forwards arbitrary calls through {execute}.
 contract ReentrancyAttacker is ITokenHook {
     /// @notice The attacker was paid and tried `target` with `selector`; `succeeded` says whether the
@@ -33,6 +34,7 @@ contract ReentrancyAttacker is ITokenHook {
     address public reentryTarget;
     bool public armed;
     bool public rejecting;
+    bool public burning;
     /// @dev A contract whose code is the re-entry call data.
     address private _dataStore;
     Record private _record;
@@ -65,6 +67,11 @@ contract ReentrancyAttacker is ITokenHook {
     /// @notice With `reject` set, the attacker refuses every payment after its attempt.
     function setRejecting(bool reject) external {
         rejecting = reject;
+    }
+
+    /// @notice With `burn` set, the attacker burns all the gas it is given on every payment.
+    function setBurning(bool burn) external {
+        burning = burn;
     }
 
     /// @notice Registers this contract's hook with a {CallbackToken}.
@@ -101,6 +108,11 @@ contract ReentrancyAttacker is ITokenHook {
             _attempting = false;
         }
         if (rejecting) revert ReentrancyAttackerRefused();
+        if (burning) {
+            assembly {
+                invalid()
+            }
+        }
     }
 
     /// @dev Deploys a contract whose code is `0x00 ‖ data` (the init code copies the rest of itself
