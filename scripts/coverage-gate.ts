@@ -16,7 +16,7 @@
  *
  * Usage: `node scripts/coverage-gate.ts [--lines 98] [--branches 95]`.
  */
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { addStatementCoverageInstrumentation, latestSupportedSolidityVersion } from "@nomicfoundation/edr";
@@ -165,7 +165,12 @@ function ifBranches(file: string, version: string, counts: Map<string, number>) 
   return { hit, found, missed };
 }
 
-const lcov = parseLcov(readFileSync(path.join(root, "coverage", "lcov.info"), "utf8"));
+const lcovPath = path.join(root, "coverage", "lcov.info");
+if (!existsSync(lcovPath)) {
+  console.error("coverage gate: coverage/lcov.info is missing; run `hardhat test --coverage` first");
+  process.exit(1);
+}
+const lcov = parseLcov(readFileSync(lcovPath, "utf8"));
 const files = [...lcov.keys()].filter(gated).sort();
 if (files.length === 0) {
   console.error("coverage gate: no contract in coverage/lcov.info; run `hardhat test --coverage` first");

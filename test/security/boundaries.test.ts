@@ -340,7 +340,7 @@ describe("Security: overflow and boundaries", async () => {
       await w.channels.write.requestClose([id], { account: w.wallets.alice.account });
       const requestedAt = BigInt(await t.latest());
       const channel = await w.channels.read.getChannel([id]);
-      expect(channel.status, "the channel is Closing, not Closed").to.equal(2);
+      expect(channel.status, "after requestClose the status must be Closing (2)").to.equal(2);
       expect(channel.closeRequestedAt).to.equal(requestedAt);
       await w.channels.write.claim([id, 300n, await w.signVoucher("alice", id, 300n)], {
         account: w.wallets.relayer.account,
@@ -358,7 +358,7 @@ describe("Security: overflow and boundaries", async () => {
   scenario(
     AREA,
     "PaymentChannels",
-    "timestamps below 2^48: a channel opened, claimed and closed at block time 2^48 - 2 hours",
+    "timestamps below 2^48: a channel opened and its close requested at block time 2^48 - 2 hours",
     "requestClose at 2^48 - 2 h stores the time exactly; the challenge period ends past 2^48 and finalizeClose refunds the rest; conservation",
     async () => {
       const { w, time: t } = await farFuture(2n ** 48n - 7_200n);
