@@ -162,6 +162,10 @@ interface IPaymentChannels {
     /// @notice {finalizeClose} on an open channel whose payer has not requested a close.
     error PaymentChannelsCloseNotRequested(bytes32 channelId);
 
+    /// @notice `token` would be the 2^24-th distinct token: the registry that packs token indexes
+    /// into 24 bits is full (no realistic deployment gets near it).
+    error PaymentChannelsTooManyTokens(address token);
+
     /// @notice The challenge period is still running; the close can be finalized from `closesAt` on.
     error PaymentChannelsChallengePeriodActive(bytes32 channelId, uint256 closesAt);
 

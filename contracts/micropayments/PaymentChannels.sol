@@ -3,6 +3,7 @@ pragma solidity 0.8.37;
 
 import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
 import {Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
@@ -19,11 +20,12 @@ import {IPaymentChannels} from "./IPaymentChannels.sol";
 /// `head` packs payer, token index, closeRequestedAt, status and a delegation flag into one word
 /// (written with one SSTORE), the payee takes one slot, and deposit and claimed are two uint128 in
 /// one word. A delegated session key takes a fourth slot, written and read only when one was delegated.
-/// Tokens are stored as a 32-bit index into a registry filled on a token's first channel (index 0
+/// Tokens are stored as a 24-bit index into a registry filled on a token's first channel (index 0
 /// is native currency), which makes that first channel cost two more slots once.
 contract PaymentChannels is IPaymentChannels, Ownable2Step, Pausable, ReentrancyGuardTransient, EIP712 {
-    /// @dev One channel in storage: three slots. `head` bits: 0-159 payer, 160-191 token index,
-    /// 192-239 closeRequestedAt, 240-247 status, 248-255 delegation flag (see {_head}).
+    /// @dev One channel in storage: three slots. `head` bits: 0-159 payer, 160-183 token index,
+    /// 184-247 closeRequestedAt (a full uint64 timestamp), 248-251 status, 252 delegation flag
+    /// (see {_head}).
     /// `amounts` bits: 0-127 deposit, 128-255 claimed (see {_amounts}).
     struct StoredChannel {
         uint256 head;
@@ -35,11 +37,13 @@ contract PaymentChannels is IPaymentChannels, Ownable2Step, Pausable, Reentrancy
     bytes32 private constant _VOUCHER_TYPEHASH = keccak256("Voucher(bytes32 channelId,uint256 cumulativeAmount)");
 
     uint256 private constant _TOKEN_INDEX_SHIFT = 160;
-    uint256 private constant _CLOSE_REQUESTED_AT_SHIFT = 192;
-    uint256 private constant _STATUS_SHIFT = 240;
-    uint256 private constant _DELEGATED_SHIFT = 248;
-    /// @dev The bits of closeRequestedAt and status in `head`.
-    uint256 private constant _CLOSE_STATE_MASK = ((1 << 56) - 1) << _CLOSE_REQUESTED_AT_SHIFT;
+    uint256 private constant _CLOSE_REQUESTED_AT_SHIFT = 184;
+    uint256 private constant _STATUS_SHIFT = 248;
+    uint256 private constant _DELEGATED_SHIFT = 252;
+    /// @dev The most tokens the 24-bit registry index can name (index 0 is native currency).
+    uint256 private constant _MAX_TOKENS = type(uint24).max;
+    /// @dev The bits of closeRequestedAt (64) and status (4) in `head`.
+    uint256 private constant _CLOSE_STATE_MASK = ((1 << 68) - 1) << _CLOSE_REQUESTED_AT_SHIFT;
 
     uint64 private immutable _challengePeriod;
 
@@ -128,7 +132,7 @@ contract PaymentChannels is IPaymentChannels, Ownable2Step, Pausable, Reentrancy
         if (status != ChannelStatus.Open) revert PaymentChannelsChannelNotOpen(channelId, status);
         if (msg.sender != _payerOf(head)) revert PaymentChannelsNotPayer(channelId, msg.sender);
 
-        channel.head = _withCloseState(head, ChannelStatus.Closing, block.timestamp);
+        channel.head = _withCloseState(head, ChannelStatus.Closing, SafeCast.toUint64(block.timestamp));
         emit ChannelCloseRequested(channelId, block.timestamp + _challengePeriod);
     }
 
@@ -322,7 +326,9 @@ contract PaymentChannels is IPaymentChannels, Ownable2Step, Pausable, Reentrancy
         if (token == address(0)) return 0;
         index = _tokenIndexes[token];
         if (index == 0) {
-            index = ++_tokenCount;
+            index = _tokenCount + 1;
+            if (index > _MAX_TOKENS) revert PaymentChannelsTooManyTokens(token);
+            _tokenCount = uint32(index);
             _tokenIndexes[token] = uint32(index);
             _tokens[index] = token;
         }
@@ -358,7 +364,8 @@ contract PaymentChannels is IPaymentChannels, Ownable2Step, Pausable, Reentrancy
             (uint256(delegated ? 1 : 0) << _DELEGATED_SHIFT);
     }
 
-    /// @dev `head` with its status and closeRequestedAt replaced (`closeRequestedAt` < 2^48).
+    /// @dev `head` with its status and closeRequestedAt replaced (`closeRequestedAt` < 2^64:
+    /// callers pass `block.timestamp`, which every EVM chain keeps far below that).
     function _withCloseState(
         uint256 head,
         ChannelStatus status,
@@ -389,19 +396,19 @@ contract PaymentChannels is IPaymentChannels, Ownable2Step, Pausable, Reentrancy
     }
 
     function _tokenIndexOf(uint256 head) private pure returns (uint256) {
-        return uint32(head >> _TOKEN_INDEX_SHIFT);
+        return uint24(head >> _TOKEN_INDEX_SHIFT);
     }
 
     function _closeRequestedAtOf(uint256 head) private pure returns (uint256) {
-        return uint48(head >> _CLOSE_REQUESTED_AT_SHIFT);
+        return uint64(head >> _CLOSE_REQUESTED_AT_SHIFT);
     }
 
     function _statusOf(uint256 head) private pure returns (ChannelStatus) {
-        return ChannelStatus(uint8(head >> _STATUS_SHIFT));
+        return ChannelStatus(uint8((head >> _STATUS_SHIFT) & 0xf));
     }
 
     function _isDelegated(uint256 head) private pure returns (bool) {
-        return (head >> _DELEGATED_SHIFT) != 0;
+        return (head >> _DELEGATED_SHIFT) & 1 != 0;
     }
 
     /// @dev ECDSA first (no code lookup for the common EOA signer, malleable `s` rejected), then

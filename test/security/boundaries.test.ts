@@ -350,9 +350,6 @@ describe("Security: overflow and boundaries", async () => {
       expect(await w.balanceOf(zeroAddress, w.channels.address), "nothing stays locked").to.equal(0n);
       await w.expectConservation(zeroAddress);
     },
-    {
-      todo: "VULNERABILITY (reported): PaymentChannels packs closeRequestedAt into 48 bits of `head` without a bound check; at block.timestamp >= 2^48 requestClose spills the time's high bits into the status byte (here: status becomes Closed) and the delegation flag, locking the deposit for good",
-    },
   );
 
   scenario(
