@@ -2869,6 +2869,17 @@ export const paymentChannelsAbi = [
     "type": "error"
   },
   {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "token",
+        "type": "address"
+      }
+    ],
+    "name": "PaymentChannelsTooManyTokens",
+    "type": "error"
+  },
+  {
     "inputs": [],
     "name": "PaymentChannelsZeroAmount",
     "type": "error"
@@ -2929,6 +2940,22 @@ export const paymentChannelsAbi = [
   {
     "inputs": [],
     "name": "ReentrancyGuardReentrantCall",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint8",
+        "name": "bits",
+        "type": "uint8"
+      },
+      {
+        "internalType": "uint256",
+        "name": "value",
+        "type": "uint256"
+      }
+    ],
+    "name": "SafeCastOverflowedUintDowncast",
     "type": "error"
   },
   {
