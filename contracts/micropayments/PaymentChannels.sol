@@ -255,12 +255,12 @@ contract PaymentChannels is IPaymentChannels, Ownable2Step, Pausable, Reentrancy
     // ------------------------------------------------------------------ admin
 
     /// @inheritdoc IPaymentChannels
-    function pause() external onlyOwner {
+    function pause() external nonReentrant onlyOwner {
         _pause();
     }
 
     /// @inheritdoc IPaymentChannels
-    function unpause() external onlyOwner {
+    function unpause() external nonReentrant onlyOwner {
         _unpause();
     }
 

@@ -159,12 +159,12 @@ contract SettlementHub is ISettlementHub, EIP712, Ownable2Step, Pausable, Reentr
     // ------------------------------------------------------------------------------------ admin
 
     /// @inheritdoc ISettlementHub
-    function pause() external onlyOwner {
+    function pause() external nonReentrant onlyOwner {
         _pause();
     }
 
     /// @inheritdoc ISettlementHub
-    function unpause() external onlyOwner {
+    function unpause() external nonReentrant onlyOwner {
         _unpause();
     }
 
