@@ -71,7 +71,9 @@ function gitCommit(): string | null {
 
 async function main(): Promise<void> {
   const loadStart = load();
-  progress(`settlekit bench (${quick ? "quick" : "full"}): ${[...only].join(", ")}; load average ${loadStart.join(" / ")}`);
+  progress(
+    `settlekit bench (${quick ? "quick" : "full"}): ${[...only].join(", ")}; load average ${loadStart.join(" / ")}`,
+  );
   const results: Omit<BenchResults, "targets" | "environment"> = {};
 
   if (only.has("gas")) {
@@ -84,7 +86,8 @@ async function main(): Promise<void> {
         { gas: number }
       >;
       const committed = file[row.snapshot.key]?.gas;
-      if (committed !== row.gas) mismatches.push(`${row.label}: ${row.gas} here, ${committed ?? "absent"} in gas/${row.snapshot.file}.json`);
+      if (committed !== row.gas)
+        mismatches.push(`${row.label}: ${row.gas} here, ${committed ?? "absent"} in gas/${row.snapshot.file}.json`);
     }
     results.gas = { ...gas, snapshotMismatches: mismatches };
   }
@@ -117,7 +120,8 @@ async function main(): Promise<void> {
   writeFileSync(out("latest.md"), markdown(full));
   writeFileSync(out("latest.svg"), svg(full));
   progress(`wrote ${["latest.json", "latest.md", "latest.svg"].map(out).join(", ")}`);
-  for (const t of full.targets) progress(`  ${t.met ? "met   " : "MISSED"} ${t.figure}: ${t.measured} (target ${t.target})`);
+  for (const t of full.targets)
+    progress(`  ${t.met ? "met   " : "MISSED"} ${t.figure}: ${t.measured} (target ${t.target})`);
 }
 
 await main();

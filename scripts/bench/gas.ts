@@ -6,7 +6,16 @@
 // leave out: ERC-20 and native transfer baselines, settleBatch at 400, and marginal gas per
 // payment at every batch size.
 import { network } from "hardhat";
-import { type Address, type Hex, keccak256, type LocalAccount, maxUint128, parseEther, stringToHex, zeroAddress } from "viem";
+import {
+  type Address,
+  type Hex,
+  keccak256,
+  type LocalAccount,
+  maxUint128,
+  parseEther,
+  stringToHex,
+  zeroAddress,
+} from "viem";
 import { mnemonicToAccount, privateKeyToAccount } from "viem/accounts";
 import { type Payment, signPayment, signRelease, signVoucher } from "../../src/client/index.js";
 
@@ -108,7 +117,9 @@ async function measureEscrow(progress: Progress): Promise<GasRow[]> {
   await escrow.write.release([1n, amount], asPayer);
 
   const createErc20 = await gasOf(escrow.write.create([base], asPayer)); // id 2
-  const createNative = await gasOf(escrow.write.create([{ ...base, token: zeroAddress }], { ...asPayer, value: amount })); // id 3
+  const createNative = await gasOf(
+    escrow.write.create([{ ...base, token: zeroAddress }], { ...asPayer, value: amount }),
+  ); // id 3
   await escrow.write.create([{ ...base, arbiter: arbiter.account.address }], asPayer); // id 4, as in the test
   const release = await gasOf(escrow.write.release([2n, amount], asPayer));
   await escrow.write.create([base], asPayer); // id 5
@@ -210,7 +221,6 @@ async function measureEscrow(progress: Progress): Promise<GasRow[]> {
   ];
 }
 
-const HUB_PAYERS = 400;
 const UNIT = 1_000_000n; // one token of a 6-decimal (USDC-like) ERC-20
 
 async function measureHub(
@@ -316,7 +326,9 @@ async function measureHub(
   progress("hub: settle one; baselines: ERC-20 transfer to an existing and a new holder, native transfer");
   const fixture = await networkHelpers.loadFixture(deployWarmHub);
   const [[single], [signature]] = await intents(fixture, 1, (i) => payees[i] as Address);
-  const settleOne = await gasOf(fixture.hub.write.settle([single as Payment, signature as Hex], { account: relayer.account }));
+  const settleOne = await gasOf(
+    fixture.hub.write.settle([single as Payment, signature as Hex], { account: relayer.account }),
+  );
   // Baselines with the same token: the funder has sent it before; the holder already holds it.
   const holder = testAccount("holder").address;
   await fixture.token.write.transfer([holder, UNIT]);

@@ -185,7 +185,8 @@ async function startRelayer(chainUrl: string, hub: Address, flags: string[]): Pr
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`relayer exited with ${child.exitCode}:\n${readFileSync(log, "utf8")}`);
+    if (child.exitCode !== null)
+      throw new Error(`relayer exited with ${child.exitCode}:\n${readFileSync(log, "utf8")}`);
     try {
       if ((await fetch(`${url}/healthz`)).ok) break;
     } catch {
@@ -265,7 +266,9 @@ function openLoop(url: string, bodies: readonly string[], rate: number, onAnswer
           res.on("end", () => finish(res.statusCode ?? 0, text));
         },
       );
-      req.on("error", (error) => finish(0, JSON.stringify({ code: `transport_${(error as { code?: string }).code ?? "error"}` })));
+      req.on("error", (error) =>
+        finish(0, JSON.stringify({ code: `transport_${(error as { code?: string }).code ?? "error"}` })),
+      );
       req.end(body);
     };
     const pump = () => {
@@ -292,7 +295,11 @@ export async function startBenchChain(progress: Progress): Promise<BenchChain> {
   const anvil = await startAnvil();
   const chain = { ...foundry, rpcUrls: { default: { http: [anvil.url] } } };
   const publicClient = createPublicClient({ chain, transport: http(anvil.url) });
-  const deployer = createWalletClient({ chain, transport: http(anvil.url), account: privateKeyToAccount(DEPLOYER_KEY) });
+  const deployer = createWalletClient({
+    chain,
+    transport: http(anvil.url),
+    account: privateKeyToAccount(DEPLOYER_KEY),
+  });
   const artifact = JSON.parse(
     readFileSync(join(ROOT, "artifacts", "contracts", "settlement", "SettlementHub.sol", "SettlementHub.json"), "utf8"),
   ) as { bytecode: Hex };
@@ -374,7 +381,10 @@ export async function runLoad(
   // Warm-up, not measured: JIT, connections and the store's first batches.
   const warmUp = await openLoop(relayer.url, bodies.slice(0, WARM_UP), 100, () => undefined);
   const warmDeadline = performance.now() + 30_000;
-  while (performance.now() < warmDeadline && warmUp.some((a) => a.digest !== undefined && !watcher.seen.has(a.digest))) {
+  while (
+    performance.now() < warmDeadline &&
+    warmUp.some((a) => a.digest !== undefined && !watcher.seen.has(a.digest))
+  ) {
     await new Promise((r) => setTimeout(r, 50));
   }
   const measured = bodies.slice(WARM_UP);
@@ -396,7 +406,9 @@ export async function runLoad(
     clearInterval(ticker);
 
     const rejected: Record<string, number> = {};
-    for (const a of answers) if (a.digest === undefined) rejected[a.code ?? `http_${a.status}`] = (rejected[a.code ?? `http_${a.status}`] ?? 0) + 1;
+    for (const a of answers)
+      if (a.digest === undefined)
+        rejected[a.code ?? `http_${a.status}`] = (rejected[a.code ?? `http_${a.status}`] ?? 0) + 1;
     const acceptLatencies = accepted.map((a) => a.answered - a.scheduled).sort((x, y) => x - y);
     const confirmLatencies: number[] = [];
     const transactions = new Set<string>();

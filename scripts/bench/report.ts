@@ -35,7 +35,7 @@ const n = (value: number) => Math.round(value).toLocaleString("en-US");
 const verdict = (met: boolean) => (met ? "met" : "**missed**");
 
 /** Every figure the issue sets a target for, measured or not (unmeasured = missed, said so). */
-export function evaluateTargets(results: Omit<BenchResults, "targets">): Target[] {
+export function evaluateTargets(results: Omit<BenchResults, "targets" | "environment">): Target[] {
   const targets: Target[] = [];
   const gasRow = (key: string) =>
     [...(results.gas?.escrow ?? []), ...(results.gas?.hub ?? []), ...(results.gas?.channels ?? [])].find(
@@ -76,7 +76,9 @@ export function evaluateTargets(results: Omit<BenchResults, "targets">): Target[
     }
   }
   if (results.offchain) {
-    const rate = results.offchain.rates.find((r) => r.name === `voucher verify, ${backendLabel(results.offchain?.backend)}`);
+    const rate = results.offchain.rates.find(
+      (r) => r.name === `voucher verify, ${backendLabel(results.offchain?.backend)}`,
+    );
     targets.push({
       figure: `voucher verifications per second, one core (default backend: ${results.offchain.backend})`,
       measured: rate ? n(rate.perSecond) : "not measured",
@@ -85,10 +87,14 @@ export function evaluateTargets(results: Omit<BenchResults, "targets">): Target[
     });
   }
   if (results.relayer) {
-    const run = (mode: Mode, offered: number) => results.relayer?.runs.find((r) => r.mode === mode && r.offered === offered);
+    const run = (mode: Mode, offered: number) =>
+      results.relayer?.runs.find((r) => r.mode === mode && r.offered === offered);
     const top = Math.max(...results.relayer.runs.map((r) => r.offered));
     const mid = results.relayer.runs.some((r) => r.offered === 1000) ? 1000 : top;
-    const best = Math.max(0, ...results.relayer.runs.filter((r) => r.mode === "batched").map((r) => r.settledPerSecond));
+    const best = Math.max(
+      0,
+      ...results.relayer.runs.filter((r) => r.mode === "batched").map((r) => r.settledPerSecond),
+    );
     const atTop = run("batched", top);
     const atMid = run("batched", mid);
     const baseTop = run("batch1", top);
@@ -113,7 +119,8 @@ export function evaluateTargets(results: Omit<BenchResults, "targets">): Target[
       });
     }
     if (atTop && baseTop) {
-      const ratio = baseTop.settledPerSecond > 0 ? atTop.settledPerSecond / baseTop.settledPerSecond : Number.POSITIVE_INFINITY;
+      const ratio =
+        baseTop.settledPerSecond > 0 ? atTop.settledPerSecond / baseTop.settledPerSecond : Number.POSITIVE_INFINITY;
       targets.push({
         figure: `relayer throughput vs batch size 1 at ${n(top)}/s offered`,
         measured: `${ratio.toFixed(1)}×`,
@@ -179,7 +186,7 @@ export function markdown(results: BenchResults): string {
       "",
       "Full-transaction `gasUsed` from receipts on the in-process Hardhat network (cancun), warm state as in",
       "`test/*/gas.test.ts` (never a token's, payer's or recipient's first use). Baselines measured in the same run with the",
-      "same 6-decimal OpenZeppelin ERC-20 (`TestToken`): the sender has sent before; the \"existing holder\" already holds it.",
+      'same 6-decimal OpenZeppelin ERC-20 (`TestToken`): the sender has sent before; the "existing holder" already holds it.',
       `× = gas ÷ the baseline's gas. ${
         gas.snapshotMismatches.length === 0
           ? "Every figure that the committed snapshots `gas/*.json` also record is identical to the snapshot."
@@ -200,7 +207,7 @@ export function markdown(results: BenchResults): string {
       "",
       "settleBatch by size (payers' nonce words already in use; every payee, the merchant and the relayer already hold a hub balance):",
       "",
-      "| intents | 100 payers → 100 payees: tx gas | per payment | marginal | × ERC-20 (existing / new) | → one merchant: tx gas | per payment | marginal | × ERC-20 (existing / new) |",
+      "| intents (N) | N payers → N payees: tx gas | per payment | marginal | × ERC-20 (existing / new) | N payers → one merchant: tx gas | per payment | marginal | × ERC-20 (existing / new) |",
       "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     );
     const ratio = (gasPer: number | undefined) =>
@@ -256,7 +263,7 @@ export function markdown(results: BenchResults): string {
       "then an open-loop generator POSTs pre-signed intents at the offered rate regardless of answers. Accept latency counts",
       "from each request's scheduled send time to its 202; accept-to-confirmed from the 202 to the moment the benchmark sees",
       `the intent's \`PaymentSettled\` in a mined block (logs polled every ${s.watcherPollMs} ms). Settled/s = settled intents ÷`,
-      "(last settlement seen − first scheduled send). \"Unsettled\" = accepted but not on-chain when the run stopped waiting.",
+      '(last settlement seen − first scheduled send). "Unsettled" = accepted but not on-chain when the run stopped waiting.',
       "The load generator, the relayer and anvil share this machine's CPUs.",
       "",
       "| offered /s | mode | sent /s | accepted | settled | settled /s | accept p50 | accept p99 | confirmed p50 | confirmed p99 | txs | unsettled | rejected |",
@@ -274,7 +281,11 @@ export function markdown(results: BenchResults): string {
         )} ms | ${n(r.transactions)} | ${n(r.unsettled)} | ${rejected || "–"} |`,
       );
     }
-    out.push("", "| offered /s | batched settled /s | batch size 1 settled /s | ratio |", "| ---: | ---: | ---: | ---: |");
+    out.push(
+      "",
+      "| offered /s | batched settled /s | batch size 1 settled /s | ratio |",
+      "| ---: | ---: | ---: | ---: |",
+    );
     for (const b of rel.runs.filter((r) => r.mode === "batched")) {
       const one = rel.runs.find((r) => r.mode === "batch1" && r.offered === b.offered);
       if (!one) continue;
@@ -324,7 +335,9 @@ function panel(
   const ph = H - M.top - M.bottom;
   const px = (x: number) => x0 + M.left + (xMax === xMin ? pw / 2 : ((lx(x) - xMin) / (xMax - xMin)) * pw);
   const py = (y: number) =>
-    M.top + ph - (opts.logY ? ((Math.log10(y) - Math.log10(yMin)) / (Math.log10(yMax) - Math.log10(yMin))) * ph : (y / yMax) * ph);
+    M.top +
+    ph -
+    (opts.logY ? ((Math.log10(y) - Math.log10(yMin)) / (Math.log10(yMax) - Math.log10(yMin))) * ph : (y / yMax) * ph);
   const parts: string[] = [
     `<text x="${x0 + W / 2}" y="20" text-anchor="middle" font-weight="bold">${esc(title)}</text>`,
     `<rect x="${x0 + M.left}" y="${M.top}" width="${pw}" height="${ph}" fill="none" stroke="#999"/>`,
@@ -382,10 +395,28 @@ export function svg(results: BenchResults): string {
         "intents per settleBatch (log)",
         "gas per payment",
         [
-          { label: "settleBatch, distinct payees", color: "#1f77b4", points: gas.batches.distinct.map((p) => [p.size, p.perPayment]) },
-          { label: "settleBatch, one merchant", color: "#2ca02c", points: gas.batches.merchant.map((p) => [p.size, p.perPayment]) },
-          { label: "ERC-20 transfer, new holder", color: "#d62728", dashed: true, points: flat(gas.baselines.erc20New.gas) },
-          { label: "ERC-20 transfer, existing holder", color: "#ff7f0e", dashed: true, points: flat(gas.baselines.erc20Existing.gas) },
+          {
+            label: "settleBatch, distinct payees",
+            color: "#1f77b4",
+            points: gas.batches.distinct.map((p) => [p.size, p.perPayment]),
+          },
+          {
+            label: "settleBatch, one merchant",
+            color: "#2ca02c",
+            points: gas.batches.merchant.map((p) => [p.size, p.perPayment]),
+          },
+          {
+            label: "ERC-20 transfer, new holder",
+            color: "#d62728",
+            dashed: true,
+            points: flat(gas.baselines.erc20New.gas),
+          },
+          {
+            label: "ERC-20 transfer, existing holder",
+            color: "#ff7f0e",
+            dashed: true,
+            points: flat(gas.baselines.erc20Existing.gas),
+          },
         ],
         { xTicks: sizes, logY: false },
       ),
@@ -403,9 +434,19 @@ export function svg(results: BenchResults): string {
         "offered intents/s (log)",
         "ms (log)",
         [
-          { label: "batched: accept p50", color: "#9467bd", dashed: true, points: line("batched", (r) => r.acceptP50Ms) },
+          {
+            label: "batched: accept p50",
+            color: "#9467bd",
+            dashed: true,
+            points: line("batched", (r) => r.acceptP50Ms),
+          },
           { label: "batched: accept p99", color: "#9467bd", points: line("batched", (r) => r.acceptP99Ms) },
-          { label: "batched: confirmed p50", color: "#1f77b4", dashed: true, points: line("batched", (r) => r.confirmP50Ms) },
+          {
+            label: "batched: confirmed p50",
+            color: "#1f77b4",
+            dashed: true,
+            points: line("batched", (r) => r.confirmP50Ms),
+          },
           { label: "batched: confirmed p99", color: "#1f77b4", points: line("batched", (r) => r.confirmP99Ms) },
           { label: "batch size 1: accept p99", color: "#8c564b", points: line("batch1", (r) => r.acceptP99Ms) },
           { label: "batch size 1: confirmed p99", color: "#d62728", points: line("batch1", (r) => r.confirmP99Ms) },

@@ -81,10 +81,7 @@ export async function measureSigning(
   const signer = account.address;
 
   const operations: [string, (i: number) => unknown][] = [
-    [
-      "payment hash, settlekit hashPayment",
-      (i) => hashPayment({ domain, payment: payments[i] as Payment }),
-    ],
+    ["payment hash, settlekit hashPayment", (i) => hashPayment({ domain, payment: payments[i] as Payment })],
     [
       "payment hash, viem hashTypedData (reference)",
       (i) =>
@@ -95,18 +92,9 @@ export async function measureSigning(
           message: payments[i] as Payment,
         }),
     ],
-    [
-      "voucher hash, settlekit hashVoucher",
-      (i) => hashVoucher({ domain, voucher: vouchers[i] as Voucher }),
-    ],
-    [
-      "payment sign, settlekit signPayment",
-      (i) => signPayment({ account, domain, payment: payments[i] as Payment }),
-    ],
-    [
-      "voucher sign, settlekit signVoucher",
-      (i) => signVoucher({ account, domain, voucher: vouchers[i] as Voucher }),
-    ],
+    ["voucher hash, settlekit hashVoucher", (i) => hashVoucher({ domain, voucher: vouchers[i] as Voucher })],
+    ["payment sign, settlekit signPayment", (i) => signPayment({ account, domain, payment: payments[i] as Payment })],
+    ["voucher sign, settlekit signVoucher", (i) => signVoucher({ account, domain, voucher: vouchers[i] as Voucher })],
     [
       "voucher sign, viem signTypedData (reference)",
       (i) =>
