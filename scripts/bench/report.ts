@@ -304,8 +304,8 @@ export function markdown(results: BenchResults): string {
 // --- SVG -----------------------------------------------------------------------------------
 
 const W = 480;
-const H = 360;
-const M = { left: 64, right: 16, top: 36, bottom: 72 };
+const H = 400;
+const M = { left: 64, right: 16, top: 36, bottom: 112 };
 
 interface Series {
   label: string;
@@ -450,6 +450,8 @@ export function svg(results: BenchResults): string {
           { label: "batched: confirmed p99", color: "#1f77b4", points: line("batched", (r) => r.confirmP99Ms) },
           { label: "batch size 1: accept p99", color: "#8c564b", points: line("batch1", (r) => r.acceptP99Ms) },
           { label: "batch size 1: confirmed p99", color: "#d62728", points: line("batch1", (r) => r.confirmP99Ms) },
+          { label: "target: accept p99 ≤ 50 ms", color: "#999", dashed: true, points: loads.map((x) => [x, 50]) },
+          { label: "target: confirmed p99 ≤ 2 s", color: "#555", dashed: true, points: loads.map((x) => [x, 2_000]) },
         ],
         { xTicks: loads, logY: true },
       ),
