@@ -1,0 +1,162 @@
+import type { Address, Hex } from "viem";
+import { z } from "zod/v4";
+import { ERROR_CODES, type ErrorCode } from "../errors.js";
+
+/**
+ * The relayer's HTTP API, as zod schemas. They are the single source of the wire format: the
+ * server parses requests with them, the OpenAPI document is generated from them, and
+ * `createRelayerClient` (src/client/relayer.ts) is typed from them and parses answers with
+ * them. On the wire, integers are decimal strings (JSON numbers cannot hold a uint256);
+ * parsed, they are bigints.
+ */
+
+const MAX_UINT256 = 2n ** 256n - 1n;
+const MAX_UINT64 = 2n ** 64n - 1n;
+
+const uint = (bits: 64 | 256) =>
+  z
+    .string()
+    // `abort`: a failed check must stop before the transform (BigInt would throw on junk).
+    .regex(bits === 64 ? /^(0|[1-9][0-9]{0,19})$/ : /^(0|[1-9][0-9]{0,77})$/, {
+      message: `a uint${bits} as a decimal string`,
+      abort: true,
+    })
+    .transform((value) => BigInt(value))
+    .refine((value) => value <= (bits === 64 ? MAX_UINT64 : MAX_UINT256), `exceeds uint${bits}`)
+    .meta({ description: `uint${bits}, decimal string`, examples: ["1000000"] });
+
+export const uint256 = uint(256);
+export const uint64 = uint(64);
+export const address = z
+  .string()
+  .regex(/^0x[0-9a-fA-F]{40}$/, { message: "a 20-byte 0x-hex address", abort: true })
+  .transform((value) => value as Address)
+  .meta({ description: "address, 0x-hex", examples: ["0x70997970C51812dc3A010C7d01b50e0d17dc79C8"] });
+export const bytes32 = z
+  .string()
+  .regex(/^0x[0-9a-fA-F]{64}$/, { message: "32 bytes of 0x-hex", abort: true })
+  .transform((value) => value.toLowerCase() as Hex)
+  .meta({ description: "bytes32, 0x-hex" });
+/** ECDSA (65 bytes) or an ERC-1271 wallet's signature (up to 2,048 bytes). */
+export const signature = z
+  .string()
+  .regex(/^0x([0-9a-fA-F]{2}){1,2048}$/, { message: "0x-hex bytes (at most 2,048)", abort: true })
+  .transform((value) => value as Hex)
+  .meta({ description: "signature bytes, 0x-hex (65-byte ECDSA or an ERC-1271 wallet's)" });
+
+export const intentStatus = z
+  .enum(["accepted", "submitted", "settled", "failed"])
+  .meta({ description: "accepted → submitted → settled | failed (a reorg can take submitted back)" });
+
+/** DESIGN §4 Payment. */
+export const paymentSchema = z
+  .object({
+    from: address,
+    to: address,
+    token: address,
+    amount: uint256,
+    fee: uint256,
+    nonce: uint256,
+    validAfter: uint64,
+    validBefore: uint64,
+    ref: bytes32,
+  })
+  .strict()
+  .meta({ id: "Payment", description: "A payment intent (EIP-712 Payment of the SettlementHub)" });
+
+export const submitPaymentRequest = z
+  .object({ payment: paymentSchema, signature })
+  .strict()
+  .meta({ id: "SubmitPaymentRequest" });
+export const submitPaymentResponse = z
+  .object({ digest: bytes32, status: intentStatus })
+  .meta({ id: "SubmitPaymentResponse", description: "The intent's EIP-712 digest (its id) and status" });
+
+const nullableUint = uint(256).nullable();
+const timestamp = z.iso.datetime().meta({ description: "ISO 8601 time" });
+
+export const paymentStatusResponse = z
+  .object({
+    digest: bytes32,
+    status: intentStatus,
+    payment: paymentSchema,
+    txHash: bytes32.nullable(),
+    blockNumber: nullableUint,
+    failureReason: z.string().nullable(),
+    acceptedAt: timestamp,
+    updatedAt: timestamp,
+  })
+  .meta({ id: "PaymentStatus" });
+
+export const digestParams = z.object({ digest: bytes32 }).strict();
+export const channelParams = z.object({ channelId: bytes32 }).strict();
+
+export const submitReleaseRequest = z
+  .object({ id: uint256, releasedTotal: uint256, deadline: uint256, signature })
+  .strict()
+  .meta({ id: "SubmitReleaseRequest", description: "The payer's EIP-712 Release, relayed as releaseWithSig" });
+export const releaseStatusResponse = z
+  .object({
+    digest: bytes32,
+    status: intentStatus,
+    id: uint256,
+    releasedTotal: uint256,
+    deadline: uint256,
+    txHash: bytes32.nullable(),
+    blockNumber: nullableUint,
+    failureReason: z.string().nullable(),
+  })
+  .meta({ id: "ReleaseStatus" });
+
+export const submitVoucherRequest = z
+  .object({
+    channelId: bytes32,
+    cumulativeAmount: uint256,
+    signature,
+    claim: z.boolean().default(false).meta({ description: "also claim it on-chain now (the payee is paid)" }),
+  })
+  .strict()
+  .meta({ id: "SubmitVoucherRequest" });
+export const voucherResponse = z
+  .object({
+    channelId: bytes32,
+    cumulativeAmount: uint256.meta({ description: "the channel's latest (highest) voucher kept" }),
+    claimedAmount: uint256,
+    claimRequested: z.boolean(),
+  })
+  .meta({ id: "Voucher" });
+
+export const healthResponse = z
+  .object({
+    status: z.enum(["ok", "degraded"]),
+    paused: z.boolean(),
+    chainId: z.number().int(),
+    relayer: address.nullable(),
+    hub: address.nullable(),
+    escrow: address.nullable(),
+    channels: address.nullable(),
+    store: z.enum(["pglite", "postgres"]),
+    inflightTransactions: z.number().int(),
+    checks: z.record(z.string(), z.enum(["ok", "failing"])),
+  })
+  .meta({ id: "Health" });
+
+export const adminResponse = z.object({ paused: z.boolean() }).meta({ id: "AdminState" });
+
+export const errorResponse = z
+  .object({
+    code: z.enum(Object.keys(ERROR_CODES) as [ErrorCode, ...ErrorCode[]]),
+    message: z.string(),
+    issues: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+  })
+  .meta({ id: "Error", description: "Every rejection: a stable `code` and a human `message`" });
+
+export type SubmitPaymentRequest = z.input<typeof submitPaymentRequest>;
+export type SubmitPaymentResponse = z.output<typeof submitPaymentResponse>;
+export type PaymentStatusResponse = z.output<typeof paymentStatusResponse>;
+export type SubmitReleaseRequest = z.input<typeof submitReleaseRequest>;
+export type ReleaseStatusResponse = z.output<typeof releaseStatusResponse>;
+export type SubmitVoucherRequest = z.input<typeof submitVoucherRequest>;
+export type VoucherResponse = z.output<typeof voucherResponse>;
+export type HealthResponse = z.output<typeof healthResponse>;
+export type ErrorResponse = z.output<typeof errorResponse>;

@@ -1,0 +1,247 @@
+import { type Address, encodeFunctionData, type Hex, type PublicClient, parseEventLogs, zeroAddress } from "viem";
+import {
+  escrowAbi,
+  hashPayment,
+  hashRelease,
+  hashVoucher,
+  paymentChannelsAbi,
+  recoverDigestSigner,
+  settlementHubAbi,
+  verifyPayment,
+  verifyRelease,
+  verifyVoucher,
+} from "../../client/index.js";
+import type {
+  ChainLog,
+  ChannelsPort,
+  ChannelView,
+  EscrowPort,
+  EscrowView,
+  HubFailureReason,
+  HubPort,
+  HubState,
+  HubStateQuery,
+  Payment,
+  PaymentOutcome,
+  SignatureVerifier,
+  SigningPort,
+} from "./ports.js";
+
+/**
+ * The relayer's ports over the settlekit client library: hashing, recovery and verification are
+ * the library's functions, encodings and event decoding use its generated ABIs.
+ */
+
+/** The library's synchronous signing functions. */
+export const clientSigning: SigningPort = {
+  hashPayment,
+  hashVoucher,
+  hashRelease,
+  recoverDigestSigner: (digest, signature) => {
+    try {
+      return recoverDigestSigner(digest, signature);
+    } catch {
+      return null; // malformed input is simply not a valid signature
+    }
+  },
+};
+
+/** The library's verifiers with a public client: ECDSA first, ERC-1271 for signers with code. */
+export function clientVerifier(publicClient: PublicClient): SignatureVerifier {
+  return {
+    verifyPayment: (args) => verifyPayment({ ...args, publicClient }),
+    verifyVoucher: (args) => verifyVoucher({ ...args, publicClient }),
+    verifyRelease: (args) => verifyRelease({ ...args, publicClient }),
+  };
+}
+
+/**
+ * `ISettlementHub.FailureReason`, by index (append-only on-chain; an index past the end reads as
+ * "other"). Index 0 (`None`) is never emitted.
+ */
+export const HUB_FAILURE_REASONS: readonly (HubFailureReason | "none")[] = [
+  "none",
+  "invalid_recipient",
+  "not_yet_valid",
+  "expired",
+  "bad_signature",
+  "nonce_used",
+  "insufficient_balance",
+  "balance_too_large",
+];
+
+export function hubFailureReason(raw: number): HubFailureReason {
+  const name = HUB_FAILURE_REASONS[raw];
+  return name === undefined || name === "none" ? "other" : name;
+}
+
+export class ClientHubPort implements HubPort {
+  constructor(
+    readonly address: Address,
+    private readonly client: PublicClient,
+  ) {}
+
+  async readState(query: HubStateQuery): Promise<HubState> {
+    // Concurrent calls leave in one JSON-RPC batch (the relayer's public client batches).
+    const [balances, noncesUsed] = await Promise.all([
+      Promise.all(
+        query.balances.map((b) =>
+          this.client.readContract({
+            address: this.address,
+            abi: settlementHubAbi,
+            functionName: "balanceOf",
+            args: [b.account, b.token],
+          }),
+        ),
+      ),
+      Promise.all(
+        query.nonces.map((n) =>
+          this.client.readContract({
+            address: this.address,
+            abi: settlementHubAbi,
+            functionName: "nonceUsed",
+            args: [n.owner, n.nonce],
+          }),
+        ),
+      ),
+    ]);
+    return { balances, noncesUsed };
+  }
+
+  encodeSettleBatch(payments: readonly Payment[], signatures: readonly Hex[]): Hex {
+    return encodeFunctionData({ abi: settlementHubAbi, functionName: "settleBatch", args: [payments, signatures] });
+  }
+
+  decodeOutcomes(logs: readonly ChainLog[]): PaymentOutcome[] {
+    const ours = logs.filter((log) => log.address.toLowerCase() === this.address.toLowerCase());
+    return parseEventLogs({
+      abi: settlementHubAbi,
+      eventName: ["PaymentSettled", "PaymentFailed"],
+      logs: ours.map((log) => ({
+        ...log,
+        topics: [...log.topics] as [Hex, ...Hex[]],
+        logIndex: 0,
+        transactionIndex: 0,
+        removed: false,
+      })),
+      strict: true,
+    }).map((event) =>
+      event.eventName === "PaymentSettled"
+        ? { digest: event.args.digest, settled: true as const }
+        : {
+            digest: event.args.digest,
+            settled: false as const,
+            reason: hubFailureReason(event.args.reason),
+            rawReason: event.args.reason,
+          },
+    );
+  }
+
+  async findSettlement(digest: Hex, fromBlock: bigint) {
+    const events = await this.client.getContractEvents({
+      address: this.address,
+      abi: settlementHubAbi,
+      eventName: "PaymentSettled",
+      args: { digest },
+      fromBlock,
+      strict: true,
+    });
+    const found = events[0];
+    return found === undefined
+      ? null
+      : { txHash: found.transactionHash, blockNumber: found.blockNumber, blockHash: found.blockHash };
+  }
+}
+
+/** `IEscrow.EscrowState`: None, Active, Disputed, Closed. */
+const ESCROW_STATE_NONE = 0;
+
+export class ClientEscrowPort implements EscrowPort {
+  constructor(
+    readonly address: Address,
+    private readonly client: PublicClient,
+  ) {}
+
+  async getEscrow(id: bigint): Promise<EscrowView | null> {
+    const escrow = await this.client.readContract({
+      address: this.address,
+      abi: escrowAbi,
+      functionName: "getEscrow",
+      args: [id],
+    });
+    if (escrow.state === ESCROW_STATE_NONE || escrow.payer === zeroAddress) return null;
+    return {
+      payer: escrow.payer,
+      payee: escrow.payee,
+      token: escrow.token,
+      remaining: escrow.remaining,
+      released: escrow.released,
+      deadline: escrow.deadline,
+    };
+  }
+
+  encodeReleaseWithSig(release: { id: bigint; releasedTotal: bigint; deadline: bigint }, signature: Hex): Hex {
+    return encodeFunctionData({
+      abi: escrowAbi,
+      functionName: "releaseWithSig",
+      args: [release.id, release.releasedTotal, release.deadline, signature],
+    });
+  }
+
+  encodeSettleExpiredBatch(ids: readonly bigint[]): Hex {
+    return encodeFunctionData({ abi: escrowAbi, functionName: "settleExpiredBatch", args: [ids] });
+  }
+}
+
+/** `IPaymentChannels.ChannelStatus`: None, Open, Closing, Closed. */
+const CHANNEL_OPEN = 1;
+const CHANNEL_CLOSING = 2;
+
+export class ClientChannelsPort implements ChannelsPort {
+  #challengePeriod: Promise<bigint> | undefined;
+
+  constructor(
+    readonly address: Address,
+    private readonly client: PublicClient,
+  ) {}
+
+  async getChannel(channelId: Hex): Promise<ChannelView | null> {
+    this.#challengePeriod ??= this.client.readContract({
+      address: this.address,
+      abi: paymentChannelsAbi,
+      functionName: "challengePeriod",
+    });
+    const [channel, challengePeriod] = await Promise.all([
+      this.client.readContract({
+        address: this.address,
+        abi: paymentChannelsAbi,
+        functionName: "getChannel",
+        args: [channelId],
+      }),
+      this.#challengePeriod,
+    ]);
+    if (channel.status === 0) return null;
+    return {
+      payer: channel.payer,
+      payee: channel.payee,
+      token: channel.token,
+      signer: channel.signer,
+      deposit: channel.deposit,
+      claimed: channel.claimed,
+      closesAt: channel.closeRequestedAt === 0n ? 0n : channel.closeRequestedAt + challengePeriod,
+      open: channel.status === CHANNEL_OPEN || channel.status === CHANNEL_CLOSING,
+    };
+  }
+
+  encodeClaim(voucher: { channelId: Hex; cumulativeAmount: bigint }, signature: Hex): Hex {
+    return encodeFunctionData({
+      abi: paymentChannelsAbi,
+      functionName: "claim",
+      args: [voucher.channelId, voucher.cumulativeAmount, signature],
+    });
+  }
+
+  encodeFinalizeClose(channelId: Hex): Hex {
+    return encodeFunctionData({ abi: paymentChannelsAbi, functionName: "finalizeClose", args: [channelId] });
+  }
+}

@@ -1,0 +1,470 @@
+import type { Logger } from "pino";
+import { type Address, type Hex, parseTransaction } from "viem";
+import type { RelayerMetrics } from "../metrics.js";
+import type { BatchKind, BatchRecord, Store } from "../store/store.js";
+import type { TimeSource } from "../time.js";
+import { bumpedFees, type Fees, initialFees } from "./fees.js";
+import type { ChainPort, TxReceipt } from "./ports.js";
+
+export interface TxManagerOptions {
+  chain: ChainPort;
+  store: Store;
+  metrics: RelayerMetrics;
+  logger: Logger;
+  time: TimeSource;
+  /** Fee cap (wei per gas) no transaction exceeds. */
+  maxFeePerGas: bigint;
+  feeBumpPercent: number;
+  stuckAfterMs: number;
+  confirmations: number;
+  reorgWindow: number;
+  /** A nonce gap older than this is filled with a zero-value transaction to self. */
+  gapHealAfterMs?: number;
+  /** Attempts of one item before an abandoned batch fails it instead of queueing it again. */
+  maxAttempts?: number;
+}
+
+interface Attempt extends Fees {
+  hash: Hex;
+  raw: Hex;
+  sentAtMs: number;
+}
+
+/** A transaction of one batch, possibly replaced (every replacement shares its nonce). */
+export interface TrackedTx {
+  batchId: number;
+  kind: BatchKind;
+  to: Address;
+  data: Hex;
+  value: bigint;
+  gas: bigint;
+  nonce: number;
+  attempts: Attempt[];
+  /** The receipt once mined (cleared when its block leaves the canonical chain). */
+  receipt?: TxReceipt;
+}
+
+/** What a job does when its transaction is final, gone, or un-mined by a reorg. */
+export interface TxHandler {
+  /** The transaction has `confirmations` blocks; `receipt.status` tells success from revert. */
+  onConfirmed(tx: TrackedTx, receipt: TxReceipt): Promise<void>;
+  /** The transaction will never be mined (its nonce went to another transaction). */
+  onAbandoned(batchId: number, reason: string): Promise<void>;
+  /** A reorg removed the block of a confirmed transaction; it is tracked again. */
+  onReorged(tx: TrackedTx): Promise<void>;
+}
+
+interface Watched {
+  tx: TrackedTx;
+  blockNumber: bigint;
+  blockHash: Hex;
+}
+
+/** Where a receipt's transaction was included. */
+export const inclusionOf = (receipt: TxReceipt) => ({
+  txHash: receipt.transactionHash,
+  blockNumber: receipt.blockNumber,
+  blockHash: receipt.blockHash,
+});
+
+const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error)).toLowerCase();
+const isNonceTooLow = (error: unknown) =>
+  /nonce too low|nonce is too low|nonce has already been used/.test(errorText(error));
+const isAlreadyKnown = (error: unknown) => /already known|already imported|known transaction/.test(errorText(error));
+
+/**
+ * Sends and follows the relayer's transactions for one key.
+ *
+ * - **Nonces**: allocated locally from the chain's pending count at start; a nonce whose
+ *   transaction could not be signed or recorded is reused by the next transaction; a gap that
+ *   persists anyway (a nonce below ours that nothing of ours holds) is filled with a
+ *   zero-value transaction to self.
+ * - **Fees**: EIP-1559 from the node's base fee and tip, never above the configured cap.
+ * - **Stuck**: a transaction unmined after `stuckAfterMs` is replaced (same nonce and data,
+ *   fees raised by `feeBumpPercent`); one the node no longer knows (dropped) is rebroadcast.
+ * - **Finality**: results are handed to the job only at `confirmations` blocks; for
+ *   `reorgWindow` blocks after that, the block hash is re-checked, and a transaction whose
+ *   block left the canonical chain goes back to being tracked (`onReorged`).
+ * - **Crash safety**: every signed transaction is recorded in the store before it is
+ *   broadcast; `start()` resumes tracking whatever a previous run left in flight.
+ */
+export class TxManager {
+  readonly sender: Address;
+  readonly #tracked = new Map<number, TrackedTx>();
+  readonly #watched = new Map<number, Watched>();
+  readonly #handlers = new Map<BatchKind, TxHandler>();
+  readonly #freeNonces: number[] = [];
+  /** Batches whose nonce looked taken by another transaction at the previous tick. */
+  readonly #suspectTaken = new Set<number>();
+  #nextNonce = 0;
+  #gapSinceMs: number | undefined;
+  #ticking: Promise<void> | undefined;
+
+  constructor(private readonly o: TxManagerOptions) {
+    this.sender = o.chain.sender;
+  }
+
+  on(kind: BatchKind, handler: TxHandler): void {
+    this.#handlers.set(kind, handler);
+  }
+
+  /** Transactions sent and not yet confirmed. */
+  get inflight(): number {
+    return this.#tracked.size;
+  }
+
+  /** Resumes after a restart: nonce from the chain, in-flight batches and the reorg watch from the store. */
+  async start(): Promise<void> {
+    this.#nextNonce = await this.o.chain.getTransactionCount("pending");
+    const now = this.o.time.nowMs();
+    for (const batch of await this.o.store.pendingBatches(this.sender)) {
+      if (batch.attempts.length === 0 || batch.nonce === null) {
+        await this.#abandon(batch.id, batch.kind, "never_sent");
+        continue;
+      }
+      const tx = this.#fromRecord(batch, now);
+      this.#tracked.set(batch.id, tx);
+      this.#nextNonce = Math.max(this.#nextNonce, tx.nonce + 1);
+    }
+    const head = await this.o.chain.getBlockNumber();
+    const from = head > BigInt(this.o.reorgWindow) ? head - BigInt(this.o.reorgWindow) : 0n;
+    for (const batch of await this.o.store.confirmedBatchesSince(this.sender, from)) {
+      if (batch.status !== "confirmed" || batch.blockNumber === null || batch.blockHash === null) continue;
+      this.#watched.set(batch.id, {
+        tx: this.#fromRecord(batch, now),
+        blockNumber: batch.blockNumber,
+        blockHash: batch.blockHash,
+      });
+    }
+    this.o.metrics.inflight.set(this.#tracked.size);
+    this.o.logger.info(
+      { sender: this.sender, nextNonce: this.#nextNonce, resumed: this.#tracked.size, watched: this.#watched.size },
+      "transaction manager started",
+    );
+  }
+
+  /**
+   * Signs, records and broadcasts a batch's transaction. Returns once it is recorded (the
+   * broadcast may fail; `tick` rebroadcasts). Throws if it could not even be signed or recorded,
+   * in which case nothing was sent and the nonce is reused.
+   */
+  async submit(args: {
+    batchId: number;
+    kind: BatchKind;
+    to: Address;
+    data: Hex;
+    value?: bigint;
+    gas: bigint;
+  }): Promise<TrackedTx> {
+    const fees = initialFees(await this.o.chain.estimateFees(), this.o.maxFeePerGas);
+    let nonce = this.#allocateNonce();
+    const tx: TrackedTx = { ...args, value: args.value ?? 0n, nonce, attempts: [] };
+    for (let round = 0; ; round++) {
+      let attempt: Attempt;
+      try {
+        attempt = await this.#sign(tx, fees);
+        await this.o.store.recordAttempt(
+          { ...attempt, batchId: tx.batchId, nonce: tx.nonce, gasLimit: tx.gas },
+          this.sender,
+        );
+      } catch (error) {
+        this.#freeNonce(nonce);
+        throw error;
+      }
+      tx.attempts.push(attempt);
+      this.#tracked.set(tx.batchId, tx);
+      this.o.metrics.inflight.set(this.#tracked.size);
+      try {
+        await this.o.chain.sendRawTransaction(attempt.raw);
+        this.o.metrics.transactions.inc({ event: "sent" });
+        this.o.logger.info(
+          {
+            batchId: tx.batchId,
+            kind: tx.kind,
+            txHash: attempt.hash,
+            nonce,
+            maxFeePerGas: fees.maxFeePerGas.toString(),
+          },
+          "transaction sent",
+        );
+        return tx;
+      } catch (error) {
+        if (isAlreadyKnown(error)) return tx;
+        if (isNonceTooLow(error) && round < 3) {
+          // Something else used this nonce: take a fresh one from the chain and sign again.
+          await this.o.store.markAttemptRejected(attempt.hash);
+          tx.attempts.pop();
+          this.#nextNonce = Math.max(this.#nextNonce, await this.o.chain.getTransactionCount("pending"));
+          nonce = this.#allocateNonce();
+          tx.nonce = nonce;
+          continue;
+        }
+        // Recorded but maybe not broadcast (node down, ...): the next tick rebroadcasts it.
+        this.o.logger.warn({ batchId: tx.batchId, txHash: attempt.hash, err: error }, "broadcast failed; will retry");
+        return tx;
+      }
+    }
+  }
+
+  /** Polls the chain once: receipts, confirmations, stuck and dropped transactions, gaps, reorgs. */
+  tick(): Promise<void> {
+    this.#ticking ??= this.#tick().finally(() => {
+      this.#ticking = undefined;
+    });
+    return this.#ticking;
+  }
+
+  async #tick(): Promise<void> {
+    const chain = this.o.chain;
+    const now = this.o.time.nowMs();
+    // The nonce count first: a transaction mined after it is read is then seen by its receipt.
+    const confirmedCount = await chain.getTransactionCount("latest");
+    const head = await chain.getBlockNumber();
+    // Nonces below the chain's count are spent, whoever spent them.
+    this.#nextNonce = Math.max(this.#nextNonce, confirmedCount);
+    this.#freeNonces.splice(0, this.#freeNonces.length, ...this.#freeNonces.filter((n) => n >= confirmedCount));
+    const hashes = new Map<bigint, Hex | null>();
+    const canonical = async (n: bigint) => {
+      if (!hashes.has(n)) hashes.set(n, await chain.getBlockHash(n));
+      return hashes.get(n);
+    };
+
+    for (const tx of [...this.#tracked.values()].sort((a, b) => a.nonce - b.nonce)) {
+      tx.receipt = undefined;
+      for (const attempt of [...tx.attempts].reverse()) {
+        const receipt = await chain.getTransactionReceipt(attempt.hash);
+        if (receipt !== null && (await canonical(receipt.blockNumber)) === receipt.blockHash) {
+          tx.receipt = receipt;
+          break;
+        }
+      }
+      if (tx.receipt !== undefined) {
+        this.#suspectTaken.delete(tx.batchId);
+        if (head - tx.receipt.blockNumber + 1n >= BigInt(this.o.confirmations)) await this.#confirm(tx, tx.receipt);
+        continue;
+      }
+      if (confirmedCount > tx.nonce) {
+        // Mined nonce, none of our hashes mined: another transaction took it. Judged on two
+        // consecutive ticks, so a receipt the node is slow to serve is not mistaken for it.
+        if (this.#suspectTaken.has(tx.batchId)) {
+          this.#suspectTaken.delete(tx.batchId);
+          this.#tracked.delete(tx.batchId);
+          await this.#abandon(tx.batchId, tx.kind, "nonce_taken");
+        } else this.#suspectTaken.add(tx.batchId);
+        continue;
+      }
+      const latest = tx.attempts[tx.attempts.length - 1];
+      if (!(await chain.hasTransaction(latest.hash))) {
+        await this.#broadcast(tx, latest, "rebroadcast");
+      } else if (now - latest.sentAtMs >= this.o.stuckAfterMs) {
+        await this.#replace(tx, latest);
+      }
+    }
+
+    await this.#healGaps(confirmedCount, now);
+    await this.#checkReorgs(head, canonical);
+    this.o.metrics.inflight.set(this.#tracked.size);
+  }
+
+  async #confirm(tx: TrackedTx, receipt: TxReceipt): Promise<void> {
+    const handler = this.#handlers.get(tx.kind);
+    // A failing handler (store down) leaves the transaction tracked: the next tick retries.
+    if (handler) await handler.onConfirmed(tx, receipt);
+    else
+      await this.o.store.confirmBatch(
+        tx.batchId,
+        inclusionOf(receipt),
+        receipt.status === "success" ? "confirmed" : "reverted",
+      );
+    this.#tracked.delete(tx.batchId);
+    if (receipt.status === "success") {
+      this.#watched.set(tx.batchId, { tx, blockNumber: receipt.blockNumber, blockHash: receipt.blockHash });
+    }
+    this.o.metrics.transactions.inc({ event: receipt.status === "success" ? "confirmed" : "reverted" });
+    this.o.logger.info(
+      {
+        batchId: tx.batchId,
+        kind: tx.kind,
+        txHash: receipt.transactionHash,
+        block: receipt.blockNumber.toString(),
+        status: receipt.status,
+      },
+      "transaction confirmed",
+    );
+  }
+
+  async #abandon(batchId: number, kind: BatchKind, reason: string): Promise<void> {
+    const handler = this.#handlers.get(kind);
+    if (handler) await handler.onAbandoned(batchId, reason);
+    else await this.o.store.abandonBatch(batchId, reason, this.o.maxAttempts ?? 5);
+    this.o.metrics.transactions.inc({ event: "abandoned" });
+    this.o.logger.warn({ batchId, kind, reason }, "batch abandoned");
+  }
+
+  async #broadcast(tx: TrackedTx, attempt: Attempt, event: string): Promise<void> {
+    try {
+      await this.o.chain.sendRawTransaction(attempt.raw);
+      this.o.metrics.transactions.inc({ event });
+      this.o.logger.info({ batchId: tx.batchId, txHash: attempt.hash, nonce: tx.nonce }, `transaction ${event}`);
+    } catch (error) {
+      if (!isAlreadyKnown(error)) {
+        this.o.logger.warn({ batchId: tx.batchId, txHash: attempt.hash, err: error }, `${event} failed`);
+      }
+    }
+  }
+
+  async #replace(tx: TrackedTx, latest: Attempt): Promise<void> {
+    const fees = bumpedFees(latest, await this.o.chain.estimateFees(), this.o.maxFeePerGas, this.o.feeBumpPercent);
+    if (fees === null) {
+      // At the fee cap: keep waiting for the base fee to come down.
+      this.o.logger.warn({ batchId: tx.batchId, txHash: latest.hash }, "transaction stuck at the fee cap");
+      latest.sentAtMs = this.o.time.nowMs();
+      return;
+    }
+    const attempt = await this.#sign(tx, fees);
+    await this.o.store.recordAttempt(
+      { ...attempt, batchId: tx.batchId, nonce: tx.nonce, gasLimit: tx.gas },
+      this.sender,
+    );
+    tx.attempts.push(attempt);
+    try {
+      await this.o.chain.sendRawTransaction(attempt.raw);
+      this.o.metrics.transactions.inc({ event: "replaced" });
+      this.o.logger.info(
+        {
+          batchId: tx.batchId,
+          txHash: attempt.hash,
+          replaces: latest.hash,
+          maxFeePerGas: fees.maxFeePerGas.toString(),
+        },
+        "transaction replaced with higher fees",
+      );
+    } catch (error) {
+      if (isAlreadyKnown(error)) return;
+      // Refused (e.g. underpriced): forget this attempt; the previous one is still valid.
+      tx.attempts.pop();
+      await this.o.store.markAttemptRejected(attempt.hash);
+      latest.sentAtMs = this.o.time.nowMs();
+      this.o.logger.warn({ batchId: tx.batchId, txHash: attempt.hash, err: error }, "replacement refused");
+    }
+  }
+
+  /**
+   * Fills the lowest nonce that blocks one of our transactions (between the chain's count and
+   * our highest in-flight nonce, held by nothing of ours), once the gap has persisted.
+   */
+  async #healGaps(confirmedCount: number, now: number): Promise<void> {
+    const held = new Set([...this.#tracked.values()].map((tx) => tx.nonce));
+    const highest = Math.max(-1, ...held);
+    let gap: number | undefined;
+    for (let n = confirmedCount; n < highest; n++) {
+      if (!held.has(n)) {
+        gap = n;
+        break;
+      }
+    }
+    if (gap === undefined) {
+      this.#gapSinceMs = undefined;
+      return;
+    }
+    this.#gapSinceMs ??= now;
+    if (now - this.#gapSinceMs < (this.o.gapHealAfterMs ?? this.o.stuckAfterMs)) return;
+    this.#gapSinceMs = undefined;
+    const { batchId } = await this.o.store.createBatch({
+      kind: "filler",
+      contract: this.sender,
+      sender: this.sender,
+      items: [],
+      note: `fills nonce ${gap}`,
+    });
+    const fees = initialFees(await this.o.chain.estimateFees(), this.o.maxFeePerGas);
+    const tx: TrackedTx = {
+      batchId,
+      kind: "filler",
+      to: this.sender,
+      data: "0x",
+      value: 0n,
+      gas: 21_000n,
+      nonce: gap,
+      attempts: [],
+    };
+    const attempt = await this.#sign(tx, fees);
+    await this.o.store.recordAttempt({ ...attempt, batchId, nonce: gap, gasLimit: tx.gas }, this.sender);
+    tx.attempts.push(attempt);
+    this.#tracked.set(batchId, tx);
+    const free = this.#freeNonces.indexOf(gap);
+    if (free >= 0) this.#freeNonces.splice(free, 1);
+    this.o.metrics.transactions.inc({ event: "filler" });
+    this.o.logger.warn({ nonce: gap, txHash: attempt.hash }, "filling a nonce gap");
+    await this.#broadcast(tx, attempt, "sent");
+  }
+
+  async #checkReorgs(head: bigint, canonical: (n: bigint) => Promise<Hex | null | undefined>): Promise<void> {
+    for (const [batchId, watched] of this.#watched) {
+      if (head - watched.blockNumber > BigInt(this.o.reorgWindow)) {
+        this.#watched.delete(batchId);
+        continue;
+      }
+      if ((await canonical(watched.blockNumber)) === watched.blockHash) continue;
+      this.o.logger.warn(
+        { batchId, txHash: watched.tx.receipt?.transactionHash, block: watched.blockNumber.toString() },
+        "reorg: a confirmed transaction's block is no longer canonical",
+      );
+      const handler = this.#handlers.get(watched.tx.kind);
+      if (handler) await handler.onReorged(watched.tx);
+      else await this.o.store.reopenBatch(batchId);
+      this.#watched.delete(batchId);
+      watched.tx.receipt = undefined;
+      for (const attempt of watched.tx.attempts) attempt.sentAtMs = this.o.time.nowMs();
+      this.#tracked.set(batchId, watched.tx);
+      this.o.metrics.transactions.inc({ event: "reorged" });
+    }
+  }
+
+  async #sign(tx: TrackedTx, fees: Fees): Promise<Attempt> {
+    const signed = await this.o.chain.signTransaction({
+      to: tx.to,
+      data: tx.data,
+      value: tx.value,
+      nonce: tx.nonce,
+      gas: tx.gas,
+      ...fees,
+    });
+    return { ...fees, hash: signed.hash, raw: signed.raw, sentAtMs: this.o.time.nowMs() };
+  }
+
+  #allocateNonce(): number {
+    if (this.#freeNonces.length > 0) return this.#freeNonces.shift() as number;
+    return this.#nextNonce++;
+  }
+
+  #freeNonce(nonce: number): void {
+    if (nonce === this.#nextNonce - 1) this.#nextNonce--;
+    else {
+      this.#freeNonces.push(nonce);
+      this.#freeNonces.sort((a, b) => a - b);
+    }
+  }
+
+  /** A tracked transaction rebuilt from the store; call data and value come from the signed bytes. */
+  #fromRecord(batch: BatchRecord, now: number): TrackedTx {
+    const last = batch.attempts[batch.attempts.length - 1];
+    const signed = parseTransaction(last.raw);
+    return {
+      batchId: batch.id,
+      kind: batch.kind,
+      to: signed.to ?? batch.contract,
+      data: signed.data ?? "0x",
+      value: signed.value ?? 0n,
+      gas: last.gasLimit,
+      nonce: batch.nonce as number,
+      attempts: batch.attempts.map((a) => ({
+        hash: a.hash,
+        raw: a.raw,
+        maxFeePerGas: a.maxFeePerGas,
+        maxPriorityFeePerGas: a.maxPriorityFeePerGas,
+        sentAtMs: now,
+      })),
+    };
+  }
+}

@@ -1,0 +1,162 @@
+import {
+  type Address,
+  BaseError,
+  type Chain,
+  ContractFunctionRevertedError,
+  createPublicClient,
+  defineChain,
+  EstimateGasExecutionError,
+  ExecutionRevertedError,
+  type Hex,
+  http,
+  keccak256,
+  type PublicClient,
+} from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import { CallRevertedError, type ChainPort, type FeeEstimate, type TxReceipt, type TxRequest } from "./ports.js";
+
+/**
+ * A public client for the relayer: JSON-RPC batching on, so the concurrent reads of many
+ * requests (balances, nonces, receipts) travel in one HTTP request.
+ */
+export function createRelayerPublicClient(rpcUrl: string, chainId: number): PublicClient {
+  const chain: Chain = defineChain({
+    id: chainId,
+    name: `chain ${chainId}`,
+    nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
+    rpcUrls: { default: { http: [rpcUrl] } },
+  });
+  return createPublicClient({
+    chain,
+    transport: http(rpcUrl, { batch: { batchSize: 500, wait: 0 }, retryCount: 1, timeout: 10_000 }),
+  });
+}
+
+/** Asks the node for its chain id (before anything else is built). */
+export async function fetchChainId(rpcUrl: string): Promise<number> {
+  const client = createPublicClient({ transport: http(rpcUrl, { retryCount: 2, timeout: 10_000 }) });
+  return client.getChainId();
+}
+
+function isRevert(error: unknown): boolean {
+  if (!(error instanceof BaseError)) return false;
+  return (
+    error.walk(
+      (e) =>
+        e instanceof ExecutionRevertedError ||
+        e instanceof ContractFunctionRevertedError ||
+        e instanceof EstimateGasExecutionError,
+    ) !== null
+  );
+}
+
+/** `ChainPort` over a viem public client and the relayer's local key. */
+export class ViemChain implements ChainPort {
+  readonly sender: Address;
+  readonly #account: ReturnType<typeof privateKeyToAccount>;
+
+  constructor(
+    private readonly client: PublicClient,
+    privateKey: Hex,
+  ) {
+    this.#account = privateKeyToAccount(privateKey);
+    this.sender = this.#account.address;
+  }
+
+  getChainId(): Promise<number> {
+    return this.client.getChainId();
+  }
+
+  getBlockNumber(): Promise<bigint> {
+    return this.client.getBlockNumber({ cacheTime: 0 });
+  }
+
+  async getBlockHash(number: bigint): Promise<Hex | null> {
+    try {
+      const block = await this.client.getBlock({ blockNumber: number });
+      return block.hash;
+    } catch (error) {
+      if (error instanceof BaseError && error.name === "BlockNotFoundError") return null;
+      throw error;
+    }
+  }
+
+  async getBlockTimestamp(): Promise<bigint> {
+    return (await this.client.getBlock({ blockTag: "latest" })).timestamp;
+  }
+
+  getTransactionCount(blockTag: "latest" | "pending"): Promise<number> {
+    return this.client.getTransactionCount({ address: this.sender, blockTag });
+  }
+
+  async estimateFees(): Promise<FeeEstimate> {
+    const [block, tip] = await Promise.all([
+      this.client.getBlock({ blockTag: "latest" }),
+      this.client.estimateMaxPriorityFeePerGas(),
+    ]);
+    return { baseFeePerGas: block.baseFeePerGas ?? 0n, maxPriorityFeePerGas: tip };
+  }
+
+  async estimateGas(args: { to: Address; data: Hex; value?: bigint }): Promise<bigint> {
+    try {
+      return await this.client.estimateGas({ account: this.sender, to: args.to, data: args.data, value: args.value });
+    } catch (error) {
+      if (isRevert(error)) throw new CallRevertedError((error as BaseError).shortMessage);
+      throw error;
+    }
+  }
+
+  async signTransaction(tx: TxRequest): Promise<{ raw: Hex; hash: Hex }> {
+    const raw = await this.#account.signTransaction({
+      chainId: this.client.chain?.id as number,
+      type: "eip1559",
+      to: tx.to,
+      data: tx.data,
+      value: tx.value ?? 0n,
+      nonce: tx.nonce,
+      gas: tx.gas,
+      maxFeePerGas: tx.maxFeePerGas,
+      maxPriorityFeePerGas: tx.maxPriorityFeePerGas,
+    });
+    return { raw, hash: keccak256(raw) };
+  }
+
+  sendRawTransaction(raw: Hex): Promise<Hex> {
+    return this.client.sendRawTransaction({ serializedTransaction: raw });
+  }
+
+  async hasTransaction(hash: Hex): Promise<boolean> {
+    try {
+      await this.client.getTransaction({ hash });
+      return true;
+    } catch (error) {
+      if (error instanceof BaseError && error.name === "TransactionNotFoundError") return false;
+      throw error;
+    }
+  }
+
+  async getTransactionReceipt(hash: Hex): Promise<TxReceipt | null> {
+    try {
+      const receipt = await this.client.getTransactionReceipt({ hash });
+      return {
+        transactionHash: receipt.transactionHash,
+        status: receipt.status,
+        blockNumber: receipt.blockNumber,
+        blockHash: receipt.blockHash,
+        gasUsed: receipt.gasUsed,
+        effectiveGasPrice: receipt.effectiveGasPrice,
+        logs: receipt.logs.map((log) => ({
+          address: log.address,
+          topics: log.topics,
+          data: log.data,
+          blockNumber: log.blockNumber,
+          blockHash: log.blockHash,
+          transactionHash: log.transactionHash,
+        })),
+      };
+    } catch (error) {
+      if (error instanceof BaseError && error.name === "TransactionReceiptNotFoundError") return null;
+      throw error;
+    }
+  }
+}

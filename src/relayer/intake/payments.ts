@@ -1,0 +1,183 @@
+import type { Logger } from "pino";
+import type { Address, Hex } from "viem";
+import type { HubReader } from "../chain/hub-reader.js";
+import type { DeploymentDomain, Payment, SignatureVerifier, SigningPort } from "../chain/ports.js";
+import { RelayerError } from "../errors.js";
+import type { RelayerMetrics } from "../metrics.js";
+import type { InsertIntentResult, IntentStatus, NewIntent, Store } from "../store/store.js";
+import type { TimeSource } from "../time.js";
+import type { Gate } from "./gate.js";
+import { MicroBatcher } from "./micro-batch.js";
+
+const ZERO_ADDRESS = "0x0000000000000000000000000000000000000000";
+
+/** Amounts are stored in at most 128 bits on-chain (DESIGN §2). */
+export const MAX_AMOUNT = 2n ** 128n - 1n;
+
+export interface PaymentIntakeOptions {
+  hub: Address;
+  chainId: number;
+  signing: SigningPort;
+  verifier: SignatureVerifier;
+  reader: HubReader;
+  store: Store;
+  gate: Gate;
+  time: TimeSource;
+  metrics: RelayerMetrics;
+  logger: Logger;
+  minValiditySeconds: number;
+  /** Largest group commit of accepted intents. */
+  maxInsertBatch?: number;
+  /** How long the first accepted intent waits for others to share its store transaction (default 4 ms). */
+  commitDelayMs?: number;
+  /** Called for every newly accepted intent (the batcher counts them). */
+  onAccepted?: (payment: Payment) => void;
+}
+
+export interface AcceptedPayment {
+  digest: Hex;
+  status: IntentStatus;
+  /** True when the digest was known already (nothing new was accepted). */
+  duplicate: boolean;
+}
+
+/**
+ * Validates payment intents and accepts them into the store.
+ *
+ * Per intent: the EIP-712 digest (the intent's id), the validity window, the signature
+ * (synchronous ECDSA recovery; ERC-1271 through a call only when that fails), the payer's
+ * nonce on-chain and its hub balance (reads coalesced across concurrent requests). The
+ * reservation check — balance ≥ amount + fee + what the payer's accepted, unsettled intents
+ * reserve — runs in the store, in the same transaction as the insert and under a per-payer
+ * lock, so no interleaving of requests (or of instances) can over-reserve a payer. Inserts are
+ * group-committed: one transaction per batch of concurrent requests, not one per request.
+ */
+export class PaymentIntake {
+  readonly domain: DeploymentDomain;
+  readonly #inflight = new Map<Hex, Promise<AcceptedPayment>>();
+  readonly #writer: MicroBatcher<NewIntent, InsertIntentResult>;
+
+  constructor(private readonly o: PaymentIntakeOptions) {
+    this.domain = { chainId: o.chainId, verifyingContract: o.hub };
+    this.#writer = new MicroBatcher((rows) => o.store.insertIntents(rows), {
+      maxSize: o.maxInsertBatch ?? 500,
+      maxDelayMs: o.commitDelayMs ?? 4,
+    });
+  }
+
+  /** Accepts an intent or throws a `RelayerError`. The same intent twice yields the same digest. */
+  async submit(payment: Payment, signature: Hex): Promise<AcceptedPayment> {
+    this.o.gate.check();
+    const digest = this.o.signing.hashPayment({ domain: this.domain, payment });
+    const running = this.#inflight.get(digest);
+    if (running !== undefined) return running.then((accepted) => ({ ...accepted, duplicate: true }));
+    const attempt = this.#accept(digest, payment, signature);
+    this.#inflight.set(digest, attempt);
+    try {
+      return await attempt;
+    } finally {
+      this.#inflight.delete(digest);
+    }
+  }
+
+  /** Resolves once every accepted intent is persisted (shutdown). */
+  drained(): Promise<void> {
+    return this.#writer.drained();
+  }
+
+  async #accept(digest: Hex, payment: Payment, signature: Hex): Promise<AcceptedPayment> {
+    const now = this.o.time.seconds();
+    if (payment.amount === 0n || payment.amount > MAX_AMOUNT || payment.fee > MAX_AMOUNT) {
+      throw new RelayerError("invalid_amount", "amount must be in 1..2^128-1 and fee in 0..2^128-1");
+    }
+    const payee = payment.to.toLowerCase();
+    if (payee === ZERO_ADDRESS || payee === this.o.hub.toLowerCase()) {
+      throw new RelayerError("invalid_recipient", `payee ${payment.to} cannot receive on the hub`);
+    }
+    if (payment.validAfter > now) {
+      throw new RelayerError("not_yet_valid", `valid only after ${payment.validAfter} (now ${now})`);
+    }
+    if (payment.validBefore <= now + BigInt(this.o.minValiditySeconds)) {
+      throw new RelayerError(
+        "expired",
+        `validBefore ${payment.validBefore} leaves less than ${this.o.minValiditySeconds}s to settle (now ${now})`,
+      );
+    }
+    await this.#checkSignature(digest, payment, signature);
+
+    let balance: bigint;
+    let nonceUsed: boolean;
+    try {
+      [balance, nonceUsed] = await Promise.all([
+        this.o.reader.balanceOf(payment.from, payment.token),
+        this.o.reader.nonceUsed(payment.from, payment.nonce),
+      ]);
+    } catch (error) {
+      this.o.logger.warn({ err: error, intentDigest: digest }, "hub read failed during validation");
+      throw new RelayerError("chain_unavailable", "the hub could not be read; retry later");
+    }
+    if (nonceUsed)
+      return this.#knownOr(digest, new RelayerError("nonce_used", `nonce ${payment.nonce} is used on-chain`));
+    if (balance < payment.amount + payment.fee) {
+      return this.#knownOr(
+        digest,
+        new RelayerError(
+          "insufficient_balance",
+          `hub balance ${balance} < amount + fee ${payment.amount + payment.fee}`,
+        ),
+      );
+    }
+
+    let result: InsertIntentResult;
+    try {
+      result = await this.#writer.push({ digest, hub: this.o.hub, payment, signature, balance });
+    } catch (error) {
+      this.o.logger.error({ err: error, intentDigest: digest }, "store write failed");
+      throw new RelayerError("store_unavailable", "the intent could not be stored; nothing was accepted");
+    }
+    switch (result.result) {
+      case "inserted":
+        this.o.metrics.accepted.inc();
+        this.o.onAccepted?.(payment);
+        this.o.logger.debug({ intentDigest: digest, payer: payment.from }, "intent accepted");
+        return { digest, status: "accepted", duplicate: false };
+      case "duplicate":
+        this.o.metrics.duplicates.inc();
+        return { digest, status: result.status, duplicate: true };
+      case "nonce_conflict":
+        throw new RelayerError(
+          "nonce_conflict",
+          `another accepted intent of ${payment.from} uses nonce ${payment.nonce}`,
+        );
+      case "insufficient_balance":
+        throw new RelayerError(
+          "insufficient_balance",
+          `hub balance ${balance} < amount + fee ${payment.amount + payment.fee} + reserved ${result.reserved}`,
+        );
+    }
+  }
+
+  async #checkSignature(digest: Hex, payment: Payment, signature: Hex): Promise<void> {
+    const signer = this.o.signing.recoverDigestSigner(digest, signature);
+    if (signer !== null && signer.toLowerCase() === payment.from.toLowerCase()) return;
+    let valid: boolean;
+    try {
+      valid = await this.o.verifier.verifyPayment({ domain: this.domain, payment, signature });
+    } catch (error) {
+      this.o.logger.warn({ err: error, intentDigest: digest }, "ERC-1271 check failed");
+      throw new RelayerError("chain_unavailable", "the payer's contract signature could not be checked; retry later");
+    }
+    if (!valid) throw new RelayerError("invalid_signature", `not signed by ${payment.from} for this hub and chain`);
+  }
+
+  /**
+   * A request that would be refused may be a resubmission of an intent already accepted (its
+   * nonce is then used by itself, its amount reserved by itself): answer with its status.
+   */
+  async #knownOr(digest: Hex, error: RelayerError): Promise<AcceptedPayment> {
+    const known = await this.o.store.getIntent(digest);
+    if (known === null) throw error;
+    this.o.metrics.duplicates.inc();
+    return { digest, status: known.status, duplicate: true };
+  }
+}

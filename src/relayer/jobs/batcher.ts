@@ -1,0 +1,380 @@
+import type { Logger } from "pino";
+import type { Address, Hex } from "viem";
+import type { HubReader } from "../chain/hub-reader.js";
+import { CallRevertedError, type ChainPort, type HubPort, type TxReceipt } from "../chain/ports.js";
+import { inclusionOf, type TrackedTx, type TxHandler, type TxManager } from "../chain/tx-manager.js";
+import type { Gate } from "../intake/gate.js";
+import type { RelayerMetrics } from "../metrics.js";
+import type { IntentRecord, PaymentResults, Store } from "../store/store.js";
+import type { TimeSource } from "../time.js";
+
+export interface BatcherOptions {
+  hub: HubPort;
+  chain: ChainPort;
+  store: Store;
+  txManager: TxManager;
+  reader: HubReader;
+  gate: Gate;
+  time: TimeSource;
+  metrics: RelayerMetrics;
+  logger: Logger;
+  maxBatchSize: number;
+  maxWaitMs: number;
+  maxInflight: number;
+  claimLeaseMs: number;
+  maxAttempts: number;
+  /** Gas limit = simulated gas × (100 + this) / 100. */
+  gasMarginPercent?: number;
+  /** How often the queue itself is scanned (default 1 s; see `noteAccepted`). */
+  scanIntervalMs?: number;
+  /** How far back a `PaymentSettled` of an intent that reported "nonce used" is looked for. */
+  settlementLookbackBlocks?: bigint;
+}
+
+/**
+ * Turns accepted intents into `settleBatch` transactions and their receipts into per-intent
+ * results.
+ *
+ * Forming: per token of the hub, a batch is formed once `maxBatchSize` intents wait or the
+ * oldest has waited `maxWaitMs`; its intents are claimed (`FOR UPDATE SKIP LOCKED`, so
+ * instances never share one), already-expired ones fail without a transaction, the call is
+ * simulated (`eth_estimateGas`; intents that revert any batch fail, see `#simulate`), the batch is
+ * recorded and its intents marked submitted in one store transaction, then sent.
+ *
+ * Results (at the configured confirmation depth): `PaymentSettled` → settled,
+ * `PaymentFailed` → failed with the reason, except "nonce used" for an intent whose own
+ * `PaymentSettled` is found on-chain (an earlier submission of it did settle) → settled there;
+ * "not yet valid" or no event → back to the queue. Nothing is ever marked settled without its event, and the
+ * hub's nonce bitmap makes a second settlement impossible whatever is resubmitted.
+ */
+export class Batcher implements TxHandler {
+  readonly #owner: string;
+  #timer: NodeJS.Timeout | undefined;
+  #running: Promise<void> | undefined;
+  #stopped = false;
+  #backoffUntilMs = 0;
+  #lastScanMs = 0;
+  /** Per token: intents accepted and not yet batched, as far as this instance knows. */
+  readonly #pending = new Map<string, { token: Address; count: number; oldestMs: number }>();
+
+  constructor(private readonly o: BatcherOptions) {
+    this.#owner = o.chain.sender.toLowerCase();
+    o.txManager.on("settle", this);
+  }
+
+  /** Gives back claims a previous run held, then forms batches every `interval` ms. */
+  async start(intervalMs = Math.max(10, Math.min(50, this.o.maxWaitMs))): Promise<void> {
+    await this.o.store.releaseClaims(this.#owner);
+    this.#timer = setInterval(() => {
+      void this.tick();
+    }, intervalMs);
+  }
+
+  /** Stops forming batches; resolves when a batch being formed has been sent. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+    await this.#running;
+  }
+
+  /** One round of batch forming (exposed for tests and for a final flush at shutdown). */
+  tick(options: { force?: boolean } = {}): Promise<void> {
+    this.#running ??= this.#round(options.force ?? false)
+      .catch((error: unknown) => this.o.logger.error({ err: error }, "batch round failed"))
+      .finally(() => {
+        this.#running = undefined;
+      });
+    return this.#running;
+  }
+
+  /**
+   * Told by the intake about every accepted intent, so that deciding when a batch is due needs
+   * no query: the queue itself is scanned only every `scanIntervalMs` (for intents accepted by
+   * other instances or before a restart).
+   */
+  noteAccepted(token: Address): void {
+    const key = token.toLowerCase();
+    const entry = this.#pending.get(key);
+    if (entry) entry.count++;
+    else this.#pending.set(key, { token, count: 1, oldestMs: this.o.time.nowMs() });
+  }
+
+  async #round(force: boolean): Promise<void> {
+    if (this.o.gate.paused || this.o.time.nowMs() < this.#backoffUntilMs) return;
+    const now = this.o.time.nowMs();
+    if (force || now - this.#lastScanMs >= (this.o.scanIntervalMs ?? 1_000)) {
+      this.#lastScanMs = now;
+      const groups = await this.o.store.queueGroups(this.o.hub.address, this.o.maxBatchSize);
+      this.o.metrics.queueDepth.set(groups.reduce((n, g) => n + g.ready, 0));
+      this.#pending.clear();
+      for (const g of groups) {
+        this.#pending.set(g.token.toLowerCase(), {
+          token: g.token,
+          count: g.ready,
+          oldestMs: g.oldestAcceptedAt.getTime(),
+        });
+      }
+    }
+    const due = [...this.#pending.entries()]
+      .map(([key, g]) => ({ key, ...g, late: force || now - g.oldestMs >= this.o.maxWaitMs }))
+      .filter((g) => g.late || g.count >= this.o.maxBatchSize)
+      .sort((a, b) => a.oldestMs - b.oldestMs);
+    for (const group of due) {
+      // A full group may fill several batches; each goes out while there is room in flight. A
+      // remainder smaller than a batch waits for more intents, unless its oldest waited enough.
+      const minSize = group.late ? 1 : this.o.maxBatchSize;
+      let sent = 0;
+      let last = 0;
+      do {
+        if (this.#stopped && !force) return;
+        if (this.o.txManager.inflight >= this.o.maxInflight) break;
+        last = await this.#formBatch(group.token, minSize);
+        sent += last;
+      } while (last > 0);
+      const entry = this.#pending.get(group.key);
+      if (entry === undefined) continue;
+      if (sent === 0 && group.late) this.#pending.delete(group.key);
+      else if (sent === 0)
+        entry.count = 0; // fewer than a batch are claimable: wait until late
+      else {
+        // Counts from the scan are capped at a batch; after a full batch there may be more.
+        entry.count = Math.max(0, entry.count - sent);
+        if (last === this.o.maxBatchSize) entry.count = Math.max(entry.count, this.o.maxBatchSize);
+      }
+    }
+  }
+
+  /** Claims, simulates, records and sends one batch; returns the intents it took (0: none). */
+  async #formBatch(token: Address, minSize: number): Promise<number> {
+    const { store, hub, logger } = this.o;
+    const nowSeconds = this.o.time.seconds();
+    const claimed = await store.claimIntents({
+      hub: hub.address,
+      token,
+      owner: this.#owner,
+      limit: this.o.maxBatchSize,
+      leaseMs: this.o.claimLeaseMs,
+      nowSeconds,
+    });
+    if (claimed.length === 0) return 0;
+    if (claimed.length < minSize) {
+      await store.releaseClaims(
+        this.#owner,
+        claimed.map((i) => i.digest),
+      );
+      return 0;
+    }
+
+    const expired = claimed.filter((i) => i.payment.validBefore <= nowSeconds);
+    if (expired.length > 0) {
+      const failed = await store.failAcceptedIntents(
+        expired.map((i) => i.digest),
+        "expired",
+      );
+      this.o.metrics.failed.inc({ reason: "expired" }, failed.length);
+      for (const digest of failed) logger.info({ intentDigest: digest }, "intent expired before settlement");
+    }
+    let intents = claimed.filter((i) => i.payment.validBefore > nowSeconds);
+    if (intents.length === 0) return claimed.length;
+
+    let gas: bigint;
+    try {
+      ({ intents, gas } = await this.#simulate(intents));
+    } catch (error) {
+      await store.releaseClaims(
+        this.#owner,
+        intents.map((i) => i.digest),
+      );
+      this.#backoffUntilMs = this.o.time.nowMs() + 1_000;
+      logger.error({ err: error, token, size: intents.length }, "settleBatch simulation failed; claims released");
+      return 0;
+    }
+    if (intents.length === 0) return claimed.length;
+    let data = this.#encode(intents);
+
+    const { batchId, items } = await store.createBatch({
+      kind: "settle",
+      contract: hub.address,
+      token,
+      sender: this.o.chain.sender,
+      items: intents.map((i) => i.digest),
+    });
+    if (items.length === 0) {
+      await store.abandonBatch(batchId, "claims_lost", this.o.maxAttempts);
+      return 0;
+    }
+    if (items.length !== intents.length) {
+      // Some claims ran out meanwhile and went to another instance: send only ours.
+      const taken = new Set(items.map((d) => d.toLowerCase()));
+      intents = intents.filter((i) => taken.has(i.digest.toLowerCase()));
+      data = this.#encode(intents);
+    }
+    const gasLimit = (gas * BigInt(100 + (this.o.gasMarginPercent ?? 20))) / 100n;
+    try {
+      const tx = await this.o.txManager.submit({ batchId, kind: "settle", to: hub.address, data, gas: gasLimit });
+      this.o.metrics.batchSize.observe(intents.length);
+      logger.info(
+        { batchId, txHash: tx.attempts[tx.attempts.length - 1].hash, token, size: intents.length },
+        "settle batch submitted",
+      );
+      return claimed.length;
+    } catch (error) {
+      logger.error({ err: error, batchId }, "settle batch could not be signed or recorded; intents queued again");
+      await store.abandonBatch(batchId, "submit_failed", this.o.maxAttempts);
+      return 0;
+    }
+  }
+
+  /**
+   * Simulates the batch. The hub skips failing intents, so a batch reverts only when one
+   * intent breaks the whole call (an ERC-1271 wallet that burns the gas, say): such intents are
+   * found by bisection and failed with `simulation_reverted`; the others go ahead. Throws
+   * (nothing failed, nothing sent) when the node cannot be asked.
+   */
+  async #simulate(intents: IntentRecord[]): Promise<{ intents: IntentRecord[]; gas: bigint }> {
+    const estimate = (batch: readonly IntentRecord[]) =>
+      this.o.chain.estimateGas({ to: this.o.hub.address, data: this.#encode(batch) });
+    try {
+      return { intents, gas: await estimate(intents) };
+    } catch (error) {
+      if (!(error instanceof CallRevertedError)) throw error;
+    }
+    const culprits = await this.#culprits(intents, estimate);
+    let rest: IntentRecord[];
+    if (culprits.length > 0) {
+      const failed = await this.o.store.failAcceptedIntents(
+        culprits.map((i) => i.digest),
+        "simulation_reverted",
+      );
+      this.o.metrics.failed.inc({ reason: "simulation_reverted" }, failed.length);
+      for (const digest of failed) this.o.logger.warn({ intentDigest: digest }, "intent reverts any batch; failed");
+      const bad = new Set(culprits.map((i) => i.digest));
+      rest = intents.filter((i) => !bad.has(i.digest));
+    } else {
+      // Each half passes alone but not together (too much gas for one transaction): send half.
+      const half = Math.ceil(intents.length / 2);
+      await this.o.store.releaseClaims(
+        this.#owner,
+        intents.slice(half).map((i) => i.digest),
+      );
+      rest = intents.slice(0, half);
+    }
+    if (rest.length === 0) return { intents: rest, gas: 0n };
+    return { intents: rest, gas: await estimate(rest) };
+  }
+
+  /** The intents that make a batch revert on their own (bisection). */
+  async #culprits(
+    intents: readonly IntentRecord[],
+    estimate: (batch: readonly IntentRecord[]) => Promise<bigint>,
+  ): Promise<IntentRecord[]> {
+    if (intents.length === 1) return [...intents];
+    const mid = Math.ceil(intents.length / 2);
+    const found: IntentRecord[] = [];
+    for (const half of [intents.slice(0, mid), intents.slice(mid)]) {
+      try {
+        await estimate(half);
+      } catch (error) {
+        if (!(error instanceof CallRevertedError)) throw error;
+        found.push(...(await this.#culprits(half, estimate)));
+      }
+    }
+    return found;
+  }
+
+  #encode(intents: readonly IntentRecord[]): Hex {
+    return this.o.hub.encodeSettleBatch(
+      intents.map((i) => i.payment),
+      intents.map((i) => i.signature),
+    );
+  }
+
+  async onConfirmed(tx: TrackedTx, receipt: TxReceipt): Promise<void> {
+    const { store, hub, logger } = this.o;
+    if (receipt.status === "reverted") {
+      const failed = await store.abandonBatch(tx.batchId, "batch_reverted", this.o.maxAttempts);
+      await store.confirmBatch(tx.batchId, inclusionOf(receipt), "reverted");
+      this.o.metrics.failed.inc({ reason: "batch_reverted" }, failed.length);
+      logger.error(
+        { batchId: tx.batchId, txHash: receipt.transactionHash },
+        "settle batch reverted; intents queued again",
+      );
+      return;
+    }
+    const intents = await store.submittedIntents(tx.batchId);
+    const outcomes = new Map(hub.decodeOutcomes(receipt.logs).map((o) => [o.digest.toLowerCase(), o]));
+    const results: PaymentResults = {
+      batchId: tx.batchId,
+      ...inclusionOf(receipt),
+      settled: [],
+      settledElsewhere: [],
+      failed: [],
+      requeued: [],
+    };
+    const lookback = this.o.settlementLookbackBlocks ?? 50_000n;
+    for (const intent of intents) {
+      const outcome = outcomes.get(intent.digest.toLowerCase());
+      // No event, or "not yet valid" (the block was not past validAfter yet): try again later.
+      if (outcome === undefined || (!outcome.settled && outcome.reason === "not_yet_valid")) {
+        results.requeued.push(intent.digest);
+      } else if (outcome.settled) results.settled.push(intent.digest);
+      else if (outcome.reason === "nonce_used") {
+        const from = receipt.blockNumber > lookback ? receipt.blockNumber - lookback : 0n;
+        const earlier = await hub.findSettlement(intent.digest, from);
+        if (earlier) results.settledElsewhere.push({ digest: intent.digest, ...earlier });
+        else results.failed.push({ digest: intent.digest, reason: "nonce_used" });
+      } else results.failed.push({ digest: intent.digest, reason: outcome.reason });
+    }
+    const changed = await store.applyPaymentResults(results);
+    this.#afterResults(changed, "settled");
+    logger.info(
+      {
+        batchId: tx.batchId,
+        txHash: receipt.transactionHash,
+        block: receipt.blockNumber.toString(),
+        settled: results.settled.length + results.settledElsewhere.length,
+        failed: results.failed.length,
+        requeued: results.requeued.length,
+      },
+      "settle batch confirmed",
+    );
+    if (results.requeued.length > 0) {
+      logger.warn({ batchId: tx.batchId, requeued: results.requeued }, "intents without an event in the receipt");
+    }
+  }
+
+  async onAbandoned(batchId: number, reason: string): Promise<void> {
+    const failed = await this.o.store.abandonBatch(batchId, reason, this.o.maxAttempts);
+    this.o.metrics.failed.inc({ reason }, failed.length);
+  }
+
+  async onReorged(tx: TrackedTx): Promise<void> {
+    const reopened = await this.o.store.reopenBatch(tx.batchId);
+    this.#afterResults(reopened, "reorged");
+    this.o.logger.warn({ batchId: tx.batchId, intents: reopened.length }, "batch results undone by a reorg");
+  }
+
+  /** Keeps caches and metrics in step with intents whose on-chain effect appeared or vanished. */
+  #afterResults(changed: readonly IntentRecord[], what: "settled" | "reorged"): void {
+    const now = this.o.time.nowMs();
+    for (const intent of changed) {
+      const { from, to, token, nonce } = intent.payment;
+      this.o.reader.invalidate(from, token);
+      this.o.reader.invalidate(to, token);
+      if (what === "reorged") continue;
+      if (intent.status === "settled") {
+        this.o.reader.markNonceUsed(from, nonce);
+        this.o.metrics.settled.inc();
+        this.o.metrics.settleLatency.observe((now - intent.acceptedAt.getTime()) / 1000);
+        this.o.logger.debug({ intentDigest: intent.digest, txHash: intent.txHash }, "intent settled");
+      } else if (intent.status === "failed") {
+        this.o.metrics.failed.inc({ reason: intent.failureReason ?? "unknown" });
+        this.o.logger.info(
+          { intentDigest: intent.digest, reason: intent.failureReason, txHash: intent.txHash },
+          "intent failed",
+        );
+      }
+    }
+  }
+}

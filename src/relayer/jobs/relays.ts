@@ -1,0 +1,222 @@
+import type { Logger } from "pino";
+import type { Address, Hex } from "viem";
+import {
+  CallRevertedError,
+  type ChainPort,
+  type ChannelsPort,
+  type EscrowPort,
+  type TxReceipt,
+} from "../chain/ports.js";
+import { inclusionOf, type TrackedTx, type TxHandler, type TxManager } from "../chain/tx-manager.js";
+import type { Gate } from "../intake/gate.js";
+import type { RelayerMetrics } from "../metrics.js";
+import type { ReleaseRecord, Store, VoucherRecord } from "../store/store.js";
+import type { TimeSource } from "../time.js";
+
+export interface RelaysOptions {
+  escrow?: EscrowPort;
+  channels?: ChannelsPort;
+  chain: ChainPort;
+  store: Store;
+  txManager: TxManager;
+  gate: Gate;
+  time: TimeSource;
+  metrics: RelayerMetrics;
+  logger: Logger;
+  claimLeaseMs: number;
+  maxAttempts: number;
+}
+
+/** A voucher claim's batch note: what it claims, so the result can be recorded after a restart. */
+const claimNote = (channelId: Hex, cumulativeAmount: bigint) => `${channelId}:${cumulativeAmount}`;
+const parseClaimNote = (note: string | null) => {
+  const [channelId, amount] = (note ?? ":").split(":");
+  return { channelId: channelId as Hex, cumulativeAmount: BigInt(amount || "0") };
+};
+
+/**
+ * Relays what is not a payment intent, one transaction each: payers' release authorisations
+ * (`releaseWithSig`) and voucher claims asked for with `claim: true`. Each is simulated first:
+ * a release that would revert (nothing left to release, authorisation expired) fails with the
+ * reason; a claim that would revert is dropped until the voucher changes.
+ */
+export class Relays {
+  readonly #owner: string;
+  readonly #claimBackoff = new Map<string, number>();
+  #timer: NodeJS.Timeout | undefined;
+  #running: Promise<void> | undefined;
+
+  constructor(private readonly o: RelaysOptions) {
+    this.#owner = o.chain.sender.toLowerCase();
+    o.txManager.on("release", this.#releaseHandler);
+    o.txManager.on("claim", this.#claimHandler);
+  }
+
+  start(intervalMs: number): void {
+    this.#timer = setInterval(() => {
+      void this.tick();
+    }, intervalMs);
+  }
+
+  async stop(): Promise<void> {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+    await this.#running;
+  }
+
+  tick(): Promise<void> {
+    this.#running ??= this.#round()
+      .catch((error: unknown) => this.o.logger.error({ err: error }, "relay round failed"))
+      .finally(() => {
+        this.#running = undefined;
+      });
+    return this.#running;
+  }
+
+  async #round(): Promise<void> {
+    if (this.o.gate.paused) return;
+    const { escrow, channels, store } = this.o;
+    if (escrow) {
+      const releases = await store.claimReleases({
+        escrow: escrow.address,
+        owner: this.#owner,
+        limit: 10,
+        leaseMs: this.o.claimLeaseMs,
+      });
+      for (const release of releases) await this.#relayRelease(escrow, release);
+    }
+    if (channels) {
+      const now = this.o.time.nowMs();
+      for (const voucher of await store.claimableVouchers(channels.address, 10)) {
+        if ((this.#claimBackoff.get(voucher.channelId) ?? 0) > now) continue;
+        await this.#claim(channels, voucher);
+      }
+    }
+  }
+
+  async #relayRelease(escrow: EscrowPort, release: ReleaseRecord): Promise<void> {
+    const { store, logger } = this.o;
+    const digest = release.digest;
+    if (release.deadline <= this.o.time.seconds()) {
+      await store.setReleaseOutcome(digest, { status: "failed", reason: "expired" });
+      return;
+    }
+    const data = escrow.encodeReleaseWithSig(release, release.signature);
+    let gas: bigint;
+    try {
+      gas = await this.o.chain.estimateGas({ to: escrow.address, data });
+    } catch (error) {
+      if (error instanceof CallRevertedError) {
+        await store.setReleaseOutcome(digest, { status: "failed", reason: `simulation_reverted: ${error.message}` });
+        logger.info({ releaseDigest: digest, reason: error.message }, "release would revert; failed");
+      } else {
+        await store.releaseClaims(this.#owner);
+        logger.warn({ err: error, releaseDigest: digest }, "release simulation failed; will retry");
+      }
+      return;
+    }
+    const { batchId, items } = await store.createBatch({
+      kind: "release",
+      contract: escrow.address,
+      sender: this.o.chain.sender,
+      items: [digest],
+    });
+    if (items.length === 0) {
+      await store.abandonBatch(batchId, "claims_lost", this.o.maxAttempts);
+      return;
+    }
+    await this.#send(batchId, "release", escrow.address, data, gas);
+  }
+
+  async #claim(channels: ChannelsPort, voucher: VoucherRecord): Promise<void> {
+    const { store, logger } = this.o;
+    const data = channels.encodeClaim(voucher, voucher.signature);
+    let gas: bigint;
+    try {
+      gas = await this.o.chain.estimateGas({ to: channels.address, data });
+    } catch (error) {
+      this.#claimBackoff.set(voucher.channelId, this.o.time.nowMs() + 60_000);
+      if (error instanceof CallRevertedError) {
+        const channel = await channels.getChannel(voucher.channelId);
+        if (channel !== null) await store.markVoucherClaimed(channels.address, voucher.channelId, channel.claimed);
+        logger.info({ channelId: voucher.channelId, reason: error.message }, "voucher claim would revert; not sent");
+      } else logger.warn({ err: error, channelId: voucher.channelId }, "claim simulation failed; will retry");
+      return;
+    }
+    const { batchId, items } = await store.createBatch({
+      kind: "claim",
+      contract: channels.address,
+      sender: this.o.chain.sender,
+      items: [voucher.channelId],
+      note: claimNote(voucher.channelId, voucher.cumulativeAmount),
+    });
+    if (items.length === 0) {
+      await store.abandonBatch(batchId, "claims_lost", this.o.maxAttempts);
+      return;
+    }
+    await this.#send(batchId, "claim", channels.address, data, gas);
+  }
+
+  async #send(batchId: number, kind: "release" | "claim", to: Address, data: Hex, gas: bigint): Promise<void> {
+    try {
+      const tx = await this.o.txManager.submit({ batchId, kind, to, data, gas: (gas * 120n) / 100n });
+      this.o.logger.info({ batchId, kind, txHash: tx.attempts[0].hash }, `${kind} submitted`);
+    } catch (error) {
+      this.o.logger.error({ err: error, batchId }, `${kind} could not be signed or recorded`);
+      await this.o.store.abandonBatch(batchId, "submit_failed", this.o.maxAttempts);
+    }
+  }
+
+  /** Shared by both kinds: a revert queues the item again, a lost nonce too, a reorg reopens. */
+  #common = {
+    onAbandoned: async (batchId: number, reason: string) => {
+      await this.o.store.abandonBatch(batchId, reason, this.o.maxAttempts);
+    },
+    onReorged: async (tx: TrackedTx) => {
+      await this.o.store.reopenBatch(tx.batchId);
+    },
+    reverted: async (tx: TrackedTx, receipt: TxReceipt) => {
+      await this.o.store.abandonBatch(tx.batchId, "reverted", this.o.maxAttempts);
+      await this.o.store.confirmBatch(tx.batchId, inclusionOf(receipt), "reverted");
+      this.o.logger.warn({ batchId: tx.batchId, txHash: receipt.transactionHash }, `${tx.kind} reverted`);
+    },
+  };
+
+  #releaseHandler: TxHandler = {
+    onConfirmed: async (tx, receipt) => {
+      if (receipt.status === "reverted") return this.#common.reverted(tx, receipt);
+      const [release] = await this.o.store.submittedReleases(tx.batchId);
+      if (release) {
+        await this.o.store.setReleaseOutcome(release, { status: "settled", inclusion: inclusionOf(receipt) });
+      }
+      await this.o.store.confirmBatch(tx.batchId, inclusionOf(receipt), "confirmed");
+      this.o.logger.info(
+        { batchId: tx.batchId, releaseDigest: release, txHash: receipt.transactionHash },
+        "release relayed",
+      );
+    },
+    onAbandoned: (batchId, reason) => this.#common.onAbandoned(batchId, reason),
+    onReorged: (tx) => this.#common.onReorged(tx),
+  };
+
+  #claimHandler: TxHandler = {
+    onConfirmed: async (tx, receipt) => {
+      if (receipt.status === "reverted") return this.#common.reverted(tx, receipt);
+      const batch = await this.o.store.getBatch(tx.batchId);
+      const { channelId, cumulativeAmount } = parseClaimNote(batch?.note ?? null);
+      if (this.o.channels) await this.o.store.markVoucherClaimed(this.o.channels.address, channelId, cumulativeAmount);
+      await this.o.store.confirmBatch(tx.batchId, inclusionOf(receipt), "confirmed");
+      this.o.logger.info(
+        {
+          batchId: tx.batchId,
+          channelId,
+          cumulativeAmount: cumulativeAmount.toString(),
+          txHash: receipt.transactionHash,
+        },
+        "voucher claimed",
+      );
+    },
+    onAbandoned: (batchId, reason) => this.#common.onAbandoned(batchId, reason),
+    onReorged: (tx) => this.#common.onReorged(tx),
+  };
+}

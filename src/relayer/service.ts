@@ -1,0 +1,297 @@
+import { createRequire } from "node:module";
+import type { FastifyInstance } from "fastify";
+import type { Logger } from "pino";
+import type { Address } from "viem";
+import type { HealthResponse } from "./api/schemas.js";
+import { buildServer } from "./api/server.js";
+import { HubReader } from "./chain/hub-reader.js";
+import type { ChainPort, ChannelsPort, EscrowPort, HubPort, SignatureVerifier, SigningPort } from "./chain/ports.js";
+import { TxManager } from "./chain/tx-manager.js";
+import type { RelayerConfig } from "./config.js";
+import { Gate } from "./intake/gate.js";
+import { PaymentIntake } from "./intake/payments.js";
+import { ReleaseIntake } from "./intake/releases.js";
+import { VoucherIntake } from "./intake/vouchers.js";
+import { Batcher } from "./jobs/batcher.js";
+import { Relays } from "./jobs/relays.js";
+import { RelayerMetrics } from "./metrics.js";
+import type { Store } from "./store/store.js";
+import { TimeSource } from "./time.js";
+
+const VERSION = (createRequire(import.meta.url)("../../package.json") as { version: string }).version;
+
+/** What the relayer talks to: the chain (with its key), the signing functions and the contracts. */
+export interface RelayerPorts {
+  chain: ChainPort;
+  signing: SigningPort;
+  verifier: SignatureVerifier;
+  hub?: HubPort;
+  escrow?: EscrowPort;
+  channels?: ChannelsPort;
+}
+
+export type ServiceConfig = Pick<
+  RelayerConfig,
+  | "host"
+  | "port"
+  | "batchMaxSize"
+  | "batchMaxWaitMs"
+  | "maxInflightBatches"
+  | "maxFeePerGas"
+  | "feeBumpPercent"
+  | "stuckAfterMs"
+  | "confirmations"
+  | "reorgWindow"
+  | "maxAttempts"
+  | "pollIntervalMs"
+  | "minValiditySeconds"
+  | "balanceCacheMs"
+  | "claimLeaseMs"
+  | "rateLimit"
+  | "rateLimitWindowMs"
+  | "bodyLimit"
+  | "adminToken"
+>;
+
+export interface RelayerServiceOptions {
+  config: ServiceConfig;
+  ports: RelayerPorts;
+  store: Store;
+  chainId: number;
+  logger: Logger;
+  metrics?: RelayerMetrics;
+  time?: TimeSource;
+  /** Start the background loops (batching, relays, chain polling); tests drive them by hand. */
+  background?: boolean;
+}
+
+/**
+ * The relayer, assembled: API, intake, batcher, relays and the transaction manager over one
+ * store and one key. `start()` resumes whatever a previous run left (claims, in-flight
+ * transactions) before it listens; `stop()` shuts down without losing anything: it refuses new
+ * work, persists every request already in, sends the batch being formed, gives in-flight
+ * transactions a few seconds to confirm, and closes the store (the next start resumes the rest).
+ */
+export class RelayerService {
+  readonly gate = new Gate();
+  readonly metrics: RelayerMetrics;
+  readonly time: TimeSource;
+  readonly txManager: TxManager;
+  readonly reader?: HubReader;
+  readonly payments?: PaymentIntake;
+  readonly batcher?: Batcher;
+  readonly relays: Relays;
+  app?: FastifyInstance;
+  #poll: NodeJS.Timeout | undefined;
+  #polling: Promise<void> | undefined;
+  #chainHealthy = true;
+
+  constructor(private readonly o: RelayerServiceOptions) {
+    const { config, ports, store, logger } = o;
+    this.metrics = o.metrics ?? new RelayerMetrics({ defaultMetrics: true });
+    this.time = o.time ?? new TimeSource();
+    this.txManager = new TxManager({
+      chain: ports.chain,
+      store,
+      metrics: this.metrics,
+      logger,
+      time: this.time,
+      maxFeePerGas: config.maxFeePerGas,
+      feeBumpPercent: config.feeBumpPercent,
+      stuckAfterMs: config.stuckAfterMs,
+      confirmations: config.confirmations,
+      reorgWindow: config.reorgWindow,
+      maxAttempts: config.maxAttempts,
+    });
+    if (ports.hub) {
+      this.reader = new HubReader(ports.hub, { balanceTtlMs: config.balanceCacheMs });
+      this.payments = new PaymentIntake({
+        hub: ports.hub.address,
+        chainId: o.chainId,
+        signing: ports.signing,
+        verifier: ports.verifier,
+        reader: this.reader,
+        store,
+        gate: this.gate,
+        time: this.time,
+        metrics: this.metrics,
+        logger,
+        minValiditySeconds: config.minValiditySeconds,
+        onAccepted: (payment) => this.batcher?.noteAccepted(payment.token),
+      });
+      this.batcher = new Batcher({
+        hub: ports.hub,
+        chain: ports.chain,
+        store,
+        txManager: this.txManager,
+        reader: this.reader,
+        gate: this.gate,
+        time: this.time,
+        metrics: this.metrics,
+        logger,
+        maxBatchSize: config.batchMaxSize,
+        maxWaitMs: config.batchMaxWaitMs,
+        maxInflight: config.maxInflightBatches,
+        claimLeaseMs: config.claimLeaseMs,
+        maxAttempts: config.maxAttempts,
+      });
+    }
+    this.relays = new Relays({
+      escrow: ports.escrow,
+      channels: ports.channels,
+      chain: ports.chain,
+      store,
+      txManager: this.txManager,
+      gate: this.gate,
+      time: this.time,
+      metrics: this.metrics,
+      logger,
+      claimLeaseMs: config.claimLeaseMs,
+      maxAttempts: config.maxAttempts,
+    });
+  }
+
+  /** Resumes the previous run's work, starts the loops and listens; returns the API's URL. */
+  async start(): Promise<string> {
+    const { config, ports, store, logger } = this.o;
+    await this.txManager.start();
+    if (this.o.background !== false) {
+      await this.batcher?.start();
+      this.relays.start(config.pollIntervalMs);
+      this.#poll = setInterval(() => {
+        this.#polling ??= this.pollChain().finally(() => {
+          this.#polling = undefined;
+        });
+      }, config.pollIntervalMs);
+    }
+    this.app = await this.buildApi();
+    const url = await this.app.listen({ host: config.host, port: config.port });
+    logger.info(
+      {
+        url,
+        relayer: ports.chain.sender,
+        chainId: this.o.chainId,
+        hub: ports.hub?.address,
+        escrow: ports.escrow?.address,
+        channels: ports.channels?.address,
+        store: store.backend,
+      },
+      "relayer listening",
+    );
+    return url;
+  }
+
+  /** The HTTP API without listening (tests use `inject`). */
+  buildApi(): Promise<FastifyInstance> {
+    const { config, ports, store, logger } = this.o;
+    return buildServer({
+      payments: this.payments,
+      releases: ports.escrow
+        ? new ReleaseIntake({
+            escrow: ports.escrow,
+            chainId: this.o.chainId,
+            signing: ports.signing,
+            verifier: ports.verifier,
+            store,
+            gate: this.gate,
+            time: this.time,
+            logger,
+            minValiditySeconds: config.minValiditySeconds,
+          })
+        : undefined,
+      vouchers: ports.channels
+        ? new VoucherIntake({
+            channels: ports.channels,
+            chainId: this.o.chainId,
+            signing: ports.signing,
+            verifier: ports.verifier,
+            store,
+            gate: this.gate,
+            logger,
+          })
+        : undefined,
+      channels: ports.channels?.address,
+      store,
+      gate: this.gate,
+      metrics: this.metrics,
+      logger,
+      health: () => this.health(),
+      adminToken: config.adminToken?.reveal(),
+      bodyLimit: config.bodyLimit,
+      rateLimit: { max: config.rateLimit, windowMs: config.rateLimitWindowMs },
+      version: VERSION,
+    });
+  }
+
+  /** One chain poll: transactions, and the chain's clock for validity windows. */
+  async pollChain(): Promise<void> {
+    try {
+      this.time.observeBlock(await this.o.ports.chain.getBlockTimestamp());
+      await this.txManager.tick();
+      if (!this.#chainHealthy) this.o.logger.info("chain reachable again");
+      this.#chainHealthy = true;
+    } catch (error) {
+      if (this.#chainHealthy) this.o.logger.warn({ err: error }, "chain poll failed; retrying");
+      this.#chainHealthy = false;
+    }
+  }
+
+  async health(): Promise<HealthResponse> {
+    const checks: Record<string, "ok" | "failing"> = {};
+    await Promise.all([
+      this.o.store.schemaVersions().then(
+        () => {
+          checks.store = "ok";
+        },
+        () => {
+          checks.store = "failing";
+        },
+      ),
+      this.o.ports.chain.getBlockNumber().then(
+        () => {
+          checks.chain = "ok";
+        },
+        () => {
+          checks.chain = "failing";
+        },
+      ),
+    ]);
+    const address = (value: Address | undefined) => value ?? null;
+    return {
+      status: Object.values(checks).every((c) => c === "ok") ? "ok" : "degraded",
+      paused: this.gate.paused,
+      chainId: this.o.chainId,
+      relayer: this.o.ports.chain.sender,
+      hub: address(this.o.ports.hub?.address),
+      escrow: address(this.o.ports.escrow?.address),
+      channels: address(this.o.ports.channels?.address),
+      store: this.o.store.backend,
+      inflightTransactions: this.txManager.inflight,
+      checks,
+    };
+  }
+
+  /** Graceful shutdown; `drainMs` bounds the wait for in-flight transactions. */
+  async stop(drainMs = 10_000): Promise<void> {
+    const { logger } = this.o;
+    this.gate.closing = true;
+    logger.info("shutting down: refusing new work");
+    await this.payments?.drained();
+    await this.app?.close();
+    await this.batcher?.stop();
+    await this.relays.stop();
+    if (this.#poll) clearInterval(this.#poll);
+    await this.#polling;
+    const deadline = Date.now() + drainMs;
+    while (this.o.background !== false && this.txManager.inflight > 0 && Date.now() < deadline) {
+      await this.pollChain();
+      if (this.txManager.inflight > 0)
+        await new Promise((resolve) => setTimeout(resolve, this.o.config.pollIntervalMs));
+    }
+    if (this.txManager.inflight > 0) {
+      logger.warn({ inflight: this.txManager.inflight }, "in-flight transactions left for the next start to follow");
+    }
+    await this.o.store.close();
+    logger.info("relayer stopped");
+  }
+}

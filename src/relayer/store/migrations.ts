@@ -1,0 +1,187 @@
+/**
+ * Versioned schema migrations, Postgres dialect, shared by the embedded store (PGlite) and a
+ * Postgres server. Applied in order at start-up inside one transaction each; applied versions
+ * are recorded in `schema_migrations`. Never edit a released migration: append a new one.
+ *
+ * Conventions: addresses and hashes are lowercase 0x-hex `text`; uint256 amounts are
+ * `numeric(78,0)`, uint64 timestamps `numeric(20,0)`; block numbers `bigint`.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: "intents, batches, transactions, releases, vouchers, cursors",
+    sql: `
+CREATE TABLE batches (
+  id            bigserial PRIMARY KEY,
+  kind          text NOT NULL CHECK (kind IN ('settle', 'release', 'claim', 'finalize', 'expire', 'filler')),
+  contract      text NOT NULL,
+  token         text,
+  sender        text NOT NULL,
+  size          integer NOT NULL,
+  nonce         bigint,
+  status        text NOT NULL CHECK (status IN ('pending', 'confirmed', 'reverted', 'abandoned')),
+  tx_hash       text,
+  block_number  bigint,
+  block_hash    text,
+  note          text,
+  created_at    timestamptz NOT NULL DEFAULT now(),
+  updated_at    timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX batches_open ON batches (sender, status) WHERE status = 'pending';
+CREATE INDEX batches_recent ON batches (block_number) WHERE status IN ('confirmed', 'reverted');
+
+CREATE TABLE transactions (
+  hash                      text PRIMARY KEY,
+  batch_id                  bigint NOT NULL REFERENCES batches (id),
+  sender                    text NOT NULL,
+  nonce                     bigint NOT NULL,
+  gas_limit                 numeric(78, 0) NOT NULL,
+  max_fee_per_gas           numeric(78, 0) NOT NULL,
+  max_priority_fee_per_gas  numeric(78, 0) NOT NULL,
+  raw                       text NOT NULL,
+  status                    text NOT NULL CHECK (status IN ('sent', 'mined', 'replaced', 'rejected')),
+  block_number              bigint,
+  gas_used                  numeric(78, 0),
+  effective_gas_price       numeric(78, 0),
+  created_at                timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX transactions_batch ON transactions (batch_id);
+
+CREATE TABLE payment_intents (
+  digest          text PRIMARY KEY,
+  hub             text NOT NULL,
+  payer           text NOT NULL,
+  payee           text NOT NULL,
+  token           text NOT NULL,
+  amount          numeric(78, 0) NOT NULL,
+  fee             numeric(78, 0) NOT NULL,
+  nonce           numeric(78, 0) NOT NULL,
+  valid_after     numeric(20, 0) NOT NULL,
+  valid_before    numeric(20, 0) NOT NULL,
+  ref             text NOT NULL,
+  signature       text NOT NULL,
+  status          text NOT NULL CHECK (status IN ('accepted', 'submitted', 'settled', 'failed')),
+  failure_reason  text,
+  batch_id        bigint REFERENCES batches (id),
+  tx_hash         text,
+  block_number    bigint,
+  block_hash      text,
+  attempts        integer NOT NULL DEFAULT 0,
+  claimed_by      text,
+  lease_until     timestamptz,
+  accepted_at     timestamptz NOT NULL DEFAULT now(),
+  updated_at      timestamptz NOT NULL DEFAULT now(),
+  settled_at      timestamptz
+);
+-- One live intent per payer nonce: a second intent with the nonce of an accepted one could
+-- never settle too. Failed intents free their nonce (it was never used on-chain, or the
+-- chain check rejects it anyway).
+CREATE UNIQUE INDEX payment_intents_payer_nonce ON payment_intents (hub, payer, nonce) WHERE status <> 'failed';
+CREATE INDEX payment_intents_queue ON payment_intents (hub, token, accepted_at) WHERE status = 'accepted';
+CREATE INDEX payment_intents_batch ON payment_intents (batch_id) WHERE batch_id IS NOT NULL;
+
+-- What accepted-but-unsettled intents reserve of each payer's hub balance, by definition ...
+CREATE VIEW payer_reservations AS
+  SELECT hub, payer, token, sum(amount + fee) AS reserved, count(*)::integer AS intents
+  FROM payment_intents
+  WHERE status IN ('accepted', 'submitted')
+  GROUP BY hub, payer, token;
+
+-- ... and the same figures kept up to date by triggers on every status change, so that the
+-- acceptance check reads one row per payer instead of summing all its open intents. (Rows
+-- are never deleted from payment_intents; the digest never changes.)
+CREATE TABLE reservations (
+  hub       text NOT NULL,
+  payer     text NOT NULL,
+  token     text NOT NULL,
+  reserved  numeric(78, 0) NOT NULL,
+  intents   integer NOT NULL,
+  PRIMARY KEY (hub, payer, token)
+);
+-- Statement-level triggers with transition tables: one aggregated upsert per statement, not
+-- one per row (a group commit of hundreds of intents touches each payer's row once).
+CREATE FUNCTION reserve_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO reservations AS r (hub, payer, token, reserved, intents)
+    SELECT hub, payer, token, sum(amount + fee), count(*)::integer
+    FROM inserted WHERE status IN ('accepted', 'submitted')
+    GROUP BY hub, payer, token
+    ON CONFLICT (hub, payer, token)
+    DO UPDATE SET reserved = r.reserved + EXCLUDED.reserved, intents = r.intents + EXCLUDED.intents;
+  RETURN NULL;
+END
+$$;
+CREATE FUNCTION reserve_updated() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO reservations AS r (hub, payer, token, reserved, intents)
+    SELECT n.hub, n.payer, n.token,
+           sum(CASE WHEN n.status IN ('accepted', 'submitted') THEN n.amount + n.fee ELSE 0 END
+             - CASE WHEN o.status IN ('accepted', 'submitted') THEN o.amount + o.fee ELSE 0 END),
+           sum(CASE WHEN n.status IN ('accepted', 'submitted') THEN 1 ELSE 0 END
+             - CASE WHEN o.status IN ('accepted', 'submitted') THEN 1 ELSE 0 END)::integer
+    FROM updated n JOIN previous o USING (digest)
+    WHERE (n.status IN ('accepted', 'submitted')) <> (o.status IN ('accepted', 'submitted'))
+    GROUP BY n.hub, n.payer, n.token
+    ON CONFLICT (hub, payer, token)
+    DO UPDATE SET reserved = r.reserved + EXCLUDED.reserved, intents = r.intents + EXCLUDED.intents;
+  RETURN NULL;
+END
+$$;
+CREATE TRIGGER payment_intents_reserve_inserted
+  AFTER INSERT ON payment_intents REFERENCING NEW TABLE AS inserted
+  FOR EACH STATEMENT EXECUTE FUNCTION reserve_inserted();
+CREATE TRIGGER payment_intents_reserve_updated
+  AFTER UPDATE ON payment_intents REFERENCING NEW TABLE AS updated OLD TABLE AS previous
+  FOR EACH STATEMENT EXECUTE FUNCTION reserve_updated();
+
+CREATE TABLE escrow_releases (
+  digest          text PRIMARY KEY,
+  escrow          text NOT NULL,
+  escrow_id       numeric(78, 0) NOT NULL,
+  released_total  numeric(78, 0) NOT NULL,
+  deadline        numeric(78, 0) NOT NULL,
+  signature       text NOT NULL,
+  status          text NOT NULL CHECK (status IN ('accepted', 'submitted', 'settled', 'failed')),
+  failure_reason  text,
+  batch_id        bigint REFERENCES batches (id),
+  tx_hash         text,
+  block_number    bigint,
+  attempts        integer NOT NULL DEFAULT 0,
+  claimed_by      text,
+  lease_until     timestamptz,
+  accepted_at     timestamptz NOT NULL DEFAULT now(),
+  updated_at      timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX escrow_releases_queue ON escrow_releases (accepted_at) WHERE status = 'accepted';
+
+-- The latest (highest cumulative) voucher per channel, kept for watchtower duty.
+CREATE TABLE vouchers (
+  channels           text NOT NULL,
+  channel_id         text NOT NULL,
+  cumulative_amount  numeric(78, 0) NOT NULL,
+  signature          text NOT NULL,
+  claim_requested    boolean NOT NULL DEFAULT false,
+  claimed_amount     numeric(78, 0) NOT NULL DEFAULT 0,
+  batch_id           bigint REFERENCES batches (id),
+  received_at        timestamptz NOT NULL DEFAULT now(),
+  updated_at         timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (channels, channel_id)
+);
+CREATE INDEX vouchers_claims ON vouchers (received_at) WHERE claim_requested AND batch_id IS NULL;
+
+-- How far each chain indexer has read (block and its hash, to notice a reorg under the cursor).
+CREATE TABLE chain_cursors (
+  name          text PRIMARY KEY,
+  block_number  bigint NOT NULL,
+  block_hash    text NOT NULL,
+  updated_at    timestamptz NOT NULL DEFAULT now()
+);
+`,
+  },
+];

@@ -1,0 +1,897 @@
+import { type Address, getAddress, type Hex } from "viem";
+import type { SqlDriver, SqlQueryable } from "./driver.js";
+import { MIGRATIONS, type Migration } from "./migrations.js";
+import type {
+  BatchKind,
+  BatchRecord,
+  BatchStatus,
+  ChainCursor,
+  Inclusion,
+  InsertIntentResult,
+  IntentRecord,
+  IntentStatus,
+  NewIntent,
+  PaymentResults,
+  QueueGroup,
+  ReleaseRecord,
+  Reservation,
+  Store,
+  TxAttempt,
+  VoucherRecord,
+} from "./store.js";
+
+/** Any integer-like column value (pg returns int8/numeric as strings, PGlite int8 as numbers). */
+type Num = string | number | bigint;
+
+interface IntentRow {
+  digest: string;
+  hub: string;
+  payer: string;
+  payee: string;
+  token: string;
+  amount: Num;
+  fee: Num;
+  nonce: Num;
+  valid_after: Num;
+  valid_before: Num;
+  ref: string;
+  signature: string;
+  status: IntentStatus;
+  failure_reason: string | null;
+  batch_id: Num | null;
+  tx_hash: string | null;
+  block_number: Num | null;
+  attempts: Num;
+  accepted_at: Date;
+  updated_at: Date;
+  settled_at: Date | null;
+}
+
+interface ReleaseRow {
+  digest: string;
+  escrow: string;
+  escrow_id: Num;
+  released_total: Num;
+  deadline: Num;
+  signature: string;
+  status: IntentStatus;
+  failure_reason: string | null;
+  batch_id: Num | null;
+  tx_hash: string | null;
+  block_number: Num | null;
+  accepted_at: Date;
+}
+
+interface VoucherRow {
+  channels: string;
+  channel_id: string;
+  cumulative_amount: Num;
+  signature: string;
+  claim_requested: boolean;
+  claimed_amount: Num;
+  batch_id: Num | null;
+}
+
+interface BatchRow {
+  id: Num;
+  kind: BatchKind;
+  contract: string;
+  token: string | null;
+  sender: string;
+  size: Num;
+  nonce: Num | null;
+  status: BatchStatus;
+  tx_hash: string | null;
+  block_number: Num | null;
+  block_hash: string | null;
+  note: string | null;
+}
+
+interface AttemptRow {
+  hash: string;
+  batch_id: Num;
+  nonce: Num;
+  gas_limit: Num;
+  max_fee_per_gas: Num;
+  max_priority_fee_per_gas: Num;
+  raw: string;
+}
+
+const lower = (value: string): string => value.toLowerCase();
+const big = (value: Num): bigint => BigInt(value);
+const bigOrNull = (value: Num | null): bigint | null => (value === null ? null : BigInt(value));
+const numOrNull = (value: Num | null): number | null => (value === null ? null : Number(value));
+
+/**
+ * Checksummed addresses are computed once per distinct lowercase address: the store hands out
+ * the same few payers, tokens and hubs thousands of times.
+ */
+const checksums = new Map<string, Address>();
+function checksum(value: string): Address {
+  let address = checksums.get(value);
+  if (address === undefined) {
+    address = getAddress(value);
+    if (checksums.size > 100_000) checksums.clear();
+    checksums.set(value, address);
+  }
+  return address;
+}
+
+function toIntent(row: IntentRow): IntentRecord {
+  return {
+    digest: row.digest as Hex,
+    hub: checksum(row.hub),
+    payment: {
+      from: checksum(row.payer),
+      to: checksum(row.payee),
+      token: checksum(row.token),
+      amount: big(row.amount),
+      fee: big(row.fee),
+      nonce: big(row.nonce),
+      validAfter: big(row.valid_after),
+      validBefore: big(row.valid_before),
+      ref: row.ref as Hex,
+    },
+    signature: row.signature as Hex,
+    status: row.status,
+    failureReason: row.failure_reason,
+    batchId: numOrNull(row.batch_id),
+    txHash: row.tx_hash as Hex | null,
+    blockNumber: bigOrNull(row.block_number),
+    attempts: Number(row.attempts),
+    acceptedAt: row.accepted_at,
+    updatedAt: row.updated_at,
+    settledAt: row.settled_at,
+  };
+}
+
+function toRelease(row: ReleaseRow): ReleaseRecord {
+  return {
+    digest: row.digest as Hex,
+    escrow: checksum(row.escrow),
+    id: big(row.escrow_id),
+    releasedTotal: big(row.released_total),
+    deadline: big(row.deadline),
+    signature: row.signature as Hex,
+    status: row.status,
+    failureReason: row.failure_reason,
+    batchId: numOrNull(row.batch_id),
+    txHash: row.tx_hash as Hex | null,
+    blockNumber: bigOrNull(row.block_number),
+    acceptedAt: row.accepted_at,
+  };
+}
+
+function toVoucher(row: VoucherRow): VoucherRecord {
+  return {
+    channels: checksum(row.channels),
+    channelId: row.channel_id as Hex,
+    cumulativeAmount: big(row.cumulative_amount),
+    signature: row.signature as Hex,
+    claimRequested: row.claim_requested,
+    claimedAmount: big(row.claimed_amount),
+    batchId: numOrNull(row.batch_id),
+  };
+}
+
+function toBatch(row: BatchRow, attempts: AttemptRow[]): BatchRecord {
+  return {
+    id: Number(row.id),
+    kind: row.kind,
+    contract: checksum(row.contract),
+    token: row.token === null ? null : checksum(row.token),
+    sender: checksum(row.sender),
+    size: Number(row.size),
+    nonce: numOrNull(row.nonce),
+    status: row.status,
+    txHash: row.tx_hash as Hex | null,
+    blockNumber: bigOrNull(row.block_number),
+    blockHash: row.block_hash as Hex | null,
+    note: row.note,
+    attempts: attempts.map((a) => ({
+      hash: a.hash as Hex,
+      batchId: Number(a.batch_id),
+      nonce: Number(a.nonce),
+      gasLimit: big(a.gas_limit),
+      maxFeePerGas: big(a.max_fee_per_gas),
+      maxPriorityFeePerGas: big(a.max_priority_fee_per_gas),
+      raw: a.raw as Hex,
+    })),
+  };
+}
+
+/** Serialises schema migrations of several instances starting at once. */
+const MIGRATION_LOCK = 7_316_455_001;
+
+/** Applies the migrations not yet applied, each in its own transaction. */
+export async function migrate(driver: SqlDriver, migrations: readonly Migration[] = MIGRATIONS): Promise<number[]> {
+  await driver.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+    version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+  const applied: number[] = [];
+  for (const migration of migrations) {
+    await driver.transaction(async (tx) => {
+      await tx.query("SELECT pg_advisory_xact_lock($1)", [MIGRATION_LOCK]);
+      const done = await tx.query("SELECT 1 FROM schema_migrations WHERE version = $1", [migration.version]);
+      if (done.length > 0) return;
+      await tx.exec(migration.sql);
+      await tx.query("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", [
+        migration.version,
+        migration.name,
+      ]);
+      applied.push(migration.version);
+    });
+  }
+  return applied;
+}
+
+/** The store over any Postgres-dialect driver: the same SQL for PGlite and a Postgres server. */
+export class SqlStore implements Store {
+  readonly backend: "pglite" | "postgres";
+
+  constructor(private readonly db: SqlDriver) {
+    this.backend = db.backend;
+  }
+
+  async insertIntents(intents: readonly NewIntent[]): Promise<InsertIntentResult[]> {
+    if (intents.length === 0) return [];
+    return this.db.transaction(async (tx) => {
+      const hub = lower(intents[0].hub);
+      if (intents.some((i) => lower(i.hub) !== hub)) throw new Error("insertIntents: one hub per call");
+      const keyOf = (i: NewIntent) => `${lower(i.payment.from)}:${lower(i.payment.token)}`;
+      const keys = [...new Set(intents.map(keyOf))].sort();
+      // Per (payer, token) locks, taken in a fixed order: concurrent inserts of the same payer
+      // (from this or another instance) run one after the other; other payers do not wait.
+      await tx.query(
+        "SELECT count(pg_advisory_xact_lock(hashtextextended($1 || ':' || k, 0))) FROM unnest($2::text[]) AS k",
+        [hub, keys],
+      );
+
+      // After the locks (a new snapshot): known digests and the payers' reservations, in one query.
+      const digests = intents.map((i) => lower(i.digest));
+      const known = await tx.query<{ kind: "digest" | "reserved"; a: string; b: string; c: string | null }>(
+        `SELECT 'digest' AS kind, digest AS a, status AS b, NULL AS c FROM payment_intents WHERE digest = ANY($2::text[])
+         UNION ALL
+         SELECT 'reserved', r.payer, r.token, r.reserved::text FROM reservations r
+         JOIN unnest($3::text[], $4::text[]) AS q(payer, token) ON r.payer = q.payer AND r.token = q.token
+         WHERE r.hub = $1`,
+        [hub, digests, keys.map((k) => k.split(":")[0]), keys.map((k) => k.split(":")[1])],
+      );
+      const existing = new Map<string, IntentStatus>();
+      const reserved = new Map<string, bigint>();
+      for (const row of known) {
+        if (row.kind === "digest") existing.set(row.a, row.b as IntentStatus);
+        else reserved.set(`${row.a}:${row.b}`, BigInt(row.c as string));
+      }
+
+      const results: InsertIntentResult[] = [];
+      const rows: NewIntent[] = [];
+      const seen = new Set<string>();
+      const nonces = new Set<string>();
+      for (const intent of intents) {
+        const digest = lower(intent.digest);
+        const status = existing.get(digest);
+        if (status !== undefined || seen.has(digest)) {
+          results.push({ digest: intent.digest, result: "duplicate", status: status ?? "accepted" });
+          continue;
+        }
+        const nonceKey = `${lower(intent.payment.from)}:${intent.payment.nonce}`;
+        if (nonces.has(nonceKey)) {
+          results.push({ digest: intent.digest, result: "nonce_conflict" });
+          continue;
+        }
+        const key = keyOf(intent);
+        const already = reserved.get(key) ?? 0n;
+        if (already + intent.payment.amount + intent.payment.fee > intent.balance) {
+          results.push({ digest: intent.digest, result: "insufficient_balance", reserved: already });
+          continue;
+        }
+        reserved.set(key, already + intent.payment.amount + intent.payment.fee);
+        nonces.add(nonceKey);
+        seen.add(digest);
+        rows.push(intent);
+        results.push({ digest: intent.digest, result: "inserted" });
+      }
+      if (rows.length > 0) {
+        // The unique (hub, payer, nonce) index refuses a live intent's nonce to another intent:
+        // such rows are skipped here and reported as nonce conflicts.
+        const inserted = await tx.query<{ digest: string }>(
+          `INSERT INTO payment_intents
+             (digest, hub, payer, payee, token, amount, fee, nonce, valid_after, valid_before, ref, signature, status)
+           SELECT d, $1, p, e, t, a, f, n, va, vb, r, s, 'accepted'
+           FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::numeric[], $7::numeric[], $8::numeric[],
+                       $9::numeric[], $10::numeric[], $11::text[], $12::text[])
+                AS x(d, p, e, t, a, f, n, va, vb, r, s)
+           ON CONFLICT DO NOTHING
+           RETURNING digest`,
+          [
+            hub,
+            rows.map((i) => lower(i.digest)),
+            rows.map((i) => lower(i.payment.from)),
+            rows.map((i) => lower(i.payment.to)),
+            rows.map((i) => lower(i.payment.token)),
+            rows.map((i) => i.payment.amount.toString()),
+            rows.map((i) => i.payment.fee.toString()),
+            rows.map((i) => i.payment.nonce.toString()),
+            rows.map((i) => i.payment.validAfter.toString()),
+            rows.map((i) => i.payment.validBefore.toString()),
+            rows.map((i) => lower(i.payment.ref)),
+            rows.map((i) => lower(i.signature)),
+          ],
+        );
+        if (inserted.length < rows.length) {
+          const done = new Set(inserted.map((r) => r.digest));
+          for (const result of results) {
+            if (result.result === "inserted" && !done.has(lower(result.digest))) {
+              Object.assign(result, { result: "nonce_conflict" });
+            }
+          }
+        }
+      }
+      return results;
+    });
+  }
+
+  async getIntent(digest: Hex): Promise<IntentRecord | null> {
+    const rows = await this.db.query<IntentRow>("SELECT * FROM payment_intents WHERE digest = $1", [lower(digest)]);
+    return rows.length === 0 ? null : toIntent(rows[0]);
+  }
+
+  async reservations(hub: Address): Promise<Reservation[]> {
+    const rows = await this.db.query<{ hub: string; payer: string; token: string; reserved: Num; intents: Num }>(
+      "SELECT * FROM reservations WHERE hub = $1 AND intents > 0",
+      [lower(hub)],
+    );
+    return rows.map((r) => ({
+      hub: checksum(r.hub),
+      payer: checksum(r.payer),
+      token: checksum(r.token),
+      reserved: big(r.reserved),
+      intents: Number(r.intents),
+    }));
+  }
+
+  async queueGroups(hub: Address, limit: number): Promise<QueueGroup[]> {
+    // Tokens come from the reservations table (tiny); per token, the oldest claimable intent and
+    // a count capped at `limit` both walk the queue index instead of the whole table.
+    const rows = await this.db.query<{ token: string; oldest: Date | null; ready: Num }>(
+      `SELECT t.token,
+              (SELECT min(accepted_at) FROM (
+                 SELECT accepted_at FROM payment_intents
+                 WHERE hub = $1 AND token = t.token AND status = 'accepted'
+                   AND (claimed_by IS NULL OR lease_until < now())
+                 ORDER BY accepted_at LIMIT 1) o) AS oldest,
+              (SELECT count(*) FROM (
+                 SELECT 1 FROM payment_intents
+                 WHERE hub = $1 AND token = t.token AND status = 'accepted'
+                   AND (claimed_by IS NULL OR lease_until < now())
+                 LIMIT $2) c) AS ready
+       FROM (SELECT DISTINCT token FROM reservations WHERE hub = $1 AND intents > 0) t`,
+      [lower(hub), limit],
+    );
+    return rows
+      .filter((r) => r.oldest !== null)
+      .map((r) => ({ token: checksum(r.token), ready: Number(r.ready), oldestAcceptedAt: r.oldest as Date }));
+  }
+
+  async claimIntents(args: {
+    hub: Address;
+    token: Address;
+    owner: string;
+    limit: number;
+    leaseMs: number;
+    nowSeconds: bigint;
+  }): Promise<IntentRecord[]> {
+    const rows = await this.db.query<IntentRow>(
+      `WITH picked AS (
+         SELECT digest FROM payment_intents
+         WHERE hub = $1 AND token = $2 AND status = 'accepted'
+           AND (claimed_by IS NULL OR lease_until < now())
+           AND valid_after < $5
+         ORDER BY accepted_at
+         LIMIT $4
+         FOR UPDATE SKIP LOCKED)
+       UPDATE payment_intents p
+       SET claimed_by = $3, lease_until = now() + $6 * interval '1 millisecond', updated_at = now()
+       FROM picked WHERE p.digest = picked.digest
+       RETURNING p.*`,
+      [lower(args.hub), lower(args.token), args.owner, args.limit, args.nowSeconds.toString(), args.leaseMs],
+    );
+    return rows.map(toIntent).sort((a, b) => a.acceptedAt.getTime() - b.acceptedAt.getTime());
+  }
+
+  async submittedIntents(batchId: number): Promise<IntentRecord[]> {
+    const rows = await this.db.query<IntentRow>(
+      "SELECT * FROM payment_intents WHERE batch_id = $1 AND status = 'submitted' ORDER BY accepted_at",
+      [batchId],
+    );
+    return rows.map(toIntent);
+  }
+
+  async releaseClaims(owner: string, digests?: readonly Hex[]): Promise<number> {
+    const rows =
+      digests === undefined
+        ? await this.db.query(
+            `UPDATE payment_intents SET claimed_by = NULL, lease_until = NULL
+             WHERE claimed_by = $1 AND status = 'accepted' RETURNING digest`,
+            [owner],
+          )
+        : await this.db.query(
+            `UPDATE payment_intents SET claimed_by = NULL, lease_until = NULL
+             WHERE claimed_by = $1 AND status = 'accepted' AND digest = ANY($2::text[]) RETURNING digest`,
+            [owner, digests.map(lower)],
+          );
+    await this.db.query(
+      "UPDATE escrow_releases SET claimed_by = NULL, lease_until = NULL WHERE claimed_by = $1 AND status = 'accepted'",
+      [owner],
+    );
+    return rows.length;
+  }
+
+  async failAcceptedIntents(digests: readonly Hex[], reason: string): Promise<Hex[]> {
+    if (digests.length === 0) return [];
+    const rows = await this.db.query<{ digest: string }>(
+      `UPDATE payment_intents
+       SET status = 'failed', failure_reason = $2, claimed_by = NULL, lease_until = NULL, updated_at = now()
+       WHERE digest = ANY($1::text[]) AND status = 'accepted' RETURNING digest`,
+      [digests.map(lower), reason],
+    );
+    return rows.map((r) => r.digest as Hex);
+  }
+
+  async createBatch(args: {
+    kind: BatchKind;
+    contract: Address;
+    token?: Address;
+    sender: Address;
+    items: readonly Hex[];
+    note?: string;
+  }): Promise<{ batchId: number; items: Hex[] }> {
+    return this.db.transaction(async (tx) => {
+      const [{ id }] = await tx.query<{ id: Num }>(
+        `INSERT INTO batches (kind, contract, token, sender, size, status, note)
+         VALUES ($1, $2, $3, $4, $5, 'pending', $6) RETURNING id`,
+        [
+          args.kind,
+          lower(args.contract),
+          args.token === undefined ? null : lower(args.token),
+          lower(args.sender),
+          args.items.length,
+          args.note ?? null,
+        ],
+      );
+      const batchId = Number(id);
+      const items = args.items.map(lower);
+      let taken: string[] = items;
+      if (args.kind === "settle") {
+        taken = (
+          await tx.query<{ digest: string }>(
+            `UPDATE payment_intents
+             SET status = 'submitted', batch_id = $1, attempts = attempts + 1,
+                 claimed_by = NULL, lease_until = NULL, updated_at = now()
+             WHERE digest = ANY($2::text[]) AND status = 'accepted' AND claimed_by = $3 RETURNING digest`,
+            [batchId, items, lower(args.sender)],
+          )
+        ).map((r) => r.digest);
+      } else if (args.kind === "release") {
+        taken = (
+          await tx.query<{ digest: string }>(
+            `UPDATE escrow_releases
+             SET status = 'submitted', batch_id = $1, attempts = attempts + 1,
+                 claimed_by = NULL, lease_until = NULL, updated_at = now()
+             WHERE digest = ANY($2::text[]) AND status = 'accepted' AND claimed_by = $3 RETURNING digest`,
+            [batchId, items, lower(args.sender)],
+          )
+        ).map((r) => r.digest);
+      } else if (args.kind === "claim") {
+        taken = (
+          await tx.query<{ channel_id: string }>(
+            `UPDATE vouchers SET batch_id = $1, updated_at = now()
+             WHERE channels = $2 AND channel_id = ANY($3::text[]) AND batch_id IS NULL RETURNING channel_id`,
+            [batchId, lower(args.contract), items],
+          )
+        ).map((r) => r.channel_id);
+      }
+      if (taken.length !== items.length) {
+        await tx.query("UPDATE batches SET size = $2 WHERE id = $1", [batchId, taken.length]);
+      }
+      return { batchId, items: taken as Hex[] };
+    });
+  }
+
+  async recordAttempt(attempt: TxAttempt, sender: Address): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      await tx.query(
+        `INSERT INTO transactions
+           (hash, batch_id, sender, nonce, gas_limit, max_fee_per_gas, max_priority_fee_per_gas, raw, status)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'sent')`,
+        [
+          lower(attempt.hash),
+          attempt.batchId,
+          lower(sender),
+          attempt.nonce,
+          attempt.gasLimit.toString(),
+          attempt.maxFeePerGas.toString(),
+          attempt.maxPriorityFeePerGas.toString(),
+          attempt.raw,
+        ],
+      );
+      await tx.query("UPDATE batches SET nonce = $2, updated_at = now() WHERE id = $1", [
+        attempt.batchId,
+        attempt.nonce,
+      ]);
+    });
+  }
+
+  async markAttemptRejected(hash: Hex): Promise<void> {
+    await this.db.query("UPDATE transactions SET status = 'rejected' WHERE hash = $1", [lower(hash)]);
+  }
+
+  private async finishBatch(
+    tx: SqlQueryable,
+    batchId: number,
+    inclusion: Inclusion,
+    status: "confirmed" | "reverted",
+    note?: string,
+  ): Promise<void> {
+    await tx.query(
+      `UPDATE batches SET status = $2, tx_hash = $3, block_number = $4, block_hash = $5,
+                          note = coalesce($6, note), updated_at = now()
+       WHERE id = $1`,
+      [
+        batchId,
+        status,
+        lower(inclusion.txHash),
+        inclusion.blockNumber.toString(),
+        lower(inclusion.blockHash),
+        note ?? null,
+      ],
+    );
+    await tx.query(
+      `UPDATE transactions SET status = CASE WHEN hash = $2 THEN 'mined' ELSE 'replaced' END,
+                               block_number = CASE WHEN hash = $2 THEN $3::bigint END
+       WHERE batch_id = $1 AND status <> 'rejected'`,
+      [batchId, lower(inclusion.txHash), inclusion.blockNumber.toString()],
+    );
+  }
+
+  async applyPaymentResults(results: PaymentResults): Promise<IntentRecord[]> {
+    return this.db.transaction(async (tx) => {
+      const changed: IntentRow[] = [];
+      const where = "batch_id = $1 AND status = 'submitted'";
+      if (results.settled.length > 0) {
+        changed.push(
+          ...(await tx.query<IntentRow>(
+            `UPDATE payment_intents
+             SET status = 'settled', tx_hash = $3, block_number = $4, block_hash = $5, failure_reason = NULL,
+                 settled_at = now(), updated_at = now()
+             WHERE ${where} AND digest = ANY($2::text[]) RETURNING *`,
+            [
+              results.batchId,
+              results.settled.map(lower),
+              lower(results.txHash),
+              results.blockNumber.toString(),
+              lower(results.blockHash),
+            ],
+          )),
+        );
+      }
+      if (results.settledElsewhere.length > 0) {
+        changed.push(
+          ...(await tx.query<IntentRow>(
+            `UPDATE payment_intents p
+             SET status = 'settled', tx_hash = x.h, block_number = x.n, block_hash = x.b, failure_reason = NULL,
+                 settled_at = now(), updated_at = now()
+             FROM unnest($2::text[], $3::text[], $4::bigint[], $5::text[]) AS x(d, h, n, b)
+             WHERE p.batch_id = $1 AND p.status = 'submitted' AND p.digest = x.d RETURNING p.*`,
+            [
+              results.batchId,
+              results.settledElsewhere.map((s) => lower(s.digest)),
+              results.settledElsewhere.map((s) => lower(s.txHash)),
+              results.settledElsewhere.map((s) => s.blockNumber.toString()),
+              results.settledElsewhere.map((s) => lower(s.blockHash)),
+            ],
+          )),
+        );
+      }
+      if (results.failed.length > 0) {
+        changed.push(
+          ...(await tx.query<IntentRow>(
+            `UPDATE payment_intents p
+             SET status = 'failed', failure_reason = x.r, tx_hash = $4, block_number = $5, block_hash = $6,
+                 updated_at = now()
+             FROM unnest($2::text[], $3::text[]) AS x(d, r)
+             WHERE p.batch_id = $1 AND p.status = 'submitted' AND p.digest = x.d RETURNING p.*`,
+            [
+              results.batchId,
+              results.failed.map((f) => lower(f.digest)),
+              results.failed.map((f) => f.reason),
+              lower(results.txHash),
+              results.blockNumber.toString(),
+              lower(results.blockHash),
+            ],
+          )),
+        );
+      }
+      if (results.requeued.length > 0) {
+        changed.push(
+          ...(await tx.query<IntentRow>(
+            `UPDATE payment_intents SET status = 'accepted', batch_id = NULL, updated_at = now()
+             WHERE ${where} AND digest = ANY($2::text[]) RETURNING *`,
+            [results.batchId, results.requeued.map(lower)],
+          )),
+        );
+      }
+      await this.finishBatch(tx, results.batchId, results, "confirmed");
+      return changed.map(toIntent);
+    });
+  }
+
+  async confirmBatch(
+    batchId: number,
+    inclusion: Inclusion,
+    status: "confirmed" | "reverted",
+    note?: string,
+  ): Promise<void> {
+    await this.db.transaction((tx) => this.finishBatch(tx, batchId, inclusion, status, note));
+  }
+
+  async abandonBatch(batchId: number, reason: string, maxAttempts: number): Promise<Hex[]> {
+    return this.db.transaction(async (tx) => {
+      const failed = await tx.query<{ digest: string }>(
+        `UPDATE payment_intents SET status = 'failed', failure_reason = $2, updated_at = now()
+         WHERE batch_id = $1 AND status = 'submitted' AND attempts >= $3 RETURNING digest`,
+        [batchId, reason, maxAttempts],
+      );
+      await tx.query(
+        `UPDATE payment_intents SET status = 'accepted', batch_id = NULL, updated_at = now()
+         WHERE batch_id = $1 AND status = 'submitted'`,
+        [batchId],
+      );
+      failed.push(
+        ...(await tx.query<{ digest: string }>(
+          `UPDATE escrow_releases SET status = 'failed', failure_reason = $2, updated_at = now()
+           WHERE batch_id = $1 AND status = 'submitted' AND attempts >= $3 RETURNING digest`,
+          [batchId, reason, maxAttempts],
+        )),
+      );
+      await tx.query(
+        `UPDATE escrow_releases SET status = 'accepted', batch_id = NULL, updated_at = now()
+         WHERE batch_id = $1 AND status = 'submitted'`,
+        [batchId],
+      );
+      await tx.query("UPDATE vouchers SET batch_id = NULL, updated_at = now() WHERE batch_id = $1", [batchId]);
+      await tx.query("UPDATE batches SET status = 'abandoned', note = $2, updated_at = now() WHERE id = $1", [
+        batchId,
+        reason,
+      ]);
+      return failed.map((r) => r.digest as Hex);
+    });
+  }
+
+  async reopenBatch(batchId: number): Promise<IntentRecord[]> {
+    return this.db.transaction(async (tx) => {
+      const rows = await tx.query<IntentRow>(
+        `UPDATE payment_intents
+         SET status = 'submitted', tx_hash = NULL, block_number = NULL, block_hash = NULL, failure_reason = NULL,
+             settled_at = NULL, updated_at = now()
+         WHERE batch_id = $1 AND status IN ('settled', 'failed') RETURNING *`,
+        [batchId],
+      );
+      await tx.query(
+        `UPDATE escrow_releases SET status = 'submitted', tx_hash = NULL, block_number = NULL, failure_reason = NULL,
+                                    updated_at = now()
+         WHERE batch_id = $1 AND status IN ('settled', 'failed')`,
+        [batchId],
+      );
+      await tx.query(
+        `UPDATE batches SET status = 'pending', tx_hash = NULL, block_number = NULL, block_hash = NULL, updated_at = now()
+         WHERE id = $1`,
+        [batchId],
+      );
+      await tx.query(
+        "UPDATE transactions SET status = 'sent', block_number = NULL WHERE batch_id = $1 AND status <> 'rejected'",
+        [batchId],
+      );
+      return rows.map(toIntent);
+    });
+  }
+
+  private async batchesWithAttempts(rows: BatchRow[]): Promise<BatchRecord[]> {
+    if (rows.length === 0) return [];
+    const attempts = await this.db.query<AttemptRow>(
+      `SELECT * FROM transactions WHERE batch_id = ANY($1::bigint[]) AND status <> 'rejected' ORDER BY created_at, hash`,
+      [rows.map((r) => String(r.id))],
+    );
+    return rows.map((row) =>
+      toBatch(
+        row,
+        attempts.filter((a) => Number(a.batch_id) === Number(row.id)),
+      ),
+    );
+  }
+
+  async pendingBatches(sender: Address): Promise<BatchRecord[]> {
+    const rows = await this.db.query<BatchRow>(
+      "SELECT * FROM batches WHERE sender = $1 AND status = 'pending' ORDER BY id",
+      [lower(sender)],
+    );
+    return this.batchesWithAttempts(rows);
+  }
+
+  async getBatch(batchId: number): Promise<BatchRecord | null> {
+    const [batch] = await this.batchesWithAttempts(
+      await this.db.query<BatchRow>("SELECT * FROM batches WHERE id = $1", [batchId]),
+    );
+    return batch ?? null;
+  }
+
+  async confirmedBatchesSince(sender: Address, fromBlock: bigint): Promise<BatchRecord[]> {
+    const rows = await this.db.query<BatchRow>(
+      `SELECT * FROM batches WHERE sender = $1 AND status IN ('confirmed', 'reverted') AND block_number >= $2
+       ORDER BY block_number, id`,
+      [lower(sender), fromBlock.toString()],
+    );
+    return this.batchesWithAttempts(rows);
+  }
+
+  async insertRelease(
+    release: Omit<ReleaseRecord, "status" | "failureReason" | "batchId" | "txHash" | "blockNumber" | "acceptedAt">,
+  ): Promise<{ inserted: boolean; record: ReleaseRecord }> {
+    const inserted = await this.db.query<ReleaseRow>(
+      `INSERT INTO escrow_releases (digest, escrow, escrow_id, released_total, deadline, signature, status)
+       VALUES ($1, $2, $3, $4, $5, $6, 'accepted') ON CONFLICT (digest) DO NOTHING RETURNING *`,
+      [
+        lower(release.digest),
+        lower(release.escrow),
+        release.id.toString(),
+        release.releasedTotal.toString(),
+        release.deadline.toString(),
+        lower(release.signature),
+      ],
+    );
+    if (inserted.length > 0) return { inserted: true, record: toRelease(inserted[0]) };
+    const existing = await this.getRelease(release.digest);
+    if (existing === null) throw new Error(`release ${release.digest} vanished`);
+    return { inserted: false, record: existing };
+  }
+
+  async getRelease(digest: Hex): Promise<ReleaseRecord | null> {
+    const rows = await this.db.query<ReleaseRow>("SELECT * FROM escrow_releases WHERE digest = $1", [lower(digest)]);
+    return rows.length === 0 ? null : toRelease(rows[0]);
+  }
+
+  async claimReleases(args: {
+    escrow: Address;
+    owner: string;
+    limit: number;
+    leaseMs: number;
+  }): Promise<ReleaseRecord[]> {
+    const rows = await this.db.query<ReleaseRow>(
+      `WITH picked AS (
+         SELECT digest FROM escrow_releases
+         WHERE escrow = $1 AND status = 'accepted' AND (claimed_by IS NULL OR lease_until < now())
+         ORDER BY accepted_at LIMIT $3 FOR UPDATE SKIP LOCKED)
+       UPDATE escrow_releases r SET claimed_by = $2, lease_until = now() + $4 * interval '1 millisecond', updated_at = now()
+       FROM picked WHERE r.digest = picked.digest RETURNING r.*`,
+      [lower(args.escrow), args.owner, args.limit, args.leaseMs],
+    );
+    return rows.map(toRelease).sort((a, b) => a.acceptedAt.getTime() - b.acceptedAt.getTime());
+  }
+
+  async submittedReleases(batchId: number): Promise<Hex[]> {
+    const rows = await this.db.query<{ digest: string }>(
+      "SELECT digest FROM escrow_releases WHERE batch_id = $1 AND status = 'submitted'",
+      [batchId],
+    );
+    return rows.map((r) => r.digest as Hex);
+  }
+
+  async setReleaseOutcome(
+    digest: Hex,
+    outcome: { status: "settled" | "failed"; reason?: string; inclusion?: Inclusion },
+  ): Promise<void> {
+    await this.db.query(
+      `UPDATE escrow_releases SET status = $2, failure_reason = $3, tx_hash = $4, block_number = $5,
+                                  claimed_by = NULL, lease_until = NULL, updated_at = now()
+       WHERE digest = $1`,
+      [
+        lower(digest),
+        outcome.status,
+        outcome.reason ?? null,
+        outcome.inclusion ? lower(outcome.inclusion.txHash) : null,
+        outcome.inclusion ? outcome.inclusion.blockNumber.toString() : null,
+      ],
+    );
+  }
+
+  async upsertVoucher(voucher: {
+    channels: Address;
+    channelId: Hex;
+    cumulativeAmount: bigint;
+    signature: Hex;
+    claim: boolean;
+  }): Promise<VoucherRecord> {
+    const rows = await this.db.query<VoucherRow>(
+      `INSERT INTO vouchers AS v (channels, channel_id, cumulative_amount, signature, claim_requested)
+       VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (channels, channel_id) DO UPDATE SET
+         cumulative_amount = CASE WHEN EXCLUDED.cumulative_amount > v.cumulative_amount
+                                  THEN EXCLUDED.cumulative_amount ELSE v.cumulative_amount END,
+         signature = CASE WHEN EXCLUDED.cumulative_amount > v.cumulative_amount
+                          THEN EXCLUDED.signature ELSE v.signature END,
+         claim_requested = v.claim_requested OR EXCLUDED.claim_requested,
+         updated_at = now()
+       RETURNING *`,
+      [
+        lower(voucher.channels),
+        lower(voucher.channelId),
+        voucher.cumulativeAmount.toString(),
+        lower(voucher.signature),
+        voucher.claim,
+      ],
+    );
+    return toVoucher(rows[0]);
+  }
+
+  async getVoucher(channels: Address, channelId: Hex): Promise<VoucherRecord | null> {
+    const rows = await this.db.query<VoucherRow>("SELECT * FROM vouchers WHERE channels = $1 AND channel_id = $2", [
+      lower(channels),
+      lower(channelId),
+    ]);
+    return rows.length === 0 ? null : toVoucher(rows[0]);
+  }
+
+  async claimableVouchers(channels: Address, limit: number): Promise<VoucherRecord[]> {
+    const rows = await this.db.query<VoucherRow>(
+      `SELECT * FROM vouchers
+       WHERE channels = $1 AND claim_requested AND batch_id IS NULL AND cumulative_amount > claimed_amount
+       ORDER BY received_at LIMIT $2`,
+      [lower(channels), limit],
+    );
+    return rows.map(toVoucher);
+  }
+
+  async markVoucherClaimed(channels: Address, channelId: Hex, cumulativeAmount: bigint): Promise<void> {
+    await this.db.query(
+      `UPDATE vouchers SET claimed_amount = greatest(claimed_amount, $3::numeric), batch_id = NULL,
+                           claim_requested = cumulative_amount > greatest(claimed_amount, $3::numeric), updated_at = now()
+       WHERE channels = $1 AND channel_id = $2`,
+      [lower(channels), lower(channelId), cumulativeAmount.toString()],
+    );
+  }
+
+  async getCursor(name: string): Promise<ChainCursor | null> {
+    const rows = await this.db.query<{ block_number: Num; block_hash: string }>(
+      "SELECT block_number, block_hash FROM chain_cursors WHERE name = $1",
+      [name],
+    );
+    return rows.length === 0 ? null : { blockNumber: big(rows[0].block_number), blockHash: rows[0].block_hash as Hex };
+  }
+
+  async setCursor(name: string, cursor: ChainCursor): Promise<void> {
+    await this.db.query(
+      `INSERT INTO chain_cursors (name, block_number, block_hash) VALUES ($1, $2, $3)
+       ON CONFLICT (name) DO UPDATE SET block_number = EXCLUDED.block_number, block_hash = EXCLUDED.block_hash,
+                                        updated_at = now()`,
+      [name, cursor.blockNumber.toString(), lower(cursor.blockHash)],
+    );
+  }
+
+  async reservationMismatches(): Promise<{ hub: Address; payer: Address; token: Address }[]> {
+    const rows = await this.db.query<{ hub: string; payer: string; token: string }>(
+      `SELECT hub, payer, token FROM reservations r
+       FULL JOIN payer_reservations v USING (hub, payer, token)
+       WHERE coalesce(r.reserved, 0) <> coalesce(v.reserved, 0) OR coalesce(r.intents, 0) <> coalesce(v.intents, 0)`,
+    );
+    return rows.map((r) => ({ hub: checksum(r.hub), payer: checksum(r.payer), token: checksum(r.token) }));
+  }
+
+  async schemaVersions(): Promise<number[]> {
+    const rows = await this.db.query<{ version: Num }>("SELECT version FROM schema_migrations ORDER BY version");
+    return rows.map((r) => Number(r.version));
+  }
+
+  close(): Promise<void> {
+    return this.db.close();
+  }
+}

@@ -1,0 +1,242 @@
+import type { Address, Hex } from "viem";
+import type { Payment } from "../chain/ports.js";
+
+/**
+ * The relayer's persistent state. One interface, one SQL implementation (`SqlStore`) over two
+ * drivers: PGlite (embedded, the default) and a Postgres server (`DATABASE_URL`). Writes are
+ * batched: every method that takes a list writes it with one multi-row statement.
+ */
+
+export type IntentStatus = "accepted" | "submitted" | "settled" | "failed";
+export type BatchKind = "settle" | "release" | "claim" | "finalize" | "expire" | "filler";
+export type BatchStatus = "pending" | "confirmed" | "reverted" | "abandoned";
+
+export interface IntentRecord {
+  digest: Hex;
+  hub: Address;
+  payment: Payment;
+  signature: Hex;
+  status: IntentStatus;
+  failureReason: string | null;
+  batchId: number | null;
+  txHash: Hex | null;
+  blockNumber: bigint | null;
+  attempts: number;
+  acceptedAt: Date;
+  updatedAt: Date;
+  settledAt: Date | null;
+}
+
+/** An intent that passed validation, with the hub balance its payer had when it was checked. */
+export interface NewIntent {
+  digest: Hex;
+  hub: Address;
+  payment: Payment;
+  signature: Hex;
+  /** The payer's on-chain hub balance of `payment.token` when validated. */
+  balance: bigint;
+}
+
+export type InsertIntentResult =
+  | { digest: Hex; result: "inserted" }
+  | { digest: Hex; result: "duplicate"; status: IntentStatus }
+  | { digest: Hex; result: "nonce_conflict" }
+  | { digest: Hex; result: "insufficient_balance"; reserved: bigint };
+
+export interface Reservation {
+  hub: Address;
+  payer: Address;
+  token: Address;
+  reserved: bigint;
+  intents: number;
+}
+
+export interface QueueGroup {
+  token: Address;
+  /** Claimable intents, counted up to the limit asked. */
+  ready: number;
+  oldestAcceptedAt: Date;
+}
+
+export interface TxAttempt {
+  hash: Hex;
+  batchId: number;
+  nonce: number;
+  gasLimit: bigint;
+  maxFeePerGas: bigint;
+  maxPriorityFeePerGas: bigint;
+  raw: Hex;
+}
+
+export interface BatchRecord {
+  id: number;
+  kind: BatchKind;
+  contract: Address;
+  token: Address | null;
+  sender: Address;
+  size: number;
+  nonce: number | null;
+  status: BatchStatus;
+  txHash: Hex | null;
+  blockNumber: bigint | null;
+  blockHash: Hex | null;
+  note: string | null;
+  /** Every signed transaction of the batch (replacements share its nonce), oldest first. */
+  attempts: TxAttempt[];
+}
+
+export interface Inclusion {
+  txHash: Hex;
+  blockNumber: bigint;
+  blockHash: Hex;
+}
+
+/** Per-intent results of a confirmed settle batch. */
+export interface PaymentResults extends Inclusion {
+  batchId: number;
+  /** Settled by this batch's transaction. */
+  settled: Hex[];
+  /** Settled earlier by another transaction (found by its `PaymentSettled` event). */
+  settledElsewhere: (Inclusion & { digest: Hex })[];
+  failed: { digest: Hex; reason: string }[];
+  /** No event for them: back to the queue. */
+  requeued: Hex[];
+}
+
+export interface ReleaseRecord {
+  digest: Hex;
+  escrow: Address;
+  id: bigint;
+  releasedTotal: bigint;
+  deadline: bigint;
+  signature: Hex;
+  status: IntentStatus;
+  failureReason: string | null;
+  batchId: number | null;
+  txHash: Hex | null;
+  blockNumber: bigint | null;
+  acceptedAt: Date;
+}
+
+export interface VoucherRecord {
+  channels: Address;
+  channelId: Hex;
+  cumulativeAmount: bigint;
+  signature: Hex;
+  claimRequested: boolean;
+  claimedAmount: bigint;
+  batchId: number | null;
+}
+
+export interface ChainCursor {
+  blockNumber: bigint;
+  blockHash: Hex;
+}
+
+export interface Store {
+  readonly backend: "pglite" | "postgres";
+
+  // Payment intents
+  /**
+   * Inserts validated intents atomically with the reservation check: under a per-(payer, token)
+   * lock, an intent is inserted only if `balance >= reserved + amount + fee`, so concurrent
+   * requests, even on several instances, can never over-reserve a payer. The same digest twice
+   * is a `duplicate` (one row); another live intent with the payer's nonce is a `nonce_conflict`.
+   */
+  insertIntents(intents: readonly NewIntent[]): Promise<InsertIntentResult[]>;
+  getIntent(digest: Hex): Promise<IntentRecord | null>;
+  /** Open (accepted or submitted) amounts per payer and token, maintained with every status change. */
+  reservations(hub: Address): Promise<Reservation[]>;
+  /** Tokens with claimable intents, each with its count (up to `limit`) and its oldest intent. */
+  queueGroups(hub: Address, limit: number): Promise<QueueGroup[]>;
+  /**
+   * Claims up to `limit` accepted intents of one hub and token, oldest first, valid at
+   * `nowSeconds` (`validAfter < nowSeconds`, as the hub requires), for `owner` until the lease ends (`FOR UPDATE SKIP LOCKED`: instances never
+   * claim the same intent).
+   */
+  claimIntents(args: {
+    hub: Address;
+    token: Address;
+    owner: string;
+    limit: number;
+    leaseMs: number;
+    nowSeconds: bigint;
+  }): Promise<IntentRecord[]>;
+  /** The intents a settle batch carries that still wait for its result. */
+  submittedIntents(batchId: number): Promise<IntentRecord[]>;
+  /** Gives back claims (this instance's at start-up, or ones it did not use). */
+  releaseClaims(owner: string, digests?: readonly Hex[]): Promise<number>;
+  /** Marks accepted intents failed before submission (e.g. expired). Returns those changed. */
+  failAcceptedIntents(digests: readonly Hex[], reason: string): Promise<Hex[]>;
+
+  // Batches and their transactions
+  /**
+   * Creates a batch and moves its items to `submitted` in one transaction. For `settle`, only
+   * intents still accepted and claimed by `sender` are taken; the returned items are the batch.
+   */
+  createBatch(args: {
+    kind: BatchKind;
+    contract: Address;
+    token?: Address;
+    sender: Address;
+    items: readonly Hex[];
+    note?: string;
+  }): Promise<{ batchId: number; items: Hex[] }>;
+  /** Records a signed transaction before it is broadcast (so a crash cannot lose track of it). */
+  recordAttempt(attempt: TxAttempt, sender: Address): Promise<void>;
+  markAttemptRejected(hash: Hex): Promise<void>;
+  /** Applies a confirmed settle batch's per-intent results; returns the records that changed. */
+  applyPaymentResults(results: PaymentResults): Promise<IntentRecord[]>;
+  /** A confirmed non-settle batch (release, claim, ...), successful or reverted. */
+  confirmBatch(batchId: number, inclusion: Inclusion, status: "confirmed" | "reverted", note?: string): Promise<void>;
+  /**
+   * Gives up a batch that will never be mined as it is (its nonce went to another transaction,
+   * or it was never sent): its items go back to the queue, except those that reached
+   * `maxAttempts`, which fail with `reason`. Returns the items that failed.
+   */
+  abandonBatch(batchId: number, reason: string, maxAttempts: number): Promise<Hex[]>;
+  /** A reorg removed a confirmed batch's block: its items go back to `submitted`, the batch to `pending`. */
+  reopenBatch(batchId: number): Promise<IntentRecord[]>;
+  pendingBatches(sender: Address): Promise<BatchRecord[]>;
+  getBatch(batchId: number): Promise<BatchRecord | null>;
+  /** Batches confirmed at or after `fromBlock` (the reorg watch after a restart). */
+  confirmedBatchesSince(sender: Address, fromBlock: bigint): Promise<BatchRecord[]>;
+
+  // Escrow releases
+  insertRelease(
+    release: Omit<ReleaseRecord, "status" | "failureReason" | "batchId" | "txHash" | "blockNumber" | "acceptedAt">,
+  ): Promise<{ inserted: boolean; record: ReleaseRecord }>;
+  getRelease(digest: Hex): Promise<ReleaseRecord | null>;
+  claimReleases(args: { escrow: Address; owner: string; limit: number; leaseMs: number }): Promise<ReleaseRecord[]>;
+  /** Digests of the releases a release batch carries that still wait for its result. */
+  submittedReleases(batchId: number): Promise<Hex[]>;
+  setReleaseOutcome(
+    digest: Hex,
+    outcome: { status: "settled" | "failed"; reason?: string; inclusion?: Inclusion },
+  ): Promise<void>;
+
+  // Vouchers
+  /** Keeps the voucher if it is the channel's highest; returns the channel's latest stored voucher. */
+  upsertVoucher(voucher: {
+    channels: Address;
+    channelId: Hex;
+    cumulativeAmount: bigint;
+    signature: Hex;
+    claim: boolean;
+  }): Promise<VoucherRecord>;
+  getVoucher(channels: Address, channelId: Hex): Promise<VoucherRecord | null>;
+  /** Vouchers whose claim was asked for and is not in flight. */
+  claimableVouchers(channels: Address, limit: number): Promise<VoucherRecord[]>;
+  /** After a confirmed claim of `cumulativeAmount`. */
+  markVoucherClaimed(channels: Address, channelId: Hex, cumulativeAmount: bigint): Promise<void>;
+
+  // Chain indexing
+  getCursor(name: string): Promise<ChainCursor | null>;
+  setCursor(name: string, cursor: ChainCursor): Promise<void>;
+
+  /** Payers whose maintained reservation differs from the one derived from their open intents (should be none). */
+  reservationMismatches(): Promise<{ hub: Address; payer: Address; token: Address }[]>;
+  /** Applied schema versions, oldest first. */
+  schemaVersions(): Promise<number[]>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,559 @@
+import { after, before, describe, it } from "node:test";
+import { expect } from "chai";
+import fc from "fast-check";
+import type { FastifyInstance } from "fastify";
+import { type Address, type Hex, toHex } from "viem";
+import type { Payment } from "../../src/relayer/chain/ports.js";
+import { ERROR_CODES } from "../../src/relayer/errors.js";
+import { fakeSign, fakeSigning } from "./helpers/fake-hub.js";
+import { payment, randomAddress, randomDigest } from "./helpers/fixtures.js";
+import { ADMIN_TOKEN, type FakeWorld, fakeWorld } from "./helpers/service.js";
+import { type TempStore, tempStore } from "./helpers/store.js";
+
+const wire = (p: Payment) => JSON.parse(JSON.stringify(p, (_k, v) => (typeof v === "bigint" ? v.toString() : v)));
+
+describe("relayer API (fastify inject, fake chain)", () => {
+  let temp: TempStore;
+  let world: FakeWorld;
+  let app: FastifyInstance;
+
+  before(async () => {
+    temp = await tempStore();
+    world = fakeWorld(temp.store);
+    app = await world.service.buildApi();
+  });
+  after(async () => {
+    await app.close();
+    await temp.dispose();
+  });
+
+  /** A funded payer's intent, signed for the fake hub's domain (or another's). */
+  function signed(
+    overrides: Partial<Payment> = {},
+    options: { fund?: bigint; signer?: Address; domain?: object } = {},
+  ) {
+    const p = payment(overrides);
+    world.hub.deposit(p.from, p.token, options.fund ?? p.amount + p.fee);
+    const domain = { ...world.hub.domain, ...options.domain };
+    const digest = fakeSigning.hashPayment({ domain: domain as typeof world.hub.domain, payment: p });
+    return { payment: p, signature: fakeSign(options.signer ?? p.from, digest), digest };
+  }
+
+  const post = (url: string, body: unknown, headers: Record<string, string> = {}) =>
+    app.inject({ method: "POST", url, payload: body as object, headers });
+  const submit = (intent: { payment: Payment; signature: Hex }) =>
+    post("/v1/payments", { payment: wire(intent.payment), signature: intent.signature });
+
+  describe("POST /v1/payments", () => {
+    it("accepts a valid intent with 202, its digest and status, and serves it back", async () => {
+      const intent = signed();
+      const response = await submit(intent);
+      expect(response.statusCode).to.equal(202);
+      expect(response.json()).to.deep.equal({ digest: intent.digest, status: "accepted" });
+      const status = await app.inject({ method: "GET", url: `/v1/payments/${intent.digest}` });
+      expect(status.statusCode).to.equal(200);
+      expect(status.json()).to.deep.include({
+        digest: intent.digest,
+        status: "accepted",
+        txHash: null,
+        failureReason: null,
+      });
+      expect(status.json().payment).to.deep.equal(wire(intent.payment));
+    });
+
+    it("answers the same intent twice with the same digest and keeps one row", async () => {
+      const intent = signed();
+      const [a, b] = await Promise.all([submit(intent), submit(intent)]);
+      const c = await submit(intent);
+      for (const response of [a, b, c]) {
+        expect(response.statusCode).to.equal(202);
+        expect(response.json().digest).to.equal(intent.digest);
+      }
+      const reserved = (await temp.store.reservations(world.hub.address)).find((r) => r.payer === intent.payment.from);
+      expect(reserved?.intents).to.equal(1);
+    });
+
+    it("reserves race-free: of 20 concurrent intents of a payer funded for 5, exactly 5 are accepted", async () => {
+      const from = randomAddress();
+      const intents = Array.from({ length: 20 }, () => signed({ from }, { fund: 0n }));
+      world.hub.deposit(from, intents[0].payment.token, 5n * 1_010n);
+      const responses = await Promise.all(intents.map(submit));
+      const codes = responses.map((r) => (r.statusCode === 202 ? "accepted" : r.json().code));
+      expect(codes.filter((c) => c === "accepted")).to.have.length(5);
+      expect(codes.filter((c) => c === "insufficient_balance")).to.have.length(15);
+    });
+
+    const rejections: [string, () => { body: unknown; code: string; status: number }][] = [
+      [
+        "a missing field",
+        () => {
+          const { payment: p, signature } = signed();
+          const { amount: _omit, ...rest } = wire(p);
+          return { body: { payment: rest, signature }, code: "invalid_request", status: 400 };
+        },
+      ],
+      [
+        "an unknown field",
+        () => {
+          const { payment: p, signature } = signed();
+          return { body: { payment: { ...wire(p), extra: 1 }, signature }, code: "invalid_request", status: 400 };
+        },
+      ],
+      [
+        "an amount above uint256",
+        () => {
+          const { payment: p, signature } = signed();
+          return {
+            body: { payment: { ...wire(p), amount: (2n ** 256n).toString() }, signature },
+            code: "invalid_request",
+            status: 400,
+          };
+        },
+      ],
+      [
+        "a number where a decimal string is expected",
+        () => {
+          const { payment: p, signature } = signed();
+          return { body: { payment: { ...wire(p), amount: 5 }, signature }, code: "invalid_request", status: 400 };
+        },
+      ],
+      [
+        "junk in a decimal amount",
+        () => {
+          const { payment: p, signature } = signed();
+          return { body: { payment: { ...wire(p), fee: "12a" }, signature }, code: "invalid_request", status: 400 };
+        },
+      ],
+      [
+        "malformed hex",
+        () => {
+          const { payment: p } = signed();
+          return { body: { payment: wire(p), signature: "0xzz" }, code: "invalid_request", status: 400 };
+        },
+      ],
+      [
+        "a zero amount",
+        () => {
+          const intent = signed({ amount: 0n });
+          return {
+            body: { payment: wire(intent.payment), signature: intent.signature },
+            code: "invalid_amount",
+            status: 422,
+          };
+        },
+      ],
+      [
+        "an amount above 128 bits",
+        () => {
+          const intent = signed({ amount: 2n ** 128n });
+          return {
+            body: { payment: wire(intent.payment), signature: intent.signature },
+            code: "invalid_amount",
+            status: 422,
+          };
+        },
+      ],
+      [
+        "the zero address as payee",
+        () => {
+          const intent = signed({ to: "0x0000000000000000000000000000000000000000" });
+          const body = { payment: wire(intent.payment), signature: intent.signature };
+          return { body, code: "invalid_recipient", status: 422 };
+        },
+      ],
+      [
+        "a signature by someone else",
+        () => {
+          const intent = signed({}, { signer: randomAddress() });
+          const body = { payment: wire(intent.payment), signature: intent.signature };
+          return { body, code: "invalid_signature", status: 422 };
+        },
+      ],
+      [
+        "a signature for another chain",
+        () => {
+          const intent = signed({}, { domain: { chainId: 1 } });
+          const body = { payment: wire(intent.payment), signature: intent.signature };
+          return { body, code: "invalid_signature", status: 422 };
+        },
+      ],
+      [
+        "a signature for another hub",
+        () => {
+          const intent = signed({}, { domain: { verifyingContract: randomAddress() } });
+          const body = { payment: wire(intent.payment), signature: intent.signature };
+          return { body, code: "invalid_signature", status: 422 };
+        },
+      ],
+      [
+        "an intent that expires too soon",
+        () => {
+          const intent = signed({ validBefore: BigInt(Math.floor(Date.now() / 1000) + 10) });
+          return { body: { payment: wire(intent.payment), signature: intent.signature }, code: "expired", status: 422 };
+        },
+      ],
+      [
+        "an intent not valid yet",
+        () => {
+          const intent = signed({ validAfter: BigInt(Math.floor(Date.now() / 1000) + 600) });
+          const body = { payment: wire(intent.payment), signature: intent.signature };
+          return { body, code: "not_yet_valid", status: 422 };
+        },
+      ],
+      [
+        "a nonce used on-chain",
+        () => {
+          const intent = signed();
+          world.hub.used.add(`${intent.payment.from.toLowerCase()}:${intent.payment.nonce}`);
+          return {
+            body: { payment: wire(intent.payment), signature: intent.signature },
+            code: "nonce_used",
+            status: 422,
+          };
+        },
+      ],
+      [
+        "a balance short of amount + fee",
+        () => {
+          const intent = signed({}, { fund: 1_009n });
+          const body = { payment: wire(intent.payment), signature: intent.signature };
+          return { body, code: "insufficient_balance", status: 422 };
+        },
+      ],
+    ];
+    for (const [what, make] of rejections) {
+      it(`rejects ${what} with its code and a message`, async () => {
+        const { body, code, status } = make();
+        const response = await post("/v1/payments", body);
+        expect(response.json()).to.include({ code });
+        expect(response.statusCode).to.equal(status);
+        expect(response.json().message).to.be.a("string").and.not.equal("");
+      });
+    }
+
+    it("lists every schema problem of an invalid request", async () => {
+      const response = await post("/v1/payments", { payment: { from: "0x1" }, signature: 5 });
+      expect(response.statusCode).to.equal(400);
+      const paths = response.json().issues.map((i: { path: string }) => i.path);
+      expect(paths).to.include.members(["body.payment.from", "body.payment.amount", "body.signature"]);
+    });
+
+    it("refuses a second intent with the nonce of an accepted one", async () => {
+      const first = signed();
+      expect((await submit(first)).statusCode).to.equal(202);
+      const rival = signed({ from: first.payment.from, nonce: first.payment.nonce, amount: 7n });
+      const response = await submit(rival);
+      expect(response.statusCode).to.equal(409);
+      expect(response.json().code).to.equal("nonce_conflict");
+    });
+
+    it("answers a resubmitted intent with its status even after its nonce was used by itself", async () => {
+      const intent = signed();
+      await submit(intent);
+      world.hub.used.add(`${intent.payment.from.toLowerCase()}:${intent.payment.nonce}`);
+      const again = await submit(intent);
+      expect(again.statusCode).to.equal(202);
+      expect(again.json()).to.deep.equal({ digest: intent.digest, status: "accepted" });
+    });
+
+    it("accepts an ERC-1271 wallet's signature through the verifier", async () => {
+      const wallet = randomAddress();
+      const owner = randomAddress();
+      world.verifier.wallets.set(wallet.toLowerCase(), owner);
+      const intent = signed({ from: wallet }, { signer: owner });
+      const calls = world.verifier.calls;
+      const response = await submit(intent);
+      expect(response.statusCode).to.equal(202);
+      expect(world.verifier.calls).to.equal(calls + 1);
+    });
+
+    it("checks an EOA signature without calling the chain", async () => {
+      const calls = world.verifier.calls;
+      expect((await submit(signed())).statusCode).to.equal(202);
+      expect(world.verifier.calls).to.equal(calls);
+    });
+
+    it("refuses clearly with 503 chain_unavailable when the hub cannot be read, and stores nothing", async () => {
+      const intent = signed();
+      world.hub.down = true;
+      const response = await submit(intent);
+      world.hub.down = false;
+      expect(response.statusCode).to.equal(503);
+      expect(response.json().code).to.equal("chain_unavailable");
+      expect(await temp.store.getIntent(intent.digest)).to.equal(null);
+    });
+
+    it("coalesces the hub reads of concurrent requests", async () => {
+      const reads = world.hub.reads;
+      await Promise.all(Array.from({ length: 30 }, () => submit(signed())));
+      expect(world.hub.reads - reads).to.be.lessThan(10);
+    });
+  });
+
+  describe("transport-level rejections", () => {
+    it("answers malformed JSON with 400 invalid_json", async () => {
+      const response = await app.inject({
+        method: "POST",
+        url: "/v1/payments",
+        payload: "{not json",
+        headers: { "content-type": "application/json" },
+      });
+      expect(response.statusCode).to.equal(400);
+      expect(response.json().code).to.equal("invalid_json");
+    });
+
+    it("answers a non-JSON body with 415 unsupported_media_type", async () => {
+      const response = await app.inject({
+        method: "POST",
+        url: "/v1/payments",
+        payload: "hello",
+        headers: { "content-type": "text/plain" },
+      });
+      expect(response.statusCode).to.equal(415);
+      expect(response.json().code).to.equal("unsupported_media_type");
+    });
+
+    it("answers a body over the limit with 413 body_too_large", async () => {
+      const response = await post("/v1/payments", { junk: "x".repeat(20_000) });
+      expect(response.statusCode).to.equal(413);
+      expect(response.json().code).to.equal("body_too_large");
+    });
+
+    it("answers unknown routes and digests with 404 not_found", async () => {
+      expect((await app.inject({ method: "GET", url: "/v2/nothing" })).json().code).to.equal("not_found");
+      const missing = await app.inject({ method: "GET", url: `/v1/payments/${randomDigest()}` });
+      expect(missing.statusCode).to.equal(404);
+      expect(missing.json().code).to.equal("not_found");
+      const badDigest = await app.inject({ method: "GET", url: "/v1/payments/0x12" });
+      expect(badDigest.statusCode).to.equal(400);
+      expect(badDigest.json().code).to.equal("invalid_request");
+    });
+  });
+
+  describe("operations", () => {
+    it("reports health, metrics and the OpenAPI document", async () => {
+      const health = await app.inject({ method: "GET", url: "/healthz" });
+      expect(health.statusCode).to.equal(200);
+      expect(health.json()).to.deep.include({ status: "ok", paused: false, hub: world.hub.address, store: "pglite" });
+      const metrics = await app.inject({ method: "GET", url: "/metrics" });
+      expect(metrics.headers["content-type"]).to.match(/^text\/plain/);
+      expect(metrics.body).to.match(/relayer_intents_accepted_total [1-9]/);
+      expect(metrics.body).to.match(/relayer_requests_rejected_total\{code="insufficient_balance"\} [1-9]/);
+      const openapi = (await app.inject({ method: "GET", url: "/openapi.json" })).json();
+      expect(openapi.openapi).to.equal("3.1.0");
+      expect(Object.keys(openapi.paths)).to.include.members([
+        "/v1/payments",
+        "/v1/payments/{digest}",
+        "/v1/escrows/releases",
+        "/v1/vouchers",
+        "/healthz",
+        "/metrics",
+        "/v1/admin/pause",
+        "/v1/admin/resume",
+      ]);
+      expect(openapi.paths["/v1/payments"].post.requestBody.content["application/json"].schema).to.deep.equal({
+        $ref: "#/components/schemas/SubmitPaymentRequest",
+      });
+      expect(openapi.components.schemas.Payment.properties.amount.pattern).to.be.a("string");
+      expect(openapi.components.schemas.Error.properties.code.enum).to.have.members(Object.keys(ERROR_CODES));
+      expect(openapi.paths["/v1/payments"].post.responses["422"].description).to.contain("insufficient_balance");
+    });
+
+    it("degrades health with 503 when the chain does not answer", async () => {
+      world.chain.down = true;
+      const health = await app.inject({ method: "GET", url: "/healthz" });
+      world.chain.down = false;
+      expect(health.statusCode).to.equal(503);
+      expect(health.json()).to.deep.include({ status: "degraded" });
+      expect(health.json().checks).to.deep.equal({ store: "ok", chain: "failing" });
+    });
+
+    it("pauses and resumes only with the admin token, and refuses intents while paused", async () => {
+      const unauthorized = await post("/v1/admin/pause", undefined);
+      expect(unauthorized.statusCode).to.equal(401);
+      expect(unauthorized.json().code).to.equal("unauthorized");
+      const wrong = await post("/v1/admin/pause", undefined, { authorization: "Bearer nope" });
+      expect(wrong.statusCode).to.equal(401);
+      const paused = await post("/v1/admin/pause", undefined, { authorization: `Bearer ${ADMIN_TOKEN}` });
+      expect(paused.json()).to.deep.equal({ paused: true });
+      const refused = await submit(signed());
+      expect(refused.statusCode).to.equal(503);
+      expect(refused.json().code).to.equal("paused");
+      const resumed = await post("/v1/admin/resume", undefined, { authorization: `Bearer ${ADMIN_TOKEN}` });
+      expect(resumed.json()).to.deep.equal({ paused: false });
+      expect((await submit(signed())).statusCode).to.equal(202);
+    });
+  });
+
+  describe("escrow releases", () => {
+    const deadline = () => BigInt(Math.floor(Date.now() / 1000) + 3_600);
+    function release(id: bigint, releasedTotal: bigint, signer?: Address) {
+      const payer = randomAddress();
+      world.escrow.escrows.set(id, {
+        payer,
+        payee: randomAddress(),
+        token: randomAddress(),
+        remaining: 1_000n,
+        released: 100n,
+        deadline: deadline(),
+      });
+      const r = { id, releasedTotal, deadline: deadline() };
+      const digest = fakeSigning.hashRelease({
+        domain: { chainId: world.chain.chainId, verifyingContract: world.escrow.address },
+        release: r,
+      });
+      return {
+        body: {
+          id: id.toString(),
+          releasedTotal: releasedTotal.toString(),
+          deadline: r.deadline.toString(),
+          signature: fakeSign(signer ?? payer, digest),
+        },
+        digest,
+      };
+    }
+
+    it("accepts the payer's signed release once and serves its status", async () => {
+      const { body, digest } = release(1n, 600n);
+      const first = await post("/v1/escrows/releases", body);
+      expect(first.statusCode).to.equal(202);
+      expect(first.json()).to.deep.include({ digest, status: "accepted", releasedTotal: "600" });
+      expect((await post("/v1/escrows/releases", body)).json().digest).to.equal(digest);
+      const status = await app.inject({ method: "GET", url: `/v1/escrows/releases/${digest}` });
+      expect(status.json()).to.deep.include({ status: "accepted", id: "1" });
+    });
+
+    it("rejects an unknown escrow, a signature not by the payer, and a release of nothing", async () => {
+      const unknown = release(2n, 600n);
+      world.escrow.escrows.delete(2n);
+      expect((await post("/v1/escrows/releases", unknown.body)).json().code).to.equal("unknown_escrow");
+      expect((await post("/v1/escrows/releases", release(3n, 600n, randomAddress()).body)).json().code).to.equal(
+        "invalid_signature",
+      );
+      expect((await post("/v1/escrows/releases", release(4n, 100n).body)).json().code).to.equal("nothing_to_release");
+    });
+  });
+
+  describe("vouchers", () => {
+    function channel(claimed = 0n) {
+      const channelId = randomDigest();
+      const signer = randomAddress();
+      world.channels.channels.set(channelId.toLowerCase(), {
+        payer: randomAddress(),
+        payee: randomAddress(),
+        token: randomAddress(),
+        signer,
+        deposit: 1_000n,
+        claimed,
+        closesAt: 0n,
+        open: true,
+      });
+      const voucher = (cumulativeAmount: bigint, by = signer) => {
+        const digest = fakeSigning.hashVoucher({
+          domain: { chainId: world.chain.chainId, verifyingContract: world.channels.address },
+          voucher: { channelId, cumulativeAmount },
+        });
+        return { channelId, cumulativeAmount: cumulativeAmount.toString(), signature: fakeSign(by, digest) };
+      };
+      return { channelId, voucher };
+    }
+
+    it("keeps the highest voucher of a channel", async () => {
+      const { channelId, voucher } = channel();
+      expect((await post("/v1/vouchers", voucher(300n))).json()).to.deep.include({ cumulativeAmount: "300" });
+      expect((await post("/v1/vouchers", voucher(200n))).json()).to.deep.include({ cumulativeAmount: "300" });
+      expect((await post("/v1/vouchers", { ...voucher(500n), claim: true })).json()).to.deep.equal({
+        channelId,
+        cumulativeAmount: "500",
+        claimedAmount: "0",
+        claimRequested: true,
+      });
+      const kept = await app.inject({ method: "GET", url: `/v1/vouchers/${channelId}` });
+      expect(kept.json().cumulativeAmount).to.equal("500");
+    });
+
+    it("rejects vouchers of unknown channels, by other signers, above the deposit or not above the claimed", async () => {
+      const { voucher } = channel(400n);
+      expect((await post("/v1/vouchers", { ...voucher(500n), channelId: randomDigest() })).json().code).to.equal(
+        "unknown_channel",
+      );
+      expect((await post("/v1/vouchers", voucher(500n, randomAddress()))).json().code).to.equal("invalid_signature");
+      expect((await post("/v1/vouchers", voucher(1_001n))).json().code).to.equal("voucher_exceeds_deposit");
+      expect((await post("/v1/vouchers", voucher(400n))).json().code).to.equal("voucher_not_newer");
+    });
+  });
+
+  describe("hostile input", () => {
+    it("answers 300 random and mutated bodies with a 4xx code and accepts none of them", async () => {
+      const base = signed();
+      const field = fc.constantFrom(...Object.keys(wire(base.payment)));
+      const junk = fc.oneof(
+        fc.string(),
+        fc.string({ unit: "grapheme" }),
+        fc.integer(),
+        fc.double(),
+        fc.boolean(),
+        fc.constant(null),
+        fc.constant("0x"),
+        fc.constant(`0x${"f".repeat(130)}`),
+        fc.constant((2n ** 256n).toString()),
+        fc.constant("-1"),
+        fc.constant("1e18"),
+        fc.array(fc.integer(), { maxLength: 3 }),
+      );
+      const mutated = fc.record({ field, value: junk }).map(({ field: key, value }) => ({
+        payment: { ...wire(base.payment), [key]: value },
+        signature: base.signature,
+      }));
+      const bodies = fc.oneof(fc.anything(), mutated, fc.record({ payment: fc.anything(), signature: junk }));
+      const before = (await temp.store.reservations(world.hub.address)).reduce((n, r) => n + r.intents, 0);
+      await fc.assert(
+        fc.asyncProperty(bodies, async (body) => {
+          const original = { payment: wire(base.payment), signature: base.signature };
+          if (JSON.stringify(body) === JSON.stringify(original)) return; // a "mutation" that changed nothing
+          const response = await post("/v1/payments", body);
+          expect(response.statusCode, JSON.stringify(response.json())).to.be.within(400, 499);
+          expect(Object.keys(ERROR_CODES)).to.include(response.json().code);
+        }),
+        { numRuns: 300 },
+      );
+      const afterwards = (await temp.store.reservations(world.hub.address)).reduce((n, r) => n + r.intents, 0);
+      expect(afterwards).to.equal(before);
+    });
+  });
+
+  describe("limits", () => {
+    it("answers requests beyond the per-client rate limit with 429 rate_limited", async () => {
+      const limited = fakeWorld(temp.store, { config: { rateLimit: 3, rateLimitWindowMs: 60_000 } });
+      const api = await limited.service.buildApi();
+      try {
+        const statuses: number[] = [];
+        for (let i = 0; i < 5; i++) {
+          statuses.push((await api.inject({ method: "GET", url: `/v1/payments/${randomDigest()}` })).statusCode);
+        }
+        expect(statuses).to.deep.equal([404, 404, 404, 429, 429]);
+        const refused = await api.inject({ method: "GET", url: `/v1/payments/${randomDigest()}` });
+        expect(refused.json().code).to.equal("rate_limited");
+        expect((await api.inject({ method: "GET", url: "/healthz" })).statusCode).to.equal(200);
+      } finally {
+        await api.close();
+      }
+    });
+
+    it("answers not_configured for contracts the relayer does not serve", async () => {
+      const bare = fakeWorld(temp.store, { contracts: false });
+      const api = await bare.service.buildApi();
+      try {
+        const response = await api.inject({
+          method: "POST",
+          url: "/v1/payments",
+          payload: { payment: wire(payment()), signature: toHex(1n, { size: 65 }) },
+        });
+        expect(response.statusCode).to.equal(422);
+        expect(response.json().code).to.equal("not_configured");
+      } finally {
+        await api.close();
+      }
+    });
+  });
+});

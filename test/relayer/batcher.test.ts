@@ -1,0 +1,281 @@
+import { after, before, beforeEach, describe, it } from "node:test";
+import { expect } from "chai";
+import { pino } from "pino";
+import { type Address, parseGwei } from "viem";
+import { HubReader } from "../../src/relayer/chain/hub-reader.js";
+import type { Payment } from "../../src/relayer/chain/ports.js";
+import { TxManager } from "../../src/relayer/chain/tx-manager.js";
+import { Gate } from "../../src/relayer/intake/gate.js";
+import { Batcher, type BatcherOptions } from "../../src/relayer/jobs/batcher.js";
+import { RelayerMetrics } from "../../src/relayer/metrics.js";
+import { TimeSource } from "../../src/relayer/time.js";
+import { FakeChain } from "./helpers/fake-chain.js";
+import { FakeHub, fakeSign, fakeSigning } from "./helpers/fake-hub.js";
+import { OTHER_TOKEN, payment, randomAddress, TOKEN } from "./helpers/fixtures.js";
+import { type TempStore, tempStore } from "./helpers/store.js";
+
+describe("batcher (fake chain and hub)", () => {
+  let temp: TempStore;
+  let chain: FakeChain;
+  let hub: FakeHub;
+  let txManager: TxManager;
+  let gate: Gate;
+  let metrics: RelayerMetrics;
+  let clock: number;
+
+  before(async () => {
+    temp = await tempStore();
+  });
+  after(async () => {
+    await temp.dispose();
+  });
+
+  beforeEach(async () => {
+    chain = new FakeChain();
+    hub = new FakeHub(chain);
+    gate = new Gate();
+    metrics = new RelayerMetrics();
+    clock = Date.now();
+    txManager = new TxManager({
+      chain,
+      store: temp.store,
+      metrics,
+      logger: pino({ level: "silent" }),
+      time: new TimeSource(() => clock),
+      maxFeePerGas: parseGwei("100"),
+      feeBumpPercent: 25,
+      stuckAfterMs: 60_000,
+      confirmations: 1,
+      reorgWindow: 16,
+    });
+    await txManager.start();
+  });
+
+  function batcher(overrides: Partial<BatcherOptions> = {}): Batcher {
+    const time = new TimeSource(() => clock);
+    return new Batcher({
+      hub,
+      chain,
+      store: temp.store,
+      txManager,
+      reader: new HubReader(hub, { balanceTtlMs: 0 }),
+      gate,
+      time,
+      metrics,
+      logger: pino({ level: "silent" }),
+      maxBatchSize: 3,
+      maxWaitMs: 1_000,
+      maxInflight: 4,
+      claimLeaseMs: 60_000,
+      maxAttempts: 3,
+      ...overrides,
+    });
+  }
+
+  /** Accepts intents straight into the store (validation is the intake's job, tested elsewhere). */
+  async function accept(payments: Payment[], { fund = true } = {}) {
+    if (fund) for (const p of payments) hub.deposit(p.from, p.token, p.amount + p.fee);
+    const rows = payments.map((p) => {
+      const digest = fakeSigning.hashPayment({ domain: hub.domain, payment: p });
+      return { digest, hub: hub.address, payment: p, signature: fakeSign(p.from, digest), balance: 10n ** 30n };
+    });
+    await temp.store.insertIntents(rows);
+    return rows.map((r) => r.digest);
+  }
+
+  async function settleAll(b: Batcher) {
+    await b.tick({ force: true });
+    chain.mine();
+    await txManager.tick();
+  }
+
+  const statusOf = async (digest: `0x${string}`) => (await temp.store.getIntent(digest))?.status;
+
+  it("waits for a full batch or the maximum wait", async () => {
+    const b = batcher();
+    const token: Address = randomAddress();
+    await accept([payment({ token }), payment({ token })]);
+    await b.tick();
+    expect(chain.pool.size).to.equal(0);
+    clock += 2_000;
+    await b.tick();
+    expect(chain.pool.size).to.equal(1);
+  });
+
+  it("sends a full batch at once and splits a larger queue into batches of the maximum size", async () => {
+    const b = batcher();
+    const token: Address = randomAddress();
+    await accept(Array.from({ length: 7 }, () => payment({ token })));
+    await b.tick();
+    expect(chain.pool.size).to.equal(2); // 3 + 3 now; the last one waits for more or for time
+    expect(
+      (await metrics.batchSize.get()).values.find((v) => v.metricName === "relayer_batch_size_count")?.value,
+    ).to.equal(2);
+  });
+
+  it("groups intents per token, one batch each", async () => {
+    const b = batcher();
+    await accept([payment({ token: TOKEN }), payment({ token: OTHER_TOKEN }), payment({ token: TOKEN })]);
+    await settleAll(b);
+    expect(chain.blocks[chain.blocks.length - 1].txs).to.have.length(2);
+  });
+
+  it("marks each intent settled or failed from the receipt's events", async () => {
+    const b = batcher();
+    const token: Address = randomAddress();
+    const rich = payment({ token });
+    const poor = payment({ token });
+    const [settled, failed] = await accept([rich, poor], { fund: false });
+    hub.deposit(rich.from, token, 2_000n);
+    await settleAll(b);
+    expect(await temp.store.getIntent(settled)).to.deep.include({ status: "settled", blockNumber: 1n });
+    expect(await temp.store.getIntent(failed)).to.deep.include({
+      status: "failed",
+      failureReason: "insufficient_balance",
+    });
+    expect(hub.balanceOf(rich.to, token)).to.equal(rich.amount);
+    expect((await temp.store.reservations(hub.address)).filter((r) => r.token === token)).to.deep.equal([]);
+  });
+
+  it("fails intents that expired in the queue without sending them", async () => {
+    const b = batcher();
+    const soon = BigInt(Math.floor(clock / 1000) + 5);
+    const [digest] = await accept([payment({ token: randomAddress(), validBefore: soon })]);
+    clock += 10_000;
+    await b.tick({ force: true });
+    expect(chain.pool.size).to.equal(0);
+    expect(await temp.store.getIntent(digest)).to.deep.include({ status: "failed", failureReason: "expired" });
+  });
+
+  it("sends nothing and gives the claims back when the node cannot simulate", async () => {
+    const b = batcher();
+    const [digest] = await accept([payment({ token: randomAddress() })]);
+    chain.down = true;
+    await b.tick({ force: true });
+    chain.down = false;
+    expect(chain.pool.size).to.equal(0);
+    expect(await temp.store.getIntent(digest)).to.deep.include({ status: "accepted", attempts: 0 });
+    clock += 1_000;
+    await settleAll(b);
+    expect(await statusOf(digest)).to.equal("settled");
+  });
+
+  it("fails only the intents that make any batch revert, and settles the others", async () => {
+    const b = batcher({ maxBatchSize: 8 });
+    const token: Address = randomAddress();
+    const payments = Array.from({ length: 7 }, () => payment({ token }));
+    hub.poison.add(payments[2].from.toLowerCase());
+    hub.poison.add(payments[5].from.toLowerCase());
+    const digests = await accept(payments);
+    await settleAll(b);
+    const statuses = await Promise.all(digests.map(statusOf));
+    expect(statuses).to.deep.equal(["settled", "settled", "failed", "settled", "settled", "failed", "settled"]);
+    expect(await temp.store.getIntent(digests[2])).to.deep.include({ failureReason: "simulation_reverted" });
+  });
+
+  it("records a settlement found on-chain for an intent resubmitted after it settled", async () => {
+    const b = batcher();
+    const token: Address = randomAddress();
+    const [digest] = await accept([payment({ token })]);
+    await b.tick({ force: true });
+    const [first] = [...chain.pool.values()];
+    chain.mine();
+    // The relayer lost track of the first transaction (its batch abandoned): the intent is queued again.
+    const [pending] = (await temp.store.pendingBatches(chain.sender)).filter((p) => p.attempts[0].hash === first.hash);
+    await temp.store.abandonBatch(pending.id, "lost", 5);
+    const restarted = new TxManager({ ...txManagerOptions(), store: temp.store });
+    await restarted.start();
+    const b2 = new Batcher({ ...batcherOptions(b), txManager: restarted });
+    await b2.tick({ force: true });
+    chain.mine();
+    await restarted.tick();
+    const intent = await temp.store.getIntent(digest);
+    expect(intent).to.deep.include({ status: "settled", txHash: first.hash });
+    expect(hub.settledDigests().get(digest)).to.equal(1);
+
+    function txManagerOptions() {
+      return {
+        chain,
+        store: temp.store,
+        metrics,
+        logger: pino({ level: "silent" }),
+        time: new TimeSource(() => clock),
+        maxFeePerGas: parseGwei("100"),
+        feeBumpPercent: 25,
+        stuckAfterMs: 60_000,
+        confirmations: 1,
+        reorgWindow: 16,
+      };
+    }
+    function batcherOptions(_: Batcher): BatcherOptions {
+      return {
+        hub,
+        chain,
+        store: temp.store,
+        txManager: restarted,
+        reader: new HubReader(hub, { balanceTtlMs: 0 }),
+        gate,
+        time: new TimeSource(() => clock),
+        metrics,
+        logger: pino({ level: "silent" }),
+        maxBatchSize: 3,
+        maxWaitMs: 1_000,
+        maxInflight: 4,
+        claimLeaseMs: 60_000,
+        maxAttempts: 3,
+      };
+    }
+  });
+
+  it("settles every intent exactly once through a reorg that undoes its batch", async () => {
+    const b = batcher();
+    const token: Address = randomAddress();
+    const digests = await accept(Array.from({ length: 3 }, () => payment({ token })));
+    await settleAll(b);
+    for (const d of digests) expect(await statusOf(d)).to.equal("settled");
+    chain.reorg(1, { dropTransactions: true });
+    await txManager.tick(); // reorg seen: back to submitted
+    for (const d of digests) expect(await statusOf(d)).to.equal("submitted");
+    expect(hub.settledDigests().size).to.equal(0);
+    await txManager.tick(); // the node forgot the transaction: rebroadcast
+    chain.mine();
+    await txManager.tick();
+    for (const d of digests) expect(await statusOf(d)).to.equal("settled");
+    for (const d of digests) expect(hub.settledDigests().get(d)).to.equal(1);
+  });
+
+  it("queues intents again when their batch transaction reverts, and fails them after the attempt limit", async () => {
+    const b = batcher({ maxAttempts: 2 });
+    const token: Address = randomAddress();
+    const [digest] = await accept([payment({ token })]);
+    const revert = () => ({ logs: [], status: "reverted" as const });
+    const original = chain.logsFor;
+    chain.logsFor = revert;
+    await settleAll(b);
+    expect(await temp.store.getIntent(digest)).to.deep.include({ status: "accepted", attempts: 1 });
+    clock += 1_000;
+    await settleAll(b);
+    expect(await temp.store.getIntent(digest)).to.deep.include({ status: "failed", failureReason: "batch_reverted" });
+    chain.logsFor = original;
+  });
+
+  it("forms no batch while paused", async () => {
+    const b = batcher();
+    await accept([payment({ token: randomAddress() })]);
+    gate.paused = true;
+    await b.tick({ force: true });
+    expect(chain.pool.size).to.equal(0);
+  });
+
+  it("keeps at most the configured number of transactions in flight", async () => {
+    const b = batcher({ maxInflight: 1 });
+    const token: Address = randomAddress();
+    await accept(Array.from({ length: 6 }, () => payment({ token })));
+    await b.tick();
+    expect(chain.pool.size).to.equal(1);
+    chain.mine();
+    await txManager.tick();
+    await b.tick();
+    expect(chain.pool.size).to.equal(1);
+  });
+});

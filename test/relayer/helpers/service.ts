@@ -1,0 +1,105 @@
+import { pino } from "pino";
+import { type Address, getAddress, type Hex, parseGwei, toHex } from "viem";
+import type { ChannelsPort, ChannelView, EscrowPort, EscrowView } from "../../../src/relayer/chain/ports.js";
+import { Secret } from "../../../src/relayer/config.js";
+import { RelayerMetrics } from "../../../src/relayer/metrics.js";
+import { RelayerService, type ServiceConfig } from "../../../src/relayer/service.js";
+import type { Store } from "../../../src/relayer/store/store.js";
+import { FakeChain } from "./fake-chain.js";
+import { FakeHub, FakeVerifier, fakeSigning } from "./fake-hub.js";
+
+export const ADMIN_TOKEN = "test-admin-token-0123456789";
+
+/** The service settings the tests use unless they say otherwise. */
+export function serviceConfig(overrides: Partial<ServiceConfig> = {}): ServiceConfig {
+  return {
+    host: "127.0.0.1",
+    port: 0,
+    batchMaxSize: 50,
+    batchMaxWaitMs: 20,
+    maxInflightBatches: 4,
+    maxFeePerGas: parseGwei("100"),
+    feeBumpPercent: 25,
+    stuckAfterMs: 30_000,
+    confirmations: 1,
+    reorgWindow: 16,
+    maxAttempts: 5,
+    pollIntervalMs: 25,
+    minValiditySeconds: 30,
+    balanceCacheMs: 0,
+    claimLeaseMs: 60_000,
+    rateLimit: 100_000,
+    rateLimitWindowMs: 1_000,
+    bodyLimit: 16_384,
+    adminToken: new Secret(ADMIN_TOKEN),
+    ...overrides,
+  };
+}
+
+export class FakeEscrow implements EscrowPort {
+  readonly address: Address = getAddress(toHex(0xe5c, { size: 20 }));
+  readonly escrows = new Map<bigint, EscrowView>();
+  async getEscrow(id: bigint) {
+    return this.escrows.get(id) ?? null;
+  }
+  encodeReleaseWithSig(release: { id: bigint; releasedTotal: bigint; deadline: bigint }, signature: Hex): Hex {
+    return toHex(`release ${release.id} ${release.releasedTotal} ${signature}`);
+  }
+  encodeSettleExpiredBatch(ids: readonly bigint[]): Hex {
+    return toHex(`expire ${ids.join(",")}`);
+  }
+}
+
+export class FakeChannels implements ChannelsPort {
+  readonly address: Address = getAddress(toHex(0xc4a, { size: 20 }));
+  readonly channels = new Map<string, ChannelView>();
+  async getChannel(channelId: Hex) {
+    return this.channels.get(channelId.toLowerCase()) ?? null;
+  }
+  encodeClaim(voucher: { channelId: Hex; cumulativeAmount: bigint }, signature: Hex): Hex {
+    return toHex(`claim ${voucher.channelId} ${voucher.cumulativeAmount} ${signature}`);
+  }
+  encodeFinalizeClose(channelId: Hex): Hex {
+    return toHex(`finalize ${channelId}`);
+  }
+}
+
+export interface FakeWorld {
+  chain: FakeChain;
+  hub: FakeHub;
+  verifier: FakeVerifier;
+  escrow: FakeEscrow;
+  channels: FakeChannels;
+  service: RelayerService;
+}
+
+/** A relayer over fake ports and the given store; background loops off unless asked. */
+export function fakeWorld(
+  store: Store,
+  options: { config?: Partial<ServiceConfig>; background?: boolean; contracts?: boolean } = {},
+): FakeWorld {
+  const chain = new FakeChain();
+  chain.automine = true;
+  const hub = new FakeHub(chain);
+  const verifier = new FakeVerifier();
+  const escrow = new FakeEscrow();
+  const channels = new FakeChannels();
+  const withContracts = options.contracts !== false;
+  const service = new RelayerService({
+    config: serviceConfig(options.config),
+    chainId: chain.chainId,
+    store,
+    logger: pino({ level: "silent" }),
+    metrics: new RelayerMetrics(),
+    background: options.background ?? false,
+    ports: {
+      chain,
+      signing: fakeSigning,
+      verifier,
+      hub: withContracts ? hub : undefined,
+      escrow: withContracts ? escrow : undefined,
+      channels: withContracts ? channels : undefined,
+    },
+  });
+  return { chain, hub, verifier, escrow, channels, service };
+}

@@ -1,0 +1,327 @@
+import { rmSync } from "node:fs";
+import { after, before, describe, it } from "node:test";
+import { expect } from "chai";
+import type { Address, Hex } from "viem";
+import { openStore } from "../../src/relayer/store/open.js";
+import type { NewIntent } from "../../src/relayer/store/store.js";
+import { HUB, OTHER_TOKEN, payment, randomAddress, randomDigest, TOKEN } from "./helpers/fixtures.js";
+import { type TempStore, tempStore } from "./helpers/store.js";
+
+const SENDER: Address = "0x00000000000000000000000000000000000005e0";
+const OTHER_SENDER: Address = "0x00000000000000000000000000000000000005e1";
+const NOW = BigInt(Math.floor(Date.now() / 1000));
+const TX: Hex = `0x${"ab".repeat(32)}`;
+const BLOCK_HASH: Hex = `0x${"cd".repeat(32)}`;
+
+function intent(overrides: Partial<NewIntent["payment"]> = {}, balance = 1_000_000n): NewIntent {
+  return { digest: randomDigest(), hub: HUB, payment: payment(overrides), signature: "0x1234", balance };
+}
+
+describe("relayer store (PGlite)", () => {
+  let temp: TempStore;
+  before(async () => {
+    temp = await tempStore();
+  });
+  after(async () => {
+    await temp.dispose();
+  });
+
+  describe("migrations", () => {
+    it("applies every version once and is a no-op when reopened", async () => {
+      expect(await temp.store.schemaVersions()).to.deep.equal([1]);
+      // A second process opening the same directory finds nothing to apply.
+      await temp.store.close();
+      const reopened = (await openStore({ dataDir: temp.dir, inProcess: true })) as typeof temp.store;
+      expect(await reopened.schemaVersions()).to.deep.equal([1]);
+      temp.store = reopened;
+    });
+  });
+
+  describe("intents", () => {
+    it("keeps one row for the same intent submitted twice, in one call or in two", async () => {
+      const first = intent();
+      const twice = await temp.store.insertIntents([first, { ...first }]);
+      expect(twice.map((r) => r.result)).to.deep.equal(["inserted", "duplicate"]);
+      const again = await temp.store.insertIntents([{ ...first }]);
+      expect(again).to.deep.equal([{ digest: first.digest, result: "duplicate", status: "accepted" }]);
+      const stored = await temp.store.getIntent(first.digest);
+      expect(stored?.payment).to.deep.equal(first.payment);
+      expect(stored?.status).to.equal("accepted");
+    });
+
+    it("round-trips uint256 amounts and uint64 timestamps exactly", async () => {
+      const max = 2n ** 256n - 1n;
+      const big = intent({ amount: 2n ** 128n - 1n, fee: 0n, nonce: max, validBefore: 2n ** 64n - 1n }, max);
+      expect((await temp.store.insertIntents([big]))[0].result).to.equal("inserted");
+      expect((await temp.store.getIntent(big.digest))?.payment).to.deep.equal(big.payment);
+    });
+
+    it("refuses a second live intent with the payer's nonce", async () => {
+      const first = intent();
+      const rival = { ...intent({ from: first.payment.from, nonce: first.payment.nonce }), digest: randomDigest() };
+      const results = await temp.store.insertIntents([first, rival]);
+      expect(results.map((r) => r.result)).to.deep.equal(["inserted", "nonce_conflict"]);
+      expect(await temp.store.getIntent(rival.digest)).to.equal(null);
+    });
+
+    it("frees the nonce of a failed intent", async () => {
+      const first = intent();
+      await temp.store.insertIntents([first]);
+      expect(await temp.store.failAcceptedIntents([first.digest], "expired")).to.deep.equal([first.digest]);
+      const retry = intent({ from: first.payment.from, nonce: first.payment.nonce, amount: 999n });
+      expect((await temp.store.insertIntents([retry]))[0].result).to.equal("inserted");
+    });
+  });
+
+  describe("reservations", () => {
+    it("accepts intents only while balance covers amount + fee + what is already reserved", async () => {
+      const payer = randomAddress();
+      const balance = 3_030n; // three intents of 1,000 + 10
+      const batch = [1, 2, 3, 4].map(() => intent({ from: payer }, balance));
+      const results = await temp.store.insertIntents(batch);
+      expect(results.map((r) => r.result)).to.deep.equal(["inserted", "inserted", "inserted", "insufficient_balance"]);
+      expect(results[3]).to.deep.include({ reserved: 3_030n });
+      const [reservation] = (await temp.store.reservations(HUB)).filter((r) => r.payer === payer);
+      expect(reservation).to.deep.include({ reserved: 3_030n, intents: 3, token: TOKEN });
+    });
+
+    it("never over-reserves under concurrent single-intent inserts", async () => {
+      const payer = randomAddress();
+      const balance = 10_100n; // room for exactly ten
+      const results = await Promise.all(
+        Array.from({ length: 25 }, () => temp.store.insertIntents([intent({ from: payer }, balance)])),
+      );
+      const inserted = results.flat().filter((r) => r.result === "inserted");
+      expect(inserted).to.have.length(10);
+    });
+
+    it("keeps reservations per token and in step with the open intents through every transition", async () => {
+      const payer = randomAddress();
+      const a = intent({ from: payer });
+      const b = intent({ from: payer, token: OTHER_TOKEN, amount: 500n, fee: 5n });
+      const c = intent({ from: payer });
+      await temp.store.insertIntents([a, b, c]);
+      const before = (await temp.store.reservations(HUB)).filter((r) => r.payer === payer);
+      expect(before.map((r) => [r.token, r.reserved]).sort()).to.deep.equal(
+        [
+          [TOKEN, 2_020n],
+          [OTHER_TOKEN, 505n],
+        ].sort(),
+      );
+
+      const claimed = await temp.store.claimIntents({
+        hub: HUB,
+        token: TOKEN,
+        owner: SENDER.toLowerCase(),
+        limit: 1_000,
+        leaseMs: 60_000,
+        nowSeconds: NOW,
+      });
+      const ours = claimed.filter((i) => i.payment.from === payer).map((i) => i.digest);
+      const { batchId, items } = await temp.store.createBatch({
+        kind: "settle",
+        contract: HUB,
+        token: TOKEN,
+        sender: SENDER,
+        items: ours,
+      });
+      expect(items).to.have.members([a.digest.toLowerCase(), c.digest.toLowerCase()]);
+      await temp.store.releaseClaims(SENDER.toLowerCase());
+      const changed = await temp.store.applyPaymentResults({
+        batchId,
+        txHash: TX,
+        blockNumber: 10n,
+        blockHash: BLOCK_HASH,
+        settled: [a.digest],
+        settledElsewhere: [],
+        failed: [{ digest: c.digest, reason: "insufficient_balance" }],
+        requeued: [],
+      });
+      expect(changed.map((i) => i.status).sort()).to.deep.equal(["failed", "settled"]);
+      const afterSettle = (await temp.store.reservations(HUB)).filter((r) => r.payer === payer);
+      expect(afterSettle.map((r) => [r.token, r.reserved])).to.deep.equal([[OTHER_TOKEN, 505n]]);
+      expect(await temp.store.reservationMismatches()).to.deep.equal([]);
+
+      // A reorg takes the block away: both intents are open (and reserved) again.
+      const reopened = await temp.store.reopenBatch(batchId);
+      expect(reopened.map((i) => i.status)).to.deep.equal(["submitted", "submitted"]);
+      const afterReorg = (await temp.store.reservations(HUB)).filter((r) => r.payer === payer && r.token === TOKEN);
+      expect(afterReorg[0].reserved).to.equal(2_020n);
+      expect(await temp.store.reservationMismatches()).to.deep.equal([]);
+    });
+  });
+
+  describe("claiming and batches", () => {
+    it("gives each intent to one instance only, and to another once the lease ends", async () => {
+      const token = randomAddress();
+      await temp.store.insertIntents(Array.from({ length: 6 }, () => intent({ token })));
+      const claim = (owner: string, leaseMs = 60_000) =>
+        temp.store.claimIntents({ hub: HUB, token, owner, limit: 4, leaseMs, nowSeconds: NOW });
+      const [one, two] = await Promise.all([claim("one"), claim("two")]);
+      expect(one.length + two.length).to.equal(6);
+      const ids = new Set([...one, ...two].map((i) => i.digest));
+      expect(ids.size).to.equal(6);
+      expect(await claim("three")).to.have.length(0);
+
+      await temp.store.releaseClaims("one");
+      expect(await claim("three", 1)).to.have.length(one.length);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(await claim("four")).to.have.length(one.length); // three's lease of 1 ms ran out
+    });
+
+    it("does not claim intents that are not yet valid", async () => {
+      const token = randomAddress();
+      await temp.store.insertIntents([intent({ token, validAfter: NOW + 600n }), intent({ token })]);
+      const claimed = await temp.store.claimIntents({
+        hub: HUB,
+        token,
+        owner: "x",
+        limit: 10,
+        leaseMs: 1_000,
+        nowSeconds: NOW,
+      });
+      expect(claimed).to.have.length(1);
+    });
+
+    it("reports queue groups with capped counts and the oldest intent", async () => {
+      const token = randomAddress();
+      await temp.store.insertIntents(Array.from({ length: 5 }, () => intent({ token })));
+      const group = (await temp.store.queueGroups(HUB, 3)).find((g) => g.token === token);
+      expect(group?.ready).to.equal(3);
+      expect(group?.oldestAcceptedAt).to.be.instanceOf(Date);
+    });
+
+    it("puts only intents still claimed by the sender into a batch, and tracks its transactions", async () => {
+      const token = randomAddress();
+      const rows = Array.from({ length: 3 }, () => intent({ token }));
+      await temp.store.insertIntents(rows);
+      const claimed = await temp.store.claimIntents({
+        hub: HUB,
+        token,
+        owner: SENDER.toLowerCase(),
+        limit: 2,
+        leaseMs: 60_000,
+        nowSeconds: NOW,
+      });
+      const { batchId, items } = await temp.store.createBatch({
+        kind: "settle",
+        contract: HUB,
+        token,
+        sender: SENDER,
+        items: rows.map((r) => r.digest),
+      });
+      expect(items).to.have.length(2);
+      expect(items).to.have.members(claimed.map((c) => c.digest));
+      const attempt = {
+        batchId,
+        hash: TX,
+        nonce: 7,
+        gasLimit: 100_000n,
+        maxFeePerGas: 2n,
+        maxPriorityFeePerGas: 1n,
+        raw: "0x02" as Hex,
+      };
+      await temp.store.recordAttempt(attempt, SENDER);
+      const pending = (await temp.store.pendingBatches(SENDER)).find((b) => b.id === batchId);
+      expect(pending?.nonce).to.equal(7);
+      expect(pending?.attempts).to.deep.equal([attempt]);
+      expect(await temp.store.pendingBatches(OTHER_SENDER)).to.deep.equal([]);
+
+      // Its nonce went to another transaction: the intents are queued again.
+      expect(await temp.store.abandonBatch(batchId, "nonce_taken", 5)).to.deep.equal([]);
+      for (const digest of items) expect((await temp.store.getIntent(digest))?.status).to.equal("accepted");
+      expect((await temp.store.pendingBatches(SENDER)).map((b) => b.id)).to.not.include(batchId);
+    });
+
+    it("fails intents that reached the attempt limit when their batch is abandoned", async () => {
+      const token = randomAddress();
+      const row = intent({ token });
+      await temp.store.insertIntents([row]);
+      await temp.store.claimIntents({
+        hub: HUB,
+        token,
+        owner: SENDER.toLowerCase(),
+        limit: 1,
+        leaseMs: 1,
+        nowSeconds: NOW,
+      });
+      const { batchId } = await temp.store.createBatch({
+        kind: "settle",
+        contract: HUB,
+        sender: SENDER,
+        items: [row.digest],
+      });
+      expect(await temp.store.abandonBatch(batchId, "reverted", 1)).to.deep.equal([row.digest.toLowerCase()]);
+      expect(await temp.store.getIntent(row.digest)).to.deep.include({ status: "failed", failureReason: "reverted" });
+    });
+  });
+
+  describe("releases, vouchers and cursors", () => {
+    it("stores a release once", async () => {
+      const release = {
+        digest: randomDigest(),
+        escrow: randomAddress(),
+        id: 3n,
+        releasedTotal: 50n,
+        deadline: NOW + 100n,
+        signature: "0xaa" as Hex,
+      };
+      expect((await temp.store.insertRelease(release)).inserted).to.equal(true);
+      const again = await temp.store.insertRelease(release);
+      expect(again.inserted).to.equal(false);
+      expect(again.record).to.deep.include({ status: "accepted", id: 3n, releasedTotal: 50n });
+    });
+
+    it("keeps only the highest voucher per channel and remembers a claim request", async () => {
+      const channels = randomAddress();
+      const channelId = randomDigest();
+      const put = (cumulativeAmount: bigint, claim = false) =>
+        temp.store.upsertVoucher({ channels, channelId, cumulativeAmount, signature: `0x${cumulativeAmount}`, claim });
+      await put(5n);
+      expect((await put(9n)).cumulativeAmount).to.equal(9n);
+      const older = await put(7n, true);
+      expect(older).to.deep.include({ cumulativeAmount: 9n, signature: "0x9", claimRequested: true });
+      expect((await temp.store.claimableVouchers(channels, 10)).map((v) => v.channelId)).to.deep.equal([
+        channelId.toLowerCase(),
+      ]);
+      await temp.store.markVoucherClaimed(channels, channelId, 9n);
+      expect(await temp.store.getVoucher(channels, channelId)).to.deep.include({
+        claimedAmount: 9n,
+        claimRequested: false,
+      });
+      expect(await temp.store.claimableVouchers(channels, 10)).to.deep.equal([]);
+    });
+
+    it("persists indexer cursors", async () => {
+      expect(await temp.store.getCursor("escrow")).to.equal(null);
+      await temp.store.setCursor("escrow", { blockNumber: 5n, blockHash: BLOCK_HASH });
+      await temp.store.setCursor("escrow", { blockNumber: 6n, blockHash: TX });
+      expect(await temp.store.getCursor("escrow")).to.deep.equal({ blockNumber: 6n, blockHash: TX });
+    });
+  });
+
+  describe("in a worker thread", () => {
+    it("answers every call as the in-process store does, errors included", async () => {
+      const other = await tempStore();
+      await other.store.close();
+      const store = await openStore({ dataDir: other.dir });
+      try {
+        const row = intent({ amount: 2n ** 100n }, 2n ** 101n);
+        expect(await store.insertIntents([row])).to.deep.equal([{ digest: row.digest, result: "inserted" }]);
+        const stored = await store.getIntent(row.digest);
+        expect(stored?.payment).to.deep.equal(row.payment);
+        expect(stored?.acceptedAt).to.be.instanceOf(Date);
+        expect(await store.schemaVersions()).to.deep.equal([1]);
+        const mixed = [intent(), { ...intent(), hub: randomAddress() }];
+        let message = "";
+        await store.insertIntents(mixed).catch((error: Error) => {
+          message = error.message;
+        });
+        expect(message).to.contain("one hub per call");
+      } finally {
+        await store.close();
+        rmSync(other.dir, { recursive: true, force: true });
+      }
+    });
+  });
+});

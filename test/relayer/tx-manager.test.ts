@@ -1,0 +1,328 @@
+import { after, before, beforeEach, describe, it } from "node:test";
+import { expect } from "chai";
+import { pino } from "pino";
+import { type Address, parseGwei, toHex } from "viem";
+import { bumpedFees, initialFees } from "../../src/relayer/chain/fees.js";
+import type { TxReceipt } from "../../src/relayer/chain/ports.js";
+import { type TrackedTx, TxManager, type TxManagerOptions } from "../../src/relayer/chain/tx-manager.js";
+import { RelayerMetrics } from "../../src/relayer/metrics.js";
+import { TimeSource } from "../../src/relayer/time.js";
+import { FakeChain } from "./helpers/fake-chain.js";
+import { type TempStore, tempStore } from "./helpers/store.js";
+
+const TARGET: Address = "0x000000000000000000000000000000000000beef";
+const CAP = parseGwei("5");
+
+class Recorder {
+  confirmed: { batchId: number; receipt: TxReceipt }[] = [];
+  abandoned: { batchId: number; reason: string }[] = [];
+  reorged: number[] = [];
+  handler = {
+    onConfirmed: async (tx: TrackedTx, receipt: TxReceipt) => {
+      this.confirmed.push({ batchId: tx.batchId, receipt });
+    },
+    onAbandoned: async (batchId: number, reason: string) => {
+      this.abandoned.push({ batchId, reason });
+    },
+    onReorged: async (tx: TrackedTx) => {
+      this.reorged.push(tx.batchId);
+    },
+  };
+}
+
+describe("fees", () => {
+  const estimate = { baseFeePerGas: parseGwei("1"), maxPriorityFeePerGas: parseGwei("0.1") };
+
+  it("pays twice the base fee plus the tip, within the cap", () => {
+    expect(initialFees(estimate, CAP)).to.deep.equal({
+      maxFeePerGas: parseGwei("2.1"),
+      maxPriorityFeePerGas: parseGwei("0.1"),
+    });
+    expect(initialFees({ baseFeePerGas: parseGwei("10"), maxPriorityFeePerGas: parseGwei("9") }, CAP)).to.deep.equal({
+      maxFeePerGas: CAP,
+      maxPriorityFeePerGas: CAP,
+    });
+  });
+
+  it("raises both fields of a replacement by the bump, and at least by the 10% nodes require", () => {
+    const previous = initialFees(estimate, CAP);
+    expect(bumpedFees(previous, estimate, CAP, 25)).to.deep.equal({
+      maxFeePerGas: parseGwei("2.625"),
+      maxPriorityFeePerGas: parseGwei("0.125"),
+    });
+  });
+
+  it("follows a base fee that rose past the bump", () => {
+    const previous = initialFees(estimate, CAP);
+    const risen = { baseFeePerGas: parseGwei("2"), maxPriorityFeePerGas: parseGwei("0.1") };
+    expect(bumpedFees(previous, risen, CAP, 25)?.maxFeePerGas).to.equal(parseGwei("4.1"));
+  });
+
+  it("gives up replacing when the cap leaves less than a 10% raise", () => {
+    const atCap = { maxFeePerGas: parseGwei("4.8"), maxPriorityFeePerGas: parseGwei("0.1") };
+    expect(bumpedFees(atCap, estimate, CAP, 25)).to.equal(null);
+  });
+});
+
+describe("transaction manager (fake chain)", () => {
+  let temp: TempStore;
+  let chain: FakeChain;
+  let recorder: Recorder;
+  let clock: number;
+  let time: TimeSource;
+
+  before(async () => {
+    temp = await tempStore();
+  });
+  after(async () => {
+    await temp.dispose();
+  });
+  beforeEach(() => {
+    chain = new FakeChain();
+    recorder = new Recorder();
+    clock = 1_000_000;
+    time = new TimeSource(() => clock);
+  });
+
+  function manager(overrides: Partial<TxManagerOptions> = {}): TxManager {
+    const manager = new TxManager({
+      chain,
+      store: temp.store,
+      metrics: new RelayerMetrics(),
+      logger: pino({ level: "silent" }),
+      time,
+      maxFeePerGas: CAP,
+      feeBumpPercent: 25,
+      stuckAfterMs: 10_000,
+      confirmations: 1,
+      reorgWindow: 16,
+      gapHealAfterMs: 1_000,
+      ...overrides,
+    });
+    manager.on("finalize", recorder.handler);
+    return manager;
+  }
+
+  async function batch(): Promise<number> {
+    const { batchId } = await temp.store.createBatch({
+      kind: "finalize",
+      contract: TARGET,
+      sender: chain.sender,
+      items: [],
+    });
+    return batchId;
+  }
+
+  /** Each transaction's data names its batch, so no two tests ever sign the same bytes. */
+  async function send(m: TxManager): Promise<TrackedTx> {
+    const batchId = await batch();
+    return m.submit({ batchId, kind: "finalize", to: TARGET, data: toHex(batchId, { size: 32 }), gas: 100_000n });
+  }
+
+  it("allocates consecutive nonces from the chain's pending count and records each transaction first", async () => {
+    chain.mineExternal(0);
+    const m = manager();
+    await m.start();
+    const [a, b] = await Promise.all([send(m), send(m)]);
+    expect([a.nonce, b.nonce].sort()).to.deep.equal([1, 2]);
+    const pending = await temp.store.pendingBatches(chain.sender);
+    const recorded = pending.filter((p) => p.id === a.batchId || p.id === b.batchId);
+    expect(recorded.map((p) => p.attempts[0].hash).sort()).to.deep.equal(
+      [a.attempts[0].hash, b.attempts[0].hash].sort(),
+    );
+    expect(chain.pool.size).to.equal(2);
+    chain.mine();
+    await m.tick();
+    expect(recorder.confirmed.map((c) => c.batchId).sort()).to.deep.equal([a.batchId, b.batchId].sort());
+    expect(m.inflight).to.equal(0);
+  });
+
+  it("never offers more than the fee cap, even when the node suggests more", async () => {
+    chain.baseFeePerGas = parseGwei("50");
+    const m = manager();
+    await m.start();
+    const tx = await send(m);
+    expect(tx.attempts[0].maxFeePerGas).to.equal(CAP);
+  });
+
+  it("hands results over only at the configured confirmation depth", async () => {
+    const m = manager({ confirmations: 3 });
+    await m.start();
+    const tx = await send(m);
+    chain.mine();
+    await m.tick();
+    chain.mineEmpty();
+    await m.tick();
+    expect(recorder.confirmed).to.have.length(0);
+    chain.mineEmpty();
+    await m.tick();
+    expect(recorder.confirmed.map((c) => c.batchId)).to.deep.equal([tx.batchId]);
+  });
+
+  it("replaces a stuck transaction with bumped fees, and the replacement is what confirms", async () => {
+    const m = manager();
+    await m.start();
+    const tx = await send(m);
+    chain.baseFeePerGas = parseGwei("2.5"); // above the first attempt's cap of 2.1 gwei
+    chain.mine();
+    await m.tick();
+    expect(tx.attempts).to.have.length(1);
+    clock += 10_000;
+    await m.tick();
+    expect(tx.attempts).to.have.length(2);
+    expect(tx.attempts[1].maxFeePerGas).to.equal(parseGwei("5")); // 2 × 2.5 + 0.1, capped at 5
+    chain.mine();
+    await m.tick();
+    expect(recorder.confirmed).to.have.length(1);
+    expect(recorder.confirmed[0].receipt.transactionHash).to.equal(tx.attempts[1].hash);
+    const record = (await temp.store.confirmedBatchesSince(chain.sender, 0n)).find((b) => b.id === tx.batchId);
+    expect(record).to.equal(undefined); // the handler, not the manager, finishes batches it owns
+  });
+
+  it("keeps waiting without replacing when the fee cap is reached", async () => {
+    const m = manager();
+    await m.start();
+    chain.baseFeePerGas = parseGwei("4");
+    const tx = await send(m);
+    chain.baseFeePerGas = parseGwei("6");
+    clock += 10_000;
+    await m.tick();
+    expect(tx.attempts).to.have.length(1);
+    expect(tx.attempts[0].maxFeePerGas).to.equal(CAP);
+  });
+
+  it("rebroadcasts a transaction the node dropped", async () => {
+    const m = manager();
+    await m.start();
+    const tx = await send(m);
+    chain.drop(tx.attempts[0].hash);
+    await m.tick();
+    expect(chain.pool.has(tx.attempts[0].hash)).to.equal(true);
+    chain.mine();
+    await m.tick();
+    expect(recorder.confirmed.map((c) => c.batchId)).to.deep.equal([tx.batchId]);
+  });
+
+  it("rebroadcasts after the node was down when the transaction was sent", async () => {
+    const m = manager();
+    await m.start();
+    const original = chain.sendRawTransaction.bind(chain);
+    chain.sendRawTransaction = async () => {
+      throw new Error("fetch failed");
+    };
+    const tx = await send(m);
+    chain.sendRawTransaction = original;
+    expect(chain.pool.size).to.equal(0);
+    await m.tick();
+    chain.mine();
+    await m.tick();
+    expect(recorder.confirmed.map((c) => c.batchId)).to.deep.equal([tx.batchId]);
+  });
+
+  it("abandons a batch whose nonce another transaction took", async () => {
+    const m = manager();
+    await m.start();
+    const tx = await send(m);
+    chain.mineExternal(tx.nonce);
+    await m.tick();
+    expect(recorder.abandoned).to.have.length(0); // judged on two ticks
+    await m.tick();
+    expect(recorder.abandoned).to.deep.equal([{ batchId: tx.batchId, reason: "nonce_taken" }]);
+    expect(m.inflight).to.equal(0);
+  });
+
+  it("takes a fresh nonce when the node says the allocated one is too low", async () => {
+    const m = manager();
+    await m.start();
+    chain.mineExternal(0);
+    chain.mineExternal(1);
+    const tx = await send(m);
+    expect(tx.nonce).to.equal(2);
+    chain.mine();
+    await m.tick();
+    expect(recorder.confirmed.map((c) => c.batchId)).to.deep.equal([tx.batchId]);
+  });
+
+  it("fills a nonce gap below its in-flight transactions with a transaction to itself", async () => {
+    const m = manager();
+    await m.start();
+    const first = await send(m);
+    const second = await send(m);
+    chain.drop(first.attempts[0].hash);
+    // The record of the first is lost (as if a backup of the store was restored): it is no
+    // longer tracked, so nonce 0 is a gap that blocks the second.
+    await temp.store.abandonBatch(first.batchId, "lost", 5);
+    const resumed = manager();
+    await resumed.start();
+    expect(resumed.inflight).to.equal(1);
+    await resumed.tick();
+    expect(chain.pool.size).to.equal(1);
+    clock += 1_000;
+    await resumed.tick();
+    const filler = [...chain.pool.values()].find((tx) => tx.nonce === 0);
+    expect(filler?.to).to.equal(chain.sender);
+    chain.mine();
+    await resumed.tick();
+    expect(recorder.confirmed.map((c) => c.batchId)).to.deep.equal([second.batchId]);
+    expect(chain.minedCount()).to.equal(2);
+  });
+
+  it("resumes tracking in-flight transactions after a restart", async () => {
+    const first = manager();
+    await first.start();
+    const tx = await send(first);
+    const resumed = manager();
+    await resumed.start();
+    expect(resumed.inflight).to.equal(1);
+    chain.mine();
+    await resumed.tick();
+    expect(recorder.confirmed.map((c) => c.batchId)).to.deep.equal([tx.batchId]);
+    const next = await send(resumed);
+    expect(next.nonce).to.equal(tx.nonce + 1);
+  });
+
+  it("puts a confirmed transaction back in flight when a reorg removes its block, and confirms it again", async () => {
+    const m = manager();
+    await m.start();
+    const tx = await send(m);
+    chain.mine();
+    await m.tick();
+    const firstBlock = recorder.confirmed[0].receipt.blockHash;
+    chain.reorg(1);
+    await m.tick();
+    expect(recorder.reorged).to.deep.equal([tx.batchId]);
+    expect(m.inflight).to.equal(1);
+    chain.mine();
+    await m.tick();
+    expect(recorder.confirmed).to.have.length(2);
+    expect(recorder.confirmed[1].receipt.blockHash).to.not.equal(firstBlock);
+  });
+
+  it("rebroadcasts a reorged transaction the new chain forgot", async () => {
+    const m = manager();
+    await m.start();
+    const tx = await send(m);
+    chain.mine();
+    await m.tick();
+    chain.reorg(2, { dropTransactions: true });
+    await m.tick(); // reorg noticed, tracked again
+    await m.tick(); // unknown to the node: rebroadcast
+    expect(chain.pool.has(tx.attempts[0].hash)).to.equal(true);
+    chain.mine();
+    await m.tick();
+    expect(recorder.confirmed).to.have.length(2);
+  });
+
+  it("stops watching for reorgs beyond the window", async () => {
+    const m = manager({ reorgWindow: 2 });
+    await m.start();
+    await send(m);
+    chain.mine();
+    await m.tick();
+    chain.mineEmpty(3);
+    await m.tick();
+    chain.reorg(4);
+    await m.tick();
+    expect(recorder.reorged).to.deep.equal([]);
+  });
+});
