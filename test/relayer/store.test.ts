@@ -1,11 +1,10 @@
-import { rmSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { expect } from "chai";
 import type { Address, Hex } from "viem";
 import { openStore } from "../../src/relayer/store/open.js";
 import type { NewIntent } from "../../src/relayer/store/store.js";
 import { HUB, OTHER_TOKEN, payment, randomAddress, randomDigest, TOKEN } from "./helpers/fixtures.js";
-import { type TempStore, tempStore } from "./helpers/store.js";
+import { type TempStore, tempStore, testBackend } from "./helpers/store.js";
 
 const SENDER: Address = "0x00000000000000000000000000000000000005e0";
 const OTHER_SENDER: Address = "0x00000000000000000000000000000000000005e1";
@@ -17,7 +16,7 @@ function intent(overrides: Partial<NewIntent["payment"]> = {}, balance = 1_000_0
   return { digest: randomDigest(), hub: HUB, payment: payment(overrides), signature: "0x1234", balance };
 }
 
-describe("relayer store (PGlite)", () => {
+describe(`relayer store (${testBackend()})`, () => {
   let temp: TempStore;
   before(async () => {
     temp = await tempStore();
@@ -29,9 +28,9 @@ describe("relayer store (PGlite)", () => {
   describe("migrations", () => {
     it("applies every version once and is a no-op when reopened", async () => {
       expect(await temp.store.schemaVersions()).to.deep.equal([1]);
-      // A second process opening the same directory finds nothing to apply.
+      // A second process opening the same store finds nothing to apply.
       await temp.store.close();
-      const reopened = (await openStore({ dataDir: temp.dir, inProcess: true })) as typeof temp.store;
+      const reopened = await temp.reopen();
       expect(await reopened.schemaVersions()).to.deep.equal([1]);
       temp.store = reopened;
     });
@@ -302,9 +301,9 @@ describe("relayer store (PGlite)", () => {
 
   describe("in a worker thread", () => {
     it("answers every call as the in-process store does, errors included", async () => {
-      const other = await tempStore();
+      const other = await tempStore("pglite");
       await other.store.close();
-      const store = await openStore({ dataDir: other.dir });
+      const store = await openStore({ dataDir: other.location.options.dataDir });
       try {
         const row = intent({ amount: 2n ** 100n }, 2n ** 101n);
         expect(await store.insertIntents([row])).to.deep.equal([{ digest: row.digest, result: "inserted" }]);
@@ -320,7 +319,7 @@ describe("relayer store (PGlite)", () => {
         expect(message).to.contain("one hub per call");
       } finally {
         await store.close();
-        rmSync(other.dir, { recursive: true, force: true });
+        await other.location.remove();
       }
     });
   });
