@@ -1,6 +1,7 @@
 import { after, before, describe, it } from "node:test";
 import { expect } from "chai";
 import type { Address, Hex } from "viem";
+import { MIGRATIONS } from "../../src/relayer/store/migrations.js";
 import { openStore } from "../../src/relayer/store/open.js";
 import type { NewIntent } from "../../src/relayer/store/store.js";
 import { HUB, OTHER_TOKEN, payment, randomAddress, randomDigest, TOKEN } from "./helpers/fixtures.js";
@@ -8,6 +9,7 @@ import { type TempStore, tempStore, testBackend } from "./helpers/store.js";
 
 const SENDER: Address = "0x00000000000000000000000000000000000005e0";
 const OTHER_SENDER: Address = "0x00000000000000000000000000000000000005e1";
+const VERSIONS = MIGRATIONS.map((m) => m.version);
 const NOW = BigInt(Math.floor(Date.now() / 1000));
 const TX: Hex = `0x${"ab".repeat(32)}`;
 const BLOCK_HASH: Hex = `0x${"cd".repeat(32)}`;
@@ -27,11 +29,11 @@ describe(`relayer store (${testBackend()})`, () => {
 
   describe("migrations", () => {
     it("applies every version once and is a no-op when reopened", async () => {
-      expect(await temp.store.schemaVersions()).to.deep.equal([1]);
+      expect(await temp.store.schemaVersions()).to.deep.equal(VERSIONS);
       // A second process opening the same store finds nothing to apply.
       await temp.store.close();
       const reopened = await temp.reopen();
-      expect(await reopened.schemaVersions()).to.deep.equal([1]);
+      expect(await reopened.schemaVersions()).to.deep.equal(VERSIONS);
       temp.store = reopened;
     });
   });
@@ -147,6 +149,44 @@ describe(`relayer store (${testBackend()})`, () => {
       const afterReorg = (await temp.store.reservations(HUB)).filter((r) => r.payer === payer && r.token === TOKEN);
       expect(afterReorg[0].reserved).to.equal(2_020n);
       expect(await temp.store.reservationMismatches()).to.deep.equal([]);
+    });
+
+    it("never deadlocks when two instances insert and settle intents of the same payers at once", async () => {
+      // On Postgres, a second connection pool on the same database, as a second instance has
+      // (PGlite has one connection, which serialises everything).
+      const second = temp.location.backend === "postgres";
+      const other = second ? await temp.reopen() : temp.store;
+      try {
+        const payers = Array.from({ length: 60 }, () => randomAddress());
+        // Overlapping payer sets in different orders, different for every writer and round.
+        const subset = (seed: number) => payers.filter((_, i) => (i * 7 + seed) % 4 !== 0).reverse();
+        let open = payers.flatMap((from) => [intent({ from }), intent({ from })]);
+        await temp.store.insertIntents(open);
+        for (let round = 0; round < 8; round++) {
+          const fresh = [0, 1, 2].map((w) => subset(round * 3 + w).map((from) => intent({ from })));
+          const closing = [0, 1, 2].map((w) => {
+            const from = new Set(subset(round * 5 + w + 1));
+            return open.filter((i, k) => k % 3 === w && from.has(i.payment.from));
+          });
+          // One instance accepts new intents while the other closes open intents of the same payers.
+          const outcomes = await Promise.allSettled([
+            ...fresh.map((rows) => temp.store.insertIntents(rows)),
+            ...closing.map((rows) =>
+              other.failAcceptedIntents(
+                rows.map((i) => i.digest),
+                "expired",
+              ),
+            ),
+          ]);
+          const errors = outcomes.filter((o) => o.status === "rejected").map((o) => String(o.reason));
+          expect(errors).to.deep.equal([]);
+          const closed = new Set(closing.flat());
+          open = [...open.filter((i) => !closed.has(i)), ...fresh.flat()];
+        }
+        expect(await temp.store.reservationMismatches()).to.deep.equal([]);
+      } finally {
+        if (second) await other.close();
+      }
     });
   });
 
@@ -310,7 +350,7 @@ describe(`relayer store (${testBackend()})`, () => {
         const stored = await store.getIntent(row.digest);
         expect(stored?.payment).to.deep.equal(row.payment);
         expect(stored?.acceptedAt).to.be.instanceOf(Date);
-        expect(await store.schemaVersions()).to.deep.equal([1]);
+        expect(await store.schemaVersions()).to.deep.equal(VERSIONS);
         const mixed = [intent(), { ...intent(), hub: randomAddress() }];
         let message = "";
         await store.insertIntents(mixed).catch((error: Error) => {
