@@ -15,6 +15,7 @@ import {
 } from "viem";
 import { generatePrivateKey, type PrivateKeyAccount, privateKeyToAccount } from "viem/accounts";
 import { foundry } from "viem/chains";
+import pg from "pg";
 import { freePort, type LocalChain, startAnvil } from "../../../scripts/lib/anvil.js";
 import { hashPayment, type Payment, settlementHubAbi, signPayment } from "../../../src/client/index.js";
 import {
@@ -390,6 +391,34 @@ export async function untilFinal(
     if (open.size > 0) await sleep(250);
   }
   return final;
+}
+
+/** One query on a Postgres database (the scenarios read the relayers' shared store directly). */
+export async function sql<Row = Record<string, unknown>>(url: string, text: string, params: unknown[] = []) {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query(text, params)).rows as Row[];
+  } finally {
+    await client.end();
+  }
+}
+
+/** Waits until every digest is settled or failed in the store; returns when the last one got there. */
+export async function untilFinalInStore(databaseUrl: string, digests: readonly Hex[], timeoutMs = 180_000) {
+  const deadline = Date.now() + timeoutMs;
+  const lowered = digests.map((d) => d.toLowerCase());
+  for (;;) {
+    const [row] = await sql<{ open: string; last: Date | null }>(
+      databaseUrl,
+      `SELECT count(*) FILTER (WHERE status NOT IN ('settled', 'failed')) AS open, max(updated_at) AS last
+       FROM payment_intents WHERE digest = ANY($1::text[])`,
+      [lowered],
+    );
+    if (Number(row.open) === 0) return { lastFinalAt: row.last as Date };
+    if (Date.now() > deadline) throw new Error(`${row.open} intents still open after ${timeoutMs} ms`);
+    await sleep(100);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
