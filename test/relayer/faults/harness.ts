@@ -311,6 +311,10 @@ export interface SubmitResult {
   elapsedMs: number;
 }
 
+export function emptySubmitResult(): SubmitResult {
+  return { accepted: new Map(), refused: new Map(), retried: {}, elapsedMs: 0 };
+}
+
 /**
  * Submits every intent through `createRelayerClient`, `concurrency` at a time, to the relayers
  * in `urls` in turn (intent i goes to relayer i mod n). Temporary refusals (network errors, 503,
@@ -320,10 +324,16 @@ export interface SubmitResult {
 export async function submitIntents(
   urls: readonly string[],
   intents: readonly SignedIntent[],
-  options: { concurrency?: number; ratePerSecond?: number; deadlineMs?: number } = {},
+  options: {
+    concurrency?: number;
+    ratePerSecond?: number;
+    deadlineMs?: number;
+    /** Filled as answers come in (a scenario can look at it while the load runs). */
+    into?: SubmitResult;
+  } = {},
 ): Promise<SubmitResult> {
   const clients = urls.map((url) => createRelayerClient({ url, timeoutMs: 15_000 }));
-  const result: SubmitResult = { accepted: new Map(), refused: new Map(), retried: {}, elapsedMs: 0 };
+  const result: SubmitResult = options.into ?? emptySubmitResult();
   const started = Date.now();
   const deadline = started + (options.deadlineMs ?? 300_000);
   let next = 0;
