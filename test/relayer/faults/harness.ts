@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { closeSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
 import { join } from "node:path";
+import pg from "pg";
 import {
   type Address,
   createPublicClient,
@@ -15,14 +16,9 @@ import {
 } from "viem";
 import { generatePrivateKey, type PrivateKeyAccount, privateKeyToAccount } from "viem/accounts";
 import { foundry } from "viem/chains";
-import pg from "pg";
 import { freePort, type LocalChain, startAnvil } from "../../../scripts/lib/anvil.js";
 import { hashPayment, type Payment, settlementHubAbi, signPayment } from "../../../src/client/index.js";
-import {
-  createRelayerClient,
-  type PaymentStatusResponse,
-  RelayerRequestError,
-} from "../../../src/client/relayer.js";
+import { createRelayerClient, type PaymentStatusResponse, RelayerRequestError } from "../../../src/client/relayer.js";
 import { PROJECT_ROOT } from "../../../src/relayer/config.js";
 import { ANVIL_KEYS, bytecodeOf } from "../helpers/anvil.js";
 

@@ -79,7 +79,12 @@ describe("fault: two relayer instances on one Postgres", () => {
       expect(submitted.refused.size).to.equal(0);
       const { lastFinalAt } = await untilFinalInStore(databaseUrl, [...submitted.accepted.keys()]);
       const seconds = (lastFinalAt.getTime() - started) / 1_000;
-      return { submitted, seconds, perSecond: intents.length / seconds, acceptPerSecond: intents.length / (submitted.elapsedMs / 1_000) };
+      return {
+        submitted,
+        seconds,
+        perSecond: intents.length / seconds,
+        acceptPerSecond: intents.length / (submitted.elapsedMs / 1_000),
+      };
     };
 
     const one = await run(workloads[0], [await start(0)]);
@@ -117,7 +122,8 @@ describe("fault: two relayer instances on one Postgres", () => {
       ],
     );
 
-    const figure = (r: typeof one) => `${r.perSecond.toFixed(0)}/s end to end (accepting ${r.acceptPerSecond.toFixed(0)}/s)`;
+    const figure = (r: typeof one) =>
+      `${r.perSecond.toFixed(0)}/s end to end (accepting ${r.acceptPerSecond.toFixed(0)}/s)`;
     report({
       scenario: `scale-out: 1 then 2 instances, ${INTENTS} intents each (postgres)`,
       ...result,
