@@ -334,7 +334,12 @@ describe(`relayer API (fastify inject, fake chain, ${testBackend()} store)`, () 
     it("reports health, metrics and the OpenAPI document", async () => {
       const health = await app.inject({ method: "GET", url: "/healthz" });
       expect(health.statusCode).to.equal(200);
-      expect(health.json()).to.deep.include({ status: "ok", paused: false, hub: world.hub.address, store: temp.store.backend });
+      expect(health.json()).to.deep.include({
+        status: "ok",
+        paused: false,
+        hub: world.hub.address,
+        store: temp.store.backend,
+      });
       const metrics = await app.inject({ method: "GET", url: "/metrics" });
       expect(metrics.headers["content-type"]).to.match(/^text\/plain/);
       expect(metrics.body).to.match(/relayer_intents_accepted_total [1-9]/);
@@ -538,6 +543,22 @@ describe(`relayer API (fastify inject, fake chain, ${testBackend()} store)`, () 
       } finally {
         await api.close();
       }
+    });
+
+    it("answers requests that arrive while it shuts down with 503 shutting_down, in the API's error shape", async () => {
+      const stopping = fakeWorld(temp.store);
+      const api = await stopping.service.buildApi();
+      await api.ready();
+      stopping.service.gate.closing = true; // what RelayerService.stop() does before closing the server
+      const closed = api.close();
+      const response = await api.inject({
+        method: "POST",
+        url: "/v1/payments",
+        payload: { payment: wire(payment()), signature: toHex(1n, { size: 65 }) },
+      });
+      await closed;
+      expect(response.statusCode).to.equal(503);
+      expect(response.json()).to.deep.include({ code: "shutting_down" });
     });
 
     it("answers not_configured for contracts the relayer does not serve", async () => {
