@@ -129,6 +129,9 @@ describe("fault: two relayer instances on one Postgres", () => {
       ...result,
       notes: `one instance ${figure(one)}; two instances ${figure(two)}; settled by instance A/B ${settledBy.join("/")}, ${crossed[0].n} of them accepted by the other instance`,
     });
+    // No request was refused for a store failure (two instances' writes used to deadlock).
+    expect(one.submitted.retried.store_unavailable ?? 0).to.equal(0);
+    expect(two.submitted.retried.store_unavailable ?? 0).to.equal(0);
     expect(result.problems).to.deep.equal([]);
     expect(result.accepted).to.equal(2 * INTENTS);
     expect(result.settled).to.equal(2 * INTENTS);
