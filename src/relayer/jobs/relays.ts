@@ -110,7 +110,7 @@ export class Relays {
         await store.setReleaseOutcome(digest, { status: "failed", reason: `simulation_reverted: ${error.message}` });
         logger.info({ releaseDigest: digest, reason: error.message }, "release would revert; failed");
       } else {
-        await store.releaseClaims(this.#owner);
+        // The node could not be asked: the claim's lease runs out and the release is retried.
         logger.warn({ err: error, releaseDigest: digest }, "release simulation failed; will retry");
       }
       return;
