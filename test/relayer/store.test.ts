@@ -5,7 +5,7 @@ import { MIGRATIONS } from "../../src/relayer/store/migrations.js";
 import { openStore } from "../../src/relayer/store/open.js";
 import type { NewIntent } from "../../src/relayer/store/store.js";
 import { HUB, OTHER_TOKEN, payment, randomAddress, randomDigest, TOKEN } from "./helpers/fixtures.js";
-import { type TempStore, tempStore, testBackend } from "./helpers/store.js";
+import { storeLocation, type TempStore, tempStore, testBackend } from "./helpers/store.js";
 
 const SENDER: Address = "0x00000000000000000000000000000000000005e0";
 const OTHER_SENDER: Address = "0x00000000000000000000000000000000000005e1";
@@ -35,6 +35,20 @@ describe(`relayer store (${testBackend()})`, () => {
       const reopened = await temp.reopen();
       expect(await reopened.schemaVersions()).to.deep.equal(VERSIONS);
       temp.store = reopened;
+    });
+
+    it("migrates a fresh database once when several instances start at the same moment", async (t) => {
+      if (temp.location.backend !== "postgres") return t.skip("one process owns a PGlite directory");
+      const fresh = await storeLocation("postgres");
+      try {
+        const stores = await Promise.all(
+          Array.from({ length: 4 }, () => openStore({ ...fresh.options, inProcess: true })),
+        );
+        for (const store of stores) expect(await store.schemaVersions()).to.deep.equal(VERSIONS);
+        await Promise.all(stores.map((s) => s.close()));
+      } finally {
+        await fresh.remove();
+      }
     });
   });
 
