@@ -5,6 +5,7 @@ import { MIGRATIONS } from "../../src/relayer/store/migrations.js";
 import { openStore } from "../../src/relayer/store/open.js";
 import type { NewIntent } from "../../src/relayer/store/store.js";
 import { HUB, OTHER_TOKEN, payment, randomAddress, randomDigest, TOKEN } from "./helpers/fixtures.js";
+import { sharedPostgres } from "./helpers/postgres.js";
 import { storeLocation, type TempStore, tempStore, testBackend } from "./helpers/store.js";
 
 const SENDER: Address = "0x00000000000000000000000000000000000005e0";
@@ -49,6 +50,22 @@ describe(`relayer store (${testBackend()})`, () => {
       } finally {
         await fresh.remove();
       }
+    });
+  });
+
+  describe("connections", () => {
+    it("survives the server closing its idle connections, and reconnects", async (t) => {
+      if (temp.location.backend !== "postgres") return t.skip("PGlite has no server");
+      await temp.store.schemaVersions(); // leaves an idle connection in the pool
+      const database = new URL(temp.location.options.databaseUrl as string).pathname.slice(1);
+      const server = await sharedPostgres();
+      const [{ terminated }] = await server.query<{ terminated: string }>(
+        "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) AS terminated FROM pg_stat_activity WHERE datname = $1",
+        [database],
+      );
+      expect(Number(terminated)).to.be.greaterThan(0);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(await temp.store.schemaVersions()).to.deep.equal(VERSIONS);
     });
   });
 
