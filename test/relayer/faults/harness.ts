@@ -565,7 +565,7 @@ export async function audit(args: {
 // ---------------------------------------------------------------------------------------------
 // A TCP proxy between the relayer and the node, to make the node unreachable
 
-export interface Proxy {
+export interface TcpProxy {
   url: string;
   port: number;
   /** Closes the listener and cuts every open connection: connections are refused until `resume`. */
@@ -574,7 +574,7 @@ export interface Proxy {
   close(): Promise<void>;
 }
 
-export async function startProxy(targetPort: number): Promise<Proxy> {
+export async function startProxy(targetPort: number): Promise<TcpProxy> {
   const port = await freePort();
   const sockets = new Set<Socket>();
   let server: Server | undefined;

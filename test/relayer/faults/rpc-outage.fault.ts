@@ -15,7 +15,6 @@ import {
   hubBalance,
   LOG_DIR,
   merchants,
-  type Proxy,
   type RelayerProcess,
   report,
   signIntents,
@@ -23,6 +22,7 @@ import {
   startHubChain,
   startProxy,
   submitIntents,
+  type TcpProxy,
   untilFinal,
 } from "./harness.js";
 
@@ -36,7 +36,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  */
 describe("fault: the node unreachable for 10 s mid-run", () => {
   let chain: HubChain | undefined;
-  let proxy: Proxy | undefined;
+  let proxy: TcpProxy | undefined;
   let store: StoreLocation | undefined;
   let relayer: RelayerProcess | undefined;
   after(async () => {
