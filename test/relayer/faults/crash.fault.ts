@@ -8,6 +8,7 @@ import { ANVIL_KEYS } from "../helpers/anvil.js";
 import { type StoreLocation, storeLocation, type TestBackend } from "../helpers/store.js";
 import {
   audit,
+  FAULT_SUITE,
   faultSeed,
   fundPayers,
   type HubChain,
@@ -35,7 +36,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * Run on the default embedded store (PGlite persisted to a directory), the backend for which
  * a crash is hardest: the database itself dies with the process and must recover on reopen.
  */
-describe("fault: kill -9 during a 5,000-intent run", () => {
+describe("fault: kill -9 during a 5,000-intent run", FAULT_SUITE, () => {
   let chain: HubChain | undefined;
   let store: StoreLocation | undefined;
   let relayer: RelayerProcess | undefined;

@@ -29,6 +29,14 @@ import { ANVIL_KEYS, bytecodeOf } from "../helpers/anvil.js";
  * the chain shows.
  */
 
+/**
+ * The scenarios run only in `npm run test:faults` (which sets SETTLEKIT_FAULTS=1): `hardhat test`
+ * without files would otherwise pick them up from `test/` with everything else.
+ */
+export const FAULT_SUITE = {
+  skip: process.env.SETTLEKIT_FAULTS === "1" ? false : "the fault suite runs with npm run test:faults",
+} as const;
+
 export const FEE = 3n;
 export const ADMIN_TOKEN = "faults-admin-token-0123456789";
 export const REPORT_DIR = join(PROJECT_ROOT, "reports");

@@ -11,6 +11,7 @@ import { ANVIL_KEYS } from "../helpers/anvil.js";
 import { type StoreLocation, storeLocation } from "../helpers/store.js";
 import {
   ADMIN_TOKEN,
+  FAULT_SUITE,
   fundPayers,
   type HubChain,
   hubBalance,
@@ -55,7 +56,7 @@ const json = (kind: string, path: string, value: unknown, headers: Record<string
  * API's codes, change nothing (store rows, chain, balances), and leave the process serving.
  * Then a relayer with a small rate limit is flooded: beyond the limit, nothing gets in.
  */
-describe("fault: hostile input at a running relayer", () => {
+describe("fault: hostile input at a running relayer", FAULT_SUITE, () => {
   let chain: HubChain | undefined;
   let store: StoreLocation | undefined;
   const relayers: RelayerProcess[] = [];

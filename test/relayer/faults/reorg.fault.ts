@@ -8,6 +8,7 @@ import { ANVIL_KEYS } from "../helpers/anvil.js";
 import { type StoreLocation, storeLocation } from "../helpers/store.js";
 import {
   audit,
+  FAULT_SUITE,
   fundPayers,
   type HubChain,
   hubBalance,
@@ -42,7 +43,7 @@ async function counter(url: string, series: string): Promise<number> {
  * canonical), put their intents back in flight, send the transactions again, and end with every
  * intent settled exactly once, in a canonical block.
  */
-describe("fault: reorgs of depth 1 to 5 under settled batches", () => {
+describe("fault: reorgs of depth 1 to 5 under settled batches", FAULT_SUITE, () => {
   let chain: HubChain | undefined;
   let store: StoreLocation | undefined;
   let relayer: RelayerProcess | undefined;

@@ -2,13 +2,13 @@ import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { expect } from "chai";
-import { REPORT_DIR, reportedRows } from "./harness.js";
+import { FAULT_SUITE, REPORT_DIR, reportedRows } from "./harness.js";
 
 /**
  * The last file of `npm run test:faults` (the runner shares one process across files): prints
  * every scenario's counts and writes them to `reports/faults.md`.
  */
-describe("fault suite report", () => {
+describe("fault suite report", FAULT_SUITE, () => {
   it("reports every scenario, none with an intent lost or settled twice", () => {
     const rows = reportedRows();
     const scenarios = readdirSync(import.meta.dirname).filter((f) => f.endsWith(".fault.ts")).length;

@@ -10,6 +10,7 @@ import { type StoreLocation, storeLocation } from "../helpers/store.js";
 import {
   audit,
   emptySubmitResult,
+  FAULT_SUITE,
   fundPayers,
   type HubChain,
   hubBalance,
@@ -34,7 +35,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * The relayer reaches the node through a TCP proxy; 4 s into a paced run the proxy closes its
  * port and cuts every connection for 10 s (connections are refused), then opens again.
  */
-describe("fault: the node unreachable for 10 s mid-run", () => {
+describe("fault: the node unreachable for 10 s mid-run", FAULT_SUITE, () => {
   let chain: HubChain | undefined;
   let proxy: TcpProxy | undefined;
   let store: StoreLocation | undefined;

@@ -8,6 +8,7 @@ import { ANVIL_KEYS } from "../helpers/anvil.js";
 import { type StoreLocation, storeLocation } from "../helpers/store.js";
 import {
   audit,
+  FAULT_SUITE,
   fundPayers,
   type HubChain,
   hubBalance,
@@ -32,7 +33,7 @@ const INTENTS = 2_000;
  * and both claim batches from the one queue (`FOR UPDATE SKIP LOCKED`). The same workload runs
  * first on one instance, then on two; each intent must settle exactly once either way.
  */
-describe("fault: two relayer instances on one Postgres", () => {
+describe("fault: two relayer instances on one Postgres", FAULT_SUITE, () => {
   let chain: HubChain | undefined;
   let store: StoreLocation | undefined;
   const relayers: RelayerProcess[] = [];

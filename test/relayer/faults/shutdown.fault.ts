@@ -9,6 +9,7 @@ import { type StoreLocation, storeLocation } from "../helpers/store.js";
 import {
   audit,
   emptySubmitResult,
+  FAULT_SUITE,
   fundPayers,
   type HubChain,
   hubBalance,
@@ -32,7 +33,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * every intent it answered 202 for, and exit on its own; whatever was still in flight settles
  * after the next start.
  */
-describe("fault: SIGTERM during load", () => {
+describe("fault: SIGTERM during load", FAULT_SUITE, () => {
   let chain: HubChain | undefined;
   let store: StoreLocation | undefined;
   let relayer: RelayerProcess | undefined;

@@ -9,6 +9,7 @@ import { ANVIL_KEYS } from "../helpers/anvil.js";
 import { type StoreLocation, storeLocation } from "../helpers/store.js";
 import {
   audit,
+  FAULT_SUITE,
   fundPayers,
   type HubChain,
   hubBalance,
@@ -43,7 +44,7 @@ interface AttemptRow {
  * replaced with bumped fees, never above the cap; a transaction the node drops must come
  * back before the nonce gap it leaves blocks the next one for long.
  */
-describe("fault: stuck and dropped transactions (automine off, low fee cap)", () => {
+describe("fault: stuck and dropped transactions (automine off, low fee cap)", FAULT_SUITE, () => {
   let chain: HubChain | undefined;
   let store: StoreLocation | undefined;
   let relayer: RelayerProcess | undefined;
