@@ -8,11 +8,11 @@ import { ERROR_CODES } from "../../src/relayer/errors.js";
 import { fakeSign, fakeSigning } from "./helpers/fake-hub.js";
 import { payment, randomAddress, randomDigest } from "./helpers/fixtures.js";
 import { ADMIN_TOKEN, type FakeWorld, fakeWorld } from "./helpers/service.js";
-import { type TempStore, tempStore } from "./helpers/store.js";
+import { type TempStore, tempStore, testBackend } from "./helpers/store.js";
 
 const wire = (p: Payment) => JSON.parse(JSON.stringify(p, (_k, v) => (typeof v === "bigint" ? v.toString() : v)));
 
-describe("relayer API (fastify inject, fake chain)", () => {
+describe(`relayer API (fastify inject, fake chain, ${testBackend()} store)`, () => {
   let temp: TempStore;
   let world: FakeWorld;
   let app: FastifyInstance;
@@ -334,7 +334,12 @@ describe("relayer API (fastify inject, fake chain)", () => {
     it("reports health, metrics and the OpenAPI document", async () => {
       const health = await app.inject({ method: "GET", url: "/healthz" });
       expect(health.statusCode).to.equal(200);
-      expect(health.json()).to.deep.include({ status: "ok", paused: false, hub: world.hub.address, store: "pglite" });
+      expect(health.json()).to.deep.include({
+        status: "ok",
+        paused: false,
+        hub: world.hub.address,
+        store: temp.store.backend,
+      });
       const metrics = await app.inject({ method: "GET", url: "/metrics" });
       expect(metrics.headers["content-type"]).to.match(/^text\/plain/);
       expect(metrics.body).to.match(/relayer_intents_accepted_total [1-9]/);
@@ -538,6 +543,22 @@ describe("relayer API (fastify inject, fake chain)", () => {
       } finally {
         await api.close();
       }
+    });
+
+    it("answers requests that arrive while it shuts down with 503 shutting_down, in the API's error shape", async () => {
+      const stopping = fakeWorld(temp.store);
+      const api = await stopping.service.buildApi();
+      await api.ready();
+      stopping.service.gate.closing = true; // what RelayerService.stop() does before closing the server
+      const closed = api.close();
+      const response = await api.inject({
+        method: "POST",
+        url: "/v1/payments",
+        payload: { payment: wire(payment()), signature: toHex(1n, { size: 65 }) },
+      });
+      await closed;
+      expect(response.statusCode).to.equal(503);
+      expect(response.json()).to.deep.include({ code: "shutting_down" });
     });
 
     it("answers not_configured for contracts the relayer does not serve", async () => {

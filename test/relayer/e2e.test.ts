@@ -1,6 +1,3 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { expect } from "chai";
 import { pino } from "pino";
@@ -33,6 +30,7 @@ import { startFromConfig } from "../../src/relayer/cli.js";
 import { parseConfig } from "../../src/relayer/config.js";
 import type { RelayerService } from "../../src/relayer/service.js";
 import { ANVIL_KEYS, type Anvil, bytecodeOf, startAnvil } from "./helpers/anvil.js";
+import { type StoreLocation, storeLocation, testBackend } from "./helpers/store.js";
 
 const ADMIN_TOKEN = "e2e-admin-token-0123456789";
 const FEE = 7n;
@@ -42,14 +40,14 @@ const FEE = 7n;
  * artifacts, the relayer started as `npm start` would start it (its real adapters over the
  * client library), and a dApp talking to it over HTTP with `createRelayerClient`.
  */
-describe("relayer end to end (anvil, real contracts, HTTP)", () => {
+describe(`relayer end to end (anvil, real contracts, HTTP, ${testBackend()} store)`, () => {
   let anvil: Anvil;
   let publicClient: PublicClient;
   let deployer: WalletClient;
   let hub: Address;
   let escrow: Address;
   let channels: Address;
-  let dataDir: string;
+  let storeAt: StoreLocation;
   let service: RelayerService | undefined;
   let relayer: RelayerClient;
   const relayerKey = ANVIL_KEYS[3];
@@ -59,7 +57,7 @@ describe("relayer end to end (anvil, real contracts, HTTP)", () => {
     const config = parseConfig(
       [
         ...["--rpc-url", anvil.url, "--hub", hub, "--escrow", escrow, "--channels", channels],
-        ...["--port", "0", "--data-dir", dataDir, "--log-level", "silent"],
+        ...["--port", "0", ...storeAt.flags, "--log-level", "silent"],
         ...["--batch-max-size", "100", "--batch-max-wait-ms", "100", "--poll-interval-ms", "100"],
         ...["--min-validity-seconds", "10", "--rate-limit", "100000"],
         ...flags,
@@ -84,7 +82,7 @@ describe("relayer end to end (anvil, real contracts, HTTP)", () => {
 
   before(async () => {
     anvil = await startAnvil();
-    dataDir = mkdtempSync(join(tmpdir(), "settlekit-e2e-"));
+    storeAt = await storeLocation();
     const chain = { ...foundry, rpcUrls: { default: { http: [anvil.url] } } };
     publicClient = createPublicClient({ chain, transport: http(anvil.url) }) as PublicClient;
     deployer = createWalletClient({ chain, transport: http(anvil.url), account: privateKeyToAccount(ANVIL_KEYS[0]) });
@@ -127,7 +125,7 @@ describe("relayer end to end (anvil, real contracts, HTTP)", () => {
   after(async () => {
     await stopRelayer();
     await anvil?.stop();
-    rmSync(dataDir, { recursive: true, force: true });
+    await storeAt?.remove();
   });
 
   const domain = () => ({ chainId: 31_337, verifyingContract: hub });

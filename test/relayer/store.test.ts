@@ -1,14 +1,16 @@
-import { rmSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { expect } from "chai";
 import type { Address, Hex } from "viem";
+import { MIGRATIONS } from "../../src/relayer/store/migrations.js";
 import { openStore } from "../../src/relayer/store/open.js";
 import type { NewIntent } from "../../src/relayer/store/store.js";
 import { HUB, OTHER_TOKEN, payment, randomAddress, randomDigest, TOKEN } from "./helpers/fixtures.js";
-import { type TempStore, tempStore } from "./helpers/store.js";
+import { sharedPostgres } from "./helpers/postgres.js";
+import { storeLocation, type TempStore, tempStore, testBackend } from "./helpers/store.js";
 
 const SENDER: Address = "0x00000000000000000000000000000000000005e0";
 const OTHER_SENDER: Address = "0x00000000000000000000000000000000000005e1";
+const VERSIONS = MIGRATIONS.map((m) => m.version);
 const NOW = BigInt(Math.floor(Date.now() / 1000));
 const TX: Hex = `0x${"ab".repeat(32)}`;
 const BLOCK_HASH: Hex = `0x${"cd".repeat(32)}`;
@@ -17,7 +19,7 @@ function intent(overrides: Partial<NewIntent["payment"]> = {}, balance = 1_000_0
   return { digest: randomDigest(), hub: HUB, payment: payment(overrides), signature: "0x1234", balance };
 }
 
-describe("relayer store (PGlite)", () => {
+describe(`relayer store (${testBackend()})`, () => {
   let temp: TempStore;
   before(async () => {
     temp = await tempStore();
@@ -28,12 +30,42 @@ describe("relayer store (PGlite)", () => {
 
   describe("migrations", () => {
     it("applies every version once and is a no-op when reopened", async () => {
-      expect(await temp.store.schemaVersions()).to.deep.equal([1]);
-      // A second process opening the same directory finds nothing to apply.
+      expect(await temp.store.schemaVersions()).to.deep.equal(VERSIONS);
+      // A second process opening the same store finds nothing to apply.
       await temp.store.close();
-      const reopened = (await openStore({ dataDir: temp.dir, inProcess: true })) as typeof temp.store;
-      expect(await reopened.schemaVersions()).to.deep.equal([1]);
+      const reopened = await temp.reopen();
+      expect(await reopened.schemaVersions()).to.deep.equal(VERSIONS);
       temp.store = reopened;
+    });
+
+    it("migrates a fresh database once when several instances start at the same moment", async (t) => {
+      if (temp.location.backend !== "postgres") return t.skip("one process owns a PGlite directory");
+      const fresh = await storeLocation("postgres");
+      try {
+        const stores = await Promise.all(
+          Array.from({ length: 4 }, () => openStore({ ...fresh.options, inProcess: true })),
+        );
+        for (const store of stores) expect(await store.schemaVersions()).to.deep.equal(VERSIONS);
+        await Promise.all(stores.map((s) => s.close()));
+      } finally {
+        await fresh.remove();
+      }
+    });
+  });
+
+  describe("connections", () => {
+    it("survives the server closing its idle connections, and reconnects", async (t) => {
+      if (temp.location.backend !== "postgres") return t.skip("PGlite has no server");
+      await temp.store.schemaVersions(); // leaves an idle connection in the pool
+      const database = new URL(temp.location.options.databaseUrl as string).pathname.slice(1);
+      const server = await sharedPostgres();
+      const [{ terminated }] = await server.query<{ terminated: string }>(
+        "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) AS terminated FROM pg_stat_activity WHERE datname = $1",
+        [database],
+      );
+      expect(Number(terminated)).to.be.greaterThan(0);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(await temp.store.schemaVersions()).to.deep.equal(VERSIONS);
     });
   });
 
@@ -148,6 +180,44 @@ describe("relayer store (PGlite)", () => {
       const afterReorg = (await temp.store.reservations(HUB)).filter((r) => r.payer === payer && r.token === TOKEN);
       expect(afterReorg[0].reserved).to.equal(2_020n);
       expect(await temp.store.reservationMismatches()).to.deep.equal([]);
+    });
+
+    it("never deadlocks when two instances insert and settle intents of the same payers at once", async () => {
+      // On Postgres, a second connection pool on the same database, as a second instance has
+      // (PGlite has one connection, which serialises everything).
+      const second = temp.location.backend === "postgres";
+      const other = second ? await temp.reopen() : temp.store;
+      try {
+        const payers = Array.from({ length: 60 }, () => randomAddress());
+        // Overlapping payer sets in different orders, different for every writer and round.
+        const subset = (seed: number) => payers.filter((_, i) => (i * 7 + seed) % 4 !== 0).reverse();
+        let open = payers.flatMap((from) => [intent({ from }), intent({ from })]);
+        await temp.store.insertIntents(open);
+        for (let round = 0; round < 8; round++) {
+          const fresh = [0, 1, 2].map((w) => subset(round * 3 + w).map((from) => intent({ from })));
+          const closing = [0, 1, 2].map((w) => {
+            const from = new Set(subset(round * 5 + w + 1));
+            return open.filter((i, k) => k % 3 === w && from.has(i.payment.from));
+          });
+          // One instance accepts new intents while the other closes open intents of the same payers.
+          const outcomes = await Promise.allSettled([
+            ...fresh.map((rows) => temp.store.insertIntents(rows)),
+            ...closing.map((rows) =>
+              other.failAcceptedIntents(
+                rows.map((i) => i.digest),
+                "expired",
+              ),
+            ),
+          ]);
+          const errors = outcomes.filter((o) => o.status === "rejected").map((o) => String(o.reason));
+          expect(errors).to.deep.equal([]);
+          const closed = new Set(closing.flat());
+          open = [...open.filter((i) => !closed.has(i)), ...fresh.flat()];
+        }
+        expect(await temp.store.reservationMismatches()).to.deep.equal([]);
+      } finally {
+        if (second) await other.close();
+      }
     });
   });
 
@@ -302,16 +372,16 @@ describe("relayer store (PGlite)", () => {
 
   describe("in a worker thread", () => {
     it("answers every call as the in-process store does, errors included", async () => {
-      const other = await tempStore();
+      const other = await tempStore("pglite");
       await other.store.close();
-      const store = await openStore({ dataDir: other.dir });
+      const store = await openStore({ dataDir: other.location.options.dataDir });
       try {
         const row = intent({ amount: 2n ** 100n }, 2n ** 101n);
         expect(await store.insertIntents([row])).to.deep.equal([{ digest: row.digest, result: "inserted" }]);
         const stored = await store.getIntent(row.digest);
         expect(stored?.payment).to.deep.equal(row.payment);
         expect(stored?.acceptedAt).to.be.instanceOf(Date);
-        expect(await store.schemaVersions()).to.deep.equal([1]);
+        expect(await store.schemaVersions()).to.deep.equal(VERSIONS);
         const mixed = [intent(), { ...intent(), hub: randomAddress() }];
         let message = "";
         await store.insertIntents(mixed).catch((error: Error) => {
@@ -320,7 +390,7 @@ describe("relayer store (PGlite)", () => {
         expect(message).to.contain("one hub per call");
       } finally {
         await store.close();
-        rmSync(other.dir, { recursive: true, force: true });
+        await other.location.remove();
       }
     });
   });

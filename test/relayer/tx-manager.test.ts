@@ -203,6 +203,30 @@ describe("transaction manager (fake chain)", () => {
     expect(recorder.confirmed.map((c) => c.batchId)).to.deep.equal([tx.batchId]);
   });
 
+  it("replaces a stuck transaction the node evicted for a fee under the base fee and refuses to take back", async () => {
+    chain.evictUnderpriced = true;
+    const m = manager();
+    await m.start();
+    const tx = await send(m);
+    const first = tx.attempts[0];
+    chain.baseFeePerGas = first.maxFeePerGas + 1n;
+    chain.mine(); // evicts it
+    expect(chain.pool.size).to.equal(0);
+    await m.tick(); // not stuck yet: only the (refused) rebroadcast
+    expect(tx.attempts).to.have.length(1);
+    clock += 10_000;
+    await m.tick();
+    expect(tx.attempts).to.have.length(2);
+    const replacement = tx.attempts[1];
+    expect(replacement.maxFeePerGas > chain.baseFeePerGas).to.equal(true);
+    expect(chain.pool.has(replacement.hash)).to.equal(true);
+    chain.mine();
+    await m.tick();
+    expect(recorder.confirmed.map((c) => [c.batchId, c.receipt.transactionHash])).to.deep.equal([
+      [tx.batchId, replacement.hash],
+    ]);
+  });
+
   it("rebroadcasts after the node was down when the transaction was sent", async () => {
     const m = manager();
     await m.start();

@@ -64,7 +64,9 @@ export async function buildServer(o: ApiOptions): Promise<FastifyInstance> {
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: o.bodyLimit,
     trustProxy: false,
-    return503OnClosing: true,
+    // While closing, requests still on open connections go through the routes, where the gate
+    // (closed first) refuses new work with 503 shutting_down: fastify's own 503 has no `code`.
+    return503OnClosing: false,
   });
   const docs: RouteDoc[] = [];
   // JSON only: a text body is refused with 415 rather than parsed as a string.

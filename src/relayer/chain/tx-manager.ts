@@ -254,9 +254,13 @@ export class TxManager {
         continue;
       }
       const latest = tx.attempts[tx.attempts.length - 1];
+      const stuck = now - latest.sentAtMs >= this.o.stuckAfterMs;
       if (!(await chain.hasTransaction(latest.hash))) {
-        await this.#broadcast(tx, latest, "rebroadcast");
-      } else if (now - latest.sentAtMs >= this.o.stuckAfterMs) {
+        // Dropped: send it again. A node that evicted it for a fee under the base fee refuses
+        // it again, though; once it is stuck, it is replaced with bumped fees instead.
+        const back = await this.#broadcast(tx, latest, "rebroadcast");
+        if (!back && stuck) await this.#replace(tx, latest);
+      } else if (stuck) {
         await this.#replace(tx, latest);
       }
     }
@@ -301,15 +305,17 @@ export class TxManager {
     this.o.logger.warn({ batchId, kind, reason }, "batch abandoned");
   }
 
-  async #broadcast(tx: TrackedTx, attempt: Attempt, event: string): Promise<void> {
+  /** Sends a signed transaction again; false when the node refused it. */
+  async #broadcast(tx: TrackedTx, attempt: Attempt, event: string): Promise<boolean> {
     try {
       await this.o.chain.sendRawTransaction(attempt.raw);
       this.o.metrics.transactions.inc({ event });
       this.o.logger.info({ batchId: tx.batchId, txHash: attempt.hash, nonce: tx.nonce }, `transaction ${event}`);
+      return true;
     } catch (error) {
-      if (!isAlreadyKnown(error)) {
-        this.o.logger.warn({ batchId: tx.batchId, txHash: attempt.hash, err: error }, `${event} failed`);
-      }
+      if (isAlreadyKnown(error)) return true;
+      this.o.logger.warn({ batchId: tx.batchId, txHash: attempt.hash, err: error }, `${event} failed`);
+      return false;
     }
   }
 

@@ -8,9 +8,11 @@ import {
   EstimateGasExecutionError,
   ExecutionRevertedError,
   type Hex,
+  HttpRequestError,
   http,
   keccak256,
   type PublicClient,
+  TimeoutError,
 } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { CallRevertedError, type ChainPort, type FeeEstimate, type TxReceipt, type TxRequest } from "./ports.js";
@@ -40,6 +42,9 @@ export async function fetchChainId(rpcUrl: string): Promise<number> {
 
 function isRevert(error: unknown): boolean {
   if (!(error instanceof BaseError)) return false;
+  // viem wraps every failed estimate in EstimateGasExecutionError, connection failures included:
+  // a node that could not be reached has said nothing about the call.
+  if (error.walk((e) => e instanceof HttpRequestError || e instanceof TimeoutError) !== null) return false;
   return (
     error.walk(
       (e) =>

@@ -184,4 +184,43 @@ CREATE TABLE chain_cursors (
 );
 `,
   },
+  {
+    version: 2,
+    name: "reservation triggers lock payers in one order",
+    sql: `
+-- Several transactions can update reservations at once on a Postgres server (the intake of one
+-- instance, the batcher of another): each locks the rows of its payers. Upserted in the hash
+-- aggregate's arbitrary order, two of them could lock the same two payers in opposite orders
+-- and deadlock; in (hub, payer, token) order they cannot.
+CREATE OR REPLACE FUNCTION reserve_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO reservations AS r (hub, payer, token, reserved, intents)
+    SELECT hub, payer, token, sum(amount + fee), count(*)::integer
+    FROM inserted WHERE status IN ('accepted', 'submitted')
+    GROUP BY hub, payer, token
+    ORDER BY hub, payer, token
+    ON CONFLICT (hub, payer, token)
+    DO UPDATE SET reserved = r.reserved + EXCLUDED.reserved, intents = r.intents + EXCLUDED.intents;
+  RETURN NULL;
+END
+$$;
+CREATE OR REPLACE FUNCTION reserve_updated() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO reservations AS r (hub, payer, token, reserved, intents)
+    SELECT n.hub, n.payer, n.token,
+           sum(CASE WHEN n.status IN ('accepted', 'submitted') THEN n.amount + n.fee ELSE 0 END
+             - CASE WHEN o.status IN ('accepted', 'submitted') THEN o.amount + o.fee ELSE 0 END),
+           sum(CASE WHEN n.status IN ('accepted', 'submitted') THEN 1 ELSE 0 END
+             - CASE WHEN o.status IN ('accepted', 'submitted') THEN 1 ELSE 0 END)::integer
+    FROM updated n JOIN previous o USING (digest)
+    WHERE (n.status IN ('accepted', 'submitted')) <> (o.status IN ('accepted', 'submitted'))
+    GROUP BY n.hub, n.payer, n.token
+    ORDER BY n.hub, n.payer, n.token
+    ON CONFLICT (hub, payer, token)
+    DO UPDATE SET reserved = r.reserved + EXCLUDED.reserved, intents = r.intents + EXCLUDED.intents;
+  RETURN NULL;
+END
+$$;
+`,
+  },
 ];

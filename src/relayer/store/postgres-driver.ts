@@ -4,6 +4,9 @@ import type { SqlDriver, SqlQueryable } from "./driver.js";
 /** A Postgres server (`DATABASE_URL`): what several relayer instances share. */
 export async function openPostgresDriver(connectionString: string, maxConnections = 10): Promise<SqlDriver> {
   const pool = new pg.Pool({ connectionString, max: maxConnections });
+  // An idle connection the server closes (restart, terminated backend) is an 'error' on the pool;
+  // unlistened, it would crash the process. The pool drops that client; the next query reconnects.
+  pool.on("error", () => undefined);
   // Fail at start-up, not on the first request, when the server is unreachable.
   const probe = await pool.connect();
   probe.release();

@@ -205,8 +205,13 @@ const MIGRATION_LOCK = 7_316_455_001;
 
 /** Applies the migrations not yet applied, each in its own transaction. */
 export async function migrate(driver: SqlDriver, migrations: readonly Migration[] = MIGRATIONS): Promise<number[]> {
-  await driver.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
-    version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+  // Under the lock too: concurrent CREATE TABLE IF NOT EXISTS of instances starting together
+  // fails on Postgres (duplicate key in pg_type).
+  await driver.transaction(async (tx) => {
+    await tx.query("SELECT pg_advisory_xact_lock($1)", [MIGRATION_LOCK]);
+    await tx.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+  });
   const applied: number[] = [];
   for (const migration of migrations) {
     await driver.transaction(async (tx) => {

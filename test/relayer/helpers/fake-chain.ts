@@ -46,6 +46,11 @@ export class FakeChain implements ChainPort {
   baseFeePerGas = 1_000_000_000n;
   tip = 100_000_000n;
   down = false;
+  /**
+   * Like anvil: a transaction whose fee cap is under the base fee is refused, and mining evicts
+   * pooled ones the base fee has risen past (otherwise they wait in the pool, as in geth).
+   */
+  evictUnderpriced = false;
   /** Calls to eth_estimateGas revert with this message while set. */
   simulationRevert: string | undefined;
   /** A contract's own simulation (throws `CallRevertedError` to revert). */
@@ -98,6 +103,9 @@ export class FakeChain implements ChainPort {
 
   /** Mines one block with every pool transaction that can go in (contiguous nonces, fee cap ≥ base fee). */
   mine(): Block {
+    if (this.evictUnderpriced) {
+      for (const [hash, tx] of this.pool) if (tx.maxFeePerGas < this.baseFeePerGas) this.pool.delete(hash);
+    }
     const included: PoolTx[] = [];
     let nonce = this.minedCount();
     for (;;) {
@@ -216,6 +224,9 @@ export class FakeChain implements ChainPort {
     const nonce = parsed.nonce ?? 0;
     if (this.pool.has(hash) || this.receiptOf(hash)) throw new Error("already known");
     if (nonce < this.minedCount()) throw new Error("nonce too low");
+    if (this.evictUnderpriced && (parsed.maxFeePerGas ?? 0n) < this.baseFeePerGas) {
+      throw new Error("max fee per gas less than block base fee");
+    }
     const rival = [...this.pool.values()].find((tx) => tx.nonce === nonce);
     const tx: PoolTx = {
       hash,

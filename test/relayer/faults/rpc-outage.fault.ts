@@ -1,0 +1,110 @@
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { expect } from "chai";
+import { parseEther } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import { freePort } from "../../../scripts/lib/anvil.js";
+import { createRelayerClient } from "../../../src/client/relayer.js";
+import { ANVIL_KEYS } from "../helpers/anvil.js";
+import { type StoreLocation, storeLocation } from "../helpers/store.js";
+import {
+  audit,
+  emptySubmitResult,
+  FAULT_SUITE,
+  fundPayers,
+  type HubChain,
+  hubBalance,
+  LOG_DIR,
+  merchants,
+  type RelayerProcess,
+  report,
+  signIntents,
+  spawnRelayer,
+  startHubChain,
+  startProxy,
+  submitIntents,
+  type TcpProxy,
+  untilFinal,
+} from "./harness.js";
+
+const INTENTS = 1_500;
+const OUTAGE_MS = 10_000;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * The relayer reaches the node through a TCP proxy; 4 s into a paced run the proxy closes its
+ * port and cuts every connection for 10 s (connections are refused), then opens again.
+ */
+describe("fault: the node unreachable for 10 s mid-run", FAULT_SUITE, () => {
+  let chain: HubChain | undefined;
+  let proxy: TcpProxy | undefined;
+  let store: StoreLocation | undefined;
+  let relayer: RelayerProcess | undefined;
+  after(async () => {
+    await relayer?.stop();
+    await proxy?.close();
+    await chain?.stop();
+    await store?.remove();
+  });
+
+  it("refuses with chain_unavailable while the node is away, then settles everything it accepted", async () => {
+    chain = await startHubChain();
+    proxy = await startProxy(chain.node.port);
+    store = await storeLocation("postgres");
+    const key = ANVIL_KEYS[3];
+    const address = privateKeyToAccount(key).address;
+    const deposit = parseEther("1");
+    const payers = await fundPayers(chain, 30, deposit);
+    const intents = await signIntents(chain, { payers, merchants: merchants(10), count: INTENTS });
+    const before = await hubBalance(chain, address);
+    relayer = await spawnRelayer({
+      rpcUrl: proxy.url,
+      hub: chain.hub,
+      key,
+      store: store.flags,
+      port: await freePort(),
+      log: join(LOG_DIR, "rpc-outage.log"),
+    });
+
+    const live = emptySubmitResult();
+    const load = submitIntents([relayer.url], intents, { ratePerSecond: 100, concurrency: 16, into: live });
+    await sleep(4_000);
+    await proxy.pause();
+    const acceptedBefore = live.accepted.size;
+    const outageStarted = Date.now();
+    await sleep(OUTAGE_MS / 2);
+    const health = await createRelayerClient({ url: relayer.url }).health();
+    await sleep(OUTAGE_MS - (Date.now() - outageStarted));
+    const acceptedDuring = live.accepted.size - acceptedBefore;
+    const refusedDuring = live.retried.chain_unavailable ?? 0;
+    await proxy.resume();
+
+    const submitted = await load;
+    const statuses = await untilFinal(relayer.url, submitted.accepted.keys());
+    const result = await audit({
+      chain,
+      intents,
+      accepted: submitted.accepted,
+      statuses,
+      deposit,
+      relayers: [{ address, before }],
+    });
+    report({
+      scenario: `rpc outage: node unreachable ${OUTAGE_MS / 1_000} s, ${INTENTS} intents (postgres)`,
+      ...result,
+      notes: `during the outage ${acceptedDuring} accepted (cached reads), ${refusedDuring} answers 503 chain_unavailable (retried by the client); health ${health.status} (chain ${health.checks.chain})`,
+    });
+    expect(relayer.alive()).to.equal(true);
+    expect(health.status).to.equal("degraded");
+    expect(health.checks.chain).to.equal("failing");
+    // The only refusal clients saw is the clear, retryable one.
+    expect(Object.keys(submitted.retried)).to.deep.equal(["chain_unavailable"]);
+    expect(refusedDuring).to.be.greaterThan(0);
+    expect(submitted.refused.size).to.equal(0);
+    expect(result.problems).to.deep.equal([]);
+    expect(result.accepted).to.equal(INTENTS);
+    expect(result.settled).to.equal(INTENTS);
+    expect(result.lost).to.equal(0);
+    expect(result.duplicated).to.equal(0);
+  });
+});

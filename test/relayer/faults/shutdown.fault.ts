@@ -1,0 +1,114 @@
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { expect } from "chai";
+import { parseEther } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import { freePort } from "../../../scripts/lib/anvil.js";
+import { ANVIL_KEYS } from "../helpers/anvil.js";
+import { type StoreLocation, storeLocation } from "../helpers/store.js";
+import {
+  audit,
+  emptySubmitResult,
+  FAULT_SUITE,
+  fundPayers,
+  type HubChain,
+  hubBalance,
+  LOG_DIR,
+  merchants,
+  type RelayerProcess,
+  report,
+  signIntents,
+  spawnRelayer,
+  sql,
+  startHubChain,
+  submitIntents,
+  untilFinal,
+} from "./harness.js";
+
+const INTENTS = 2_000;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * SIGTERM while intents pour in: the relayer must refuse new work with a clear code, persist
+ * every intent it answered 202 for, and exit on its own; whatever was still in flight settles
+ * after the next start.
+ */
+describe("fault: SIGTERM during load", FAULT_SUITE, () => {
+  let chain: HubChain | undefined;
+  let store: StoreLocation | undefined;
+  let relayer: RelayerProcess | undefined;
+  after(async () => {
+    await relayer?.stop();
+    await chain?.stop();
+    await store?.remove();
+  });
+
+  it("persists everything it accepted before exiting, and settles all of it after a restart", async () => {
+    const hubChain = await startHubChain();
+    chain = hubChain;
+    store = await storeLocation("postgres");
+    const databaseUrl = store.options.databaseUrl as string;
+    const key = ANVIL_KEYS[3];
+    const address = privateKeyToAccount(key).address;
+    const deposit = parseEther("1");
+    const payers = await fundPayers(hubChain, 20, deposit);
+    const intents = await signIntents(hubChain, { payers, merchants: merchants(10), count: INTENTS });
+    const before = await hubBalance(hubChain, address);
+    const options = {
+      rpcUrl: hubChain.url,
+      hub: hubChain.hub,
+      key,
+      store: store.flags,
+      port: await freePort(),
+      log: join(LOG_DIR, "shutdown.log"),
+    };
+    relayer = await spawnRelayer(options);
+
+    const live = emptySubmitResult();
+    const load = submitIntents([relayer.url], intents, { ratePerSecond: 250, concurrency: 32, into: live });
+    await sleep(3_000);
+    const signalled = Date.now();
+    const exit = await relayer.stop();
+    const exitMs = Date.now() - signalled;
+
+    // Every 202 answer came from the process that just exited: each must be in the store.
+    const acceptedAtExit = [...live.accepted.keys()];
+    const rows = await sql<{ status: string; n: string }>(
+      databaseUrl,
+      "SELECT status, count(*) AS n FROM payment_intents WHERE digest = ANY($1::text[]) GROUP BY status",
+      [acceptedAtExit.map((d) => d.toLowerCase())],
+    );
+    const byStatus = Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
+    const persisted = rows.reduce((n, r) => n + Number(r.n), 0);
+    const [{ pending }] = await sql<{ pending: string }>(
+      databaseUrl,
+      "SELECT count(*) AS pending FROM batches WHERE status = 'pending'",
+    );
+
+    relayer = await spawnRelayer(options);
+    const submitted = await load;
+    const statuses = await untilFinal(relayer.url, submitted.accepted.keys());
+    const result = await audit({
+      chain: hubChain,
+      intents,
+      accepted: submitted.accepted,
+      statuses,
+      deposit,
+      relayers: [{ address, before }],
+    });
+    report({
+      scenario: `graceful shutdown: SIGTERM under load, ${INTENTS} intents (postgres)`,
+      ...result,
+      notes: `exited ${exit.code === 0 ? "with code 0" : `with ${exit.code ?? exit.signal}`} ${exitMs} ms after SIGTERM; ${acceptedAtExit.length} accepted by then, all ${persisted} in the store (${JSON.stringify(byStatus)}), ${pending} transactions left pending; refusals while stopping ${JSON.stringify(submitted.retried)}`,
+    });
+    expect(exit).to.deep.equal({ code: 0, signal: null });
+    expect(acceptedAtExit.length).to.be.greaterThan(0);
+    expect(persisted).to.equal(acceptedAtExit.length);
+    expect(submitted.refused.size, JSON.stringify([...submitted.refused.values()])).to.equal(0);
+    expect(result.problems).to.deep.equal([]);
+    expect(result.accepted).to.equal(INTENTS);
+    expect(result.settled).to.equal(INTENTS);
+    expect(result.lost).to.equal(0);
+    expect(result.duplicated).to.equal(0);
+  });
+});

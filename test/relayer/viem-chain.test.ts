@@ -1,0 +1,37 @@
+import { after, before, describe, it } from "node:test";
+import { expect } from "chai";
+import { encodeFunctionData, zeroAddress } from "viem";
+import { freePort } from "../../scripts/lib/anvil.js";
+import { settlementHubAbi } from "../../src/client/index.js";
+import { CallRevertedError } from "../../src/relayer/chain/ports.js";
+import { createRelayerPublicClient, ViemChain } from "../../src/relayer/chain/viem-chain.js";
+import { type HubChain, startHubChain } from "./faults/harness.js";
+import { ANVIL_KEYS } from "./helpers/anvil.js";
+
+/** The relayer's chain port over a real node: what counts as a revert (and what does not). */
+describe("ViemChain (anvil)", () => {
+  let chain: HubChain;
+  before(async () => {
+    chain = await startHubChain();
+  });
+  after(async () => {
+    await chain.stop();
+  });
+
+  const withdraw = () =>
+    encodeFunctionData({ abi: settlementHubAbi, functionName: "withdraw", args: [zeroAddress, zeroAddress] });
+
+  it("reports a call the contract reverts as CallRevertedError", async () => {
+    const port = new ViemChain(createRelayerPublicClient(chain.url, 31_337), ANVIL_KEYS[3]);
+    const error = await port.estimateGas({ to: chain.hub, data: withdraw() }).catch((e: unknown) => e);
+    expect(error).to.be.instanceOf(CallRevertedError);
+  });
+
+  it("does not take a node it cannot reach for a revert", async () => {
+    const closed = `http://127.0.0.1:${await freePort()}`;
+    const port = new ViemChain(createRelayerPublicClient(closed, 31_337), ANVIL_KEYS[3]);
+    const error = await port.estimateGas({ to: chain.hub, data: withdraw() }).catch((e: unknown) => e);
+    expect(error).to.be.instanceOf(Error);
+    expect(error).not.to.be.instanceOf(CallRevertedError);
+  });
+});
