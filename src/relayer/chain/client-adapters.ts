@@ -14,8 +14,8 @@ import {
 import type {
   ChainLog,
   ChannelsPort,
-  ContractEvent,
   ChannelView,
+  ContractEvent,
   EscrowPort,
   EscrowView,
   HubFailureReason,
@@ -248,7 +248,12 @@ export class ClientEscrowPort implements EscrowPort {
       released: escrow.released,
       deadline: escrow.deadline,
       disputedAt: escrow.disputedAt,
-      state: escrow.state === ESCROW_STATE_DISPUTED ? "disputed" : escrow.state === ESCROW_STATE_CLOSED ? "closed" : "active",
+      state:
+        escrow.state === ESCROW_STATE_DISPUTED
+          ? "disputed"
+          : escrow.state === ESCROW_STATE_CLOSED
+            ? "closed"
+            : "active",
     };
   }
 

@@ -7,9 +7,9 @@ import type {
   BatchRecord,
   BatchStatus,
   ChainCursor,
+  Inclusion,
   IndexedChannel,
   IndexedEscrow,
-  Inclusion,
   InsertIntentResult,
   IntentRecord,
   IntentStatus,
@@ -1049,7 +1049,11 @@ export class SqlStore implements Store {
     return rows.map(toWatchedChannel);
   }
 
-  async automationCounts(args: { escrow?: Address; channels?: Address; nowSeconds: bigint }): Promise<AutomationCounts> {
+  async automationCounts(args: {
+    escrow?: Address;
+    channels?: Address;
+    nowSeconds: bigint;
+  }): Promise<AutomationCounts> {
     const [row] = await this.db.query<Record<keyof AutomationCounts, Num>>(
       `SELECT
          (SELECT count(*) FROM indexed_escrows
