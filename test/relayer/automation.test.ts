@@ -363,6 +363,18 @@ describe("chain indexer (fake chain)", () => {
     expect(ranges).to.deep.equal([[head - 3n, head]]);
   });
 
+  it("goes back to the head when the chain is shorter than its cursor (a reset node), and moves on", async () => {
+    chain.mineEmpty(10);
+    const sync = indexer({ fromBlock: 0n });
+    await sync.sync();
+    chain.blocks.splice(5);
+    await sync.sync();
+    expect((await temp.store.getCursor(`escrow:${escrow.address.toLowerCase()}`))?.blockNumber).to.equal(4n);
+    emitEscrow("EscrowCreated", 11n, escrowView());
+    expect(await sync.sync()).to.equal(true);
+    expect((await temp.store.dueEscrows(escrow.address, T0 + 10_000n, 10)).map((e) => e.id)).to.deep.equal([11n]);
+  });
+
   it("keeps its cursor when the node fails mid-way, and catches up afterwards", async () => {
     chain.mineEmpty(3);
     const sync = indexer({ fromBlock: 0n });
