@@ -382,6 +382,10 @@ describe(`relayer store (${testBackend()})`, () => {
         expect(stored?.payment).to.deep.equal(row.payment);
         expect(stored?.acceptedAt).to.be.instanceOf(Date);
         expect(await store.schemaVersions()).to.deep.equal(VERSIONS);
+        const escrow = randomAddress();
+        const due = { id: 1n, deadline: 5n, disputedAt: 0n, state: "active" as const, remaining: 9n, settleAfter: 5n };
+        await store.upsertIndexedEscrows(escrow, [due], 3n);
+        expect(await store.dueEscrows(escrow, 6n, 10)).to.deep.equal([due]);
         const mixed = [intent(), { ...intent(), hub: randomAddress() }];
         let message = "";
         await store.insertIntents(mixed).catch((error: Error) => {

@@ -33,6 +33,13 @@ export const STORE_METHODS = [
   "markVoucherClaimed",
   "getCursor",
   "setCursor",
+  "upsertIndexedEscrows",
+  "upsertIndexedChannels",
+  "escrowIdsIndexedAfter",
+  "channelIdsIndexedAfter",
+  "dueEscrows",
+  "closingChannels",
+  "automationCounts",
   "reservationMismatches",
   "schemaVersions",
 ] as const satisfies readonly Exclude<keyof Store & keyof SqlStore, "backend" | "close">[];
