@@ -178,6 +178,8 @@ export interface ChainPort {
   /** Latest block timestamp, unix seconds. */
   getBlockTimestamp(): Promise<bigint>;
   getTransactionCount(blockTag: "latest" | "pending"): Promise<number>;
+  /** The relayer's native balance (wei) at the latest block: what it has left to pay gas with. */
+  getBalance(): Promise<bigint>;
   estimateFees(): Promise<FeeEstimate>;
   /** Gas for a call from the relayer; throws `CallRevertedError` when the call would revert. */
   estimateGas(args: { to: Address; data: Hex; value?: bigint }): Promise<bigint>;

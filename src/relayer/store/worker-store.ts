@@ -33,6 +33,7 @@ export const STORE_METHODS = [
   "markVoucherClaimed",
   "getCursor",
   "setCursor",
+  "statusSnapshot",
   "reservationMismatches",
   "schemaVersions",
 ] as const satisfies readonly Exclude<keyof Store & keyof SqlStore, "backend" | "close">[];

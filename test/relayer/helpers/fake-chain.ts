@@ -46,6 +46,8 @@ export class FakeChain implements ChainPort {
   baseFeePerGas = 1_000_000_000n;
   tip = 100_000_000n;
   down = false;
+  /** The sender's native balance (wei), as `getBalance` reports it. */
+  balance = 10n ** 18n;
   /** Calls to eth_estimateGas revert with this message while set. */
   simulationRevert: string | undefined;
   /** A contract's own simulation (throws `CallRevertedError` to revert). */
@@ -183,6 +185,10 @@ export class FakeChain implements ChainPort {
     let nonce = mined;
     while ([...this.pool.values()].some((tx) => tx.nonce === nonce)) nonce++;
     return nonce;
+  }
+  async getBalance(): Promise<bigint> {
+    this.#check();
+    return this.balance;
   }
   async estimateFees(): Promise<FeeEstimate> {
     this.#check();
