@@ -150,7 +150,9 @@ export const statusResponse = z
     relayer: address.nullable(),
     paused: z.boolean(),
     blockNumber: uint256,
-    relayerBalance: uint256.nullable().meta({ description: "the relayer key's native balance in wei (null: unreadable)" }),
+    relayerBalance: uint256
+      .nullable()
+      .meta({ description: "the relayer key's native balance in wei (null: unreadable)" }),
     queue: z
       .object({
         accepted: count.meta({ description: "accepted intents waiting for a batch (the queue depth)" }),

@@ -1,6 +1,5 @@
 import { randomBytes } from "node:crypto";
 import type { FastifyInstance } from "fastify";
-import { formatEther } from "viem";
 import type { RouteDoc } from "./route.js";
 import { route } from "./route.js";
 import { type StatusBody, statusResponse } from "./schemas.js";
@@ -21,7 +20,13 @@ function scriptJson(value: unknown): string {
 }
 
 const short = (hex: string) => `${hex.slice(0, 10)}…${hex.slice(-8)}`;
-const ether = (wei: string | null) => (wei === null ? "unknown" : `${formatEther(BigInt(wei))} ETH`);
+/** Wei as ether with four decimals (truncated), as the page's script formats it too. */
+export function formatBalance(wei: string | null): string {
+  if (wei === null) return "unknown";
+  const value = BigInt(wei);
+  const fraction = ((value % 10n ** 18n) / 10n ** 14n).toString().padStart(4, "0");
+  return `${value / 10n ** 18n}.${fraction} ETH`;
+}
 
 /** The rows of the page's tables, server-rendered; the inline script renders the same with `textContent`. */
 function settlementRows(status: StatusBody): string {
@@ -95,10 +100,10 @@ updated ${figure("time", status.time)}</div>
 <div class="cards">
   <div class="card"><div class="label">queue depth</div><div class="value">${figure("queue-depth", status.queue.accepted)}</div></div>
   <div class="card"><div class="label">in transactions</div><div class="value">${figure("submitted", status.queue.submitted)}</div></div>
-  <div class="card"><div class="label">settled / s (last ${escapeHtml(status.windowSeconds)} s)</div><div class="value">${figure("settled-per-second", status.settledPerSecond.toFixed(1))}</div></div>
+  <div class="card"><div class="label">settled / s (${escapeHtml(status.windowSeconds)} s)</div><div class="value">${figure("settled-per-second", status.settledPerSecond.toFixed(1))}</div></div>
   <div class="card"><div class="label">settled total</div><div class="value">${figure("settled-total", status.intents.settled)}</div></div>
   <div class="card"><div class="label">failed total</div><div class="value">${figure("failed-total", status.intents.failed)}</div></div>
-  <div class="card"><div class="label">relayer balance</div><div class="value">${figure("relayer-balance", ether(status.relayerBalance))}</div></div>
+  <div class="card"><div class="label">relayer balance</div><div class="value"><span data-field="relayer-balance" title="${escapeHtml(status.relayerBalance ?? "")} wei">${escapeHtml(formatBalance(status.relayerBalance))}</span></div></div>
 </div>
 <h2>Recent settlements</h2>
 <table><thead><tr><th>kind</th><th class="num">items</th><th>status</th><th class="num">block</th><th>transaction</th></tr></thead>
@@ -115,8 +120,8 @@ let status = ${scriptJson(status)};
 const short = (hex) => hex.slice(0, 10) + "\\u2026" + hex.slice(-8);
 const ether = (wei) => {
   if (wei === null) return "unknown";
-  const w = BigInt(wei), whole = w / 10n ** 18n, frac = (w % 10n ** 18n).toString().padStart(18, "0").replace(/0+$/, "");
-  return whole.toString() + (frac ? "." + frac : "") + " ETH";
+  const w = BigInt(wei);
+  return (w / 10n ** 18n).toString() + "." + ((w % 10n ** 18n) / 10n ** 14n).toString().padStart(4, "0") + " ETH";
 };
 function cell(row, text, className, title) {
   const td = row.insertCell();
@@ -140,6 +145,7 @@ function render(s) {
   set("time", s.time); set("queue-depth", s.queue.accepted); set("submitted", s.queue.submitted);
   set("settled-per-second", s.settledPerSecond.toFixed(1)); set("settled-total", s.intents.settled);
   set("failed-total", s.intents.failed); set("relayer-balance", ether(s.relayerBalance));
+  document.querySelector('[data-field="relayer-balance"]').title = (s.relayerBalance ?? "") + " wei";
   set("channels-watched", s.channels.watched);
   const paused = document.querySelector('[data-field="paused"]');
   paused.textContent = s.paused ? "paused" : "running";

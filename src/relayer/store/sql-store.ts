@@ -902,9 +902,10 @@ export class SqlStore implements Store {
       [lower(args.sender), args.limit],
     );
     const channels = args.channels === undefined ? "" : lower(args.channels);
-    const [watched] = await this.db.query<{ count: Num }>("SELECT count(*) AS count FROM vouchers WHERE channels = $1", [
-      channels,
-    ]);
+    const [watched] = await this.db.query<{ count: Num }>(
+      "SELECT count(*) AS count FROM vouchers WHERE channels = $1",
+      [channels],
+    );
     const vouchers = await this.db.query<VoucherRow>(
       "SELECT * FROM vouchers WHERE channels = $1 ORDER BY updated_at DESC, channel_id LIMIT $2",
       [channels, args.limit],
