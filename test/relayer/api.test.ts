@@ -396,6 +396,8 @@ describe("relayer API (fastify inject, fake chain)", () => {
         remaining: 1_000n,
         released: 100n,
         deadline: deadline(),
+        disputedAt: 0n,
+        state: "active",
       });
       const r = { id, releasedTotal, deadline: deadline() };
       const digest = fakeSigning.hashRelease({

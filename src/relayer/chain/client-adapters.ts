@@ -15,6 +15,7 @@ import type {
   ChainLog,
   ChannelsPort,
   ChannelView,
+  ContractEvent,
   EscrowPort,
   EscrowView,
   HubFailureReason,
@@ -155,12 +156,81 @@ export class ClientHubPort implements HubPort {
 
 /** `IEscrow.EscrowState`: None, Active, Disputed, Closed. */
 const ESCROW_STATE_NONE = 0;
+const ESCROW_STATE_DISPUTED = 2;
+const ESCROW_STATE_CLOSED = 3;
+
+/** A log as viem's event parser takes it (receipts' logs carry no index the relayer needs). */
+const parseable = (logs: readonly ChainLog[], address: Address) =>
+  logs
+    .filter((log) => log.address.toLowerCase() === address.toLowerCase())
+    .map((log) => ({
+      ...log,
+      topics: [...log.topics] as [Hex, ...Hex[]],
+      logIndex: 0,
+      transactionIndex: 0,
+      removed: false,
+    }));
+
+/** The escrow events that change what the automation needs to know about an escrow. */
+const ESCROW_EVENTS: ReadonlySet<string> = new Set([
+  "EscrowCreated",
+  "EscrowDisputed",
+  "EscrowReleased",
+  "EscrowRefunded",
+  "EscrowResolved",
+  "EscrowExpired",
+]);
+
+/** The channel events that change what the automation needs to know about a channel. */
+const CHANNEL_EVENTS: ReadonlySet<string> = new Set([
+  "ChannelOpened",
+  "ChannelToppedUp",
+  "ChannelClaimed",
+  "ChannelCloseRequested",
+  "ChannelCloseCancelled",
+  "ChannelClosed",
+]);
 
 export class ClientEscrowPort implements EscrowPort {
+  #resolutionTimeout: Promise<bigint> | undefined;
+
   constructor(
     readonly address: Address,
     private readonly client: PublicClient,
   ) {}
+
+  resolutionTimeout(): Promise<bigint> {
+    this.#resolutionTimeout ??= this.client
+      .readContract({ address: this.address, abi: escrowAbi, functionName: "resolutionTimeout" })
+      .then(BigInt);
+    return this.#resolutionTimeout.catch((error: unknown) => {
+      this.#resolutionTimeout = undefined; // a failed read is retried next time
+      throw error;
+    });
+  }
+
+  async getEvents(fromBlock: bigint, toBlock: bigint): Promise<ContractEvent<bigint>[]> {
+    const events = await this.client.getContractEvents({ address: this.address, abi: escrowAbi, fromBlock, toBlock });
+    const out: ContractEvent<bigint>[] = [];
+    for (const event of events) {
+      if (!ESCROW_EVENTS.has(event.eventName) || !("id" in event.args) || typeof event.args.id !== "bigint") continue;
+      out.push({ name: event.eventName, key: event.args.id, blockNumber: event.blockNumber, logIndex: event.logIndex });
+    }
+    return out;
+  }
+
+  decodeExpired(logs: readonly ChainLog[]): bigint[] {
+    return parseEventLogs({
+      abi: escrowAbi,
+      eventName: "EscrowExpired",
+      logs: parseable(logs, this.address),
+      strict: true,
+    }).map((event) => event.args.id);
+  }
+
+  encodeSettleExpired(id: bigint): Hex {
+    return encodeFunctionData({ abi: escrowAbi, functionName: "settleExpired", args: [id] });
+  }
 
   async getEscrow(id: bigint): Promise<EscrowView | null> {
     const escrow = await this.client.readContract({
@@ -177,6 +247,13 @@ export class ClientEscrowPort implements EscrowPort {
       remaining: escrow.remaining,
       released: escrow.released,
       deadline: escrow.deadline,
+      disputedAt: escrow.disputedAt,
+      state:
+        escrow.state === ESCROW_STATE_DISPUTED
+          ? "disputed"
+          : escrow.state === ESCROW_STATE_CLOSED
+            ? "closed"
+            : "active",
     };
   }
 
@@ -231,6 +308,23 @@ export class ClientChannelsPort implements ChannelsPort {
       closesAt: channel.closeRequestedAt === 0n ? 0n : channel.closeRequestedAt + challengePeriod,
       open: channel.status === CHANNEL_OPEN || channel.status === CHANNEL_CLOSING,
     };
+  }
+
+  async getEvents(fromBlock: bigint, toBlock: bigint): Promise<ContractEvent<Hex>[]> {
+    const events = await this.client.getContractEvents({
+      address: this.address,
+      abi: paymentChannelsAbi,
+      fromBlock,
+      toBlock,
+    });
+    const out: ContractEvent<Hex>[] = [];
+    for (const event of events) {
+      if (!CHANNEL_EVENTS.has(event.eventName) || !("channelId" in event.args)) continue;
+      const channelId = event.args.channelId;
+      if (typeof channelId !== "string") continue;
+      out.push({ name: event.eventName, key: channelId, blockNumber: event.blockNumber, logIndex: event.logIndex });
+    }
+    return out;
   }
 
   encodeClaim(voucher: { channelId: Hex; cumulativeAmount: bigint }, signature: Hex): Hex {

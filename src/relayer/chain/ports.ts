@@ -109,13 +109,38 @@ export interface EscrowView {
   remaining: bigint;
   released: bigint;
   deadline: bigint;
+  /** Unix seconds of the dispute; 0 when never disputed. */
+  disputedAt: bigint;
+  /** `IEscrow.EscrowState`, by name. */
+  state: "active" | "disputed" | "closed";
+}
+
+/**
+ * One event of a contract the indexer follows: which escrow or channel it touched (`key`) and
+ * where it sits in the chain. The indexer only needs to know what changed; it reads the state.
+ */
+export interface ContractEvent<K> {
+  name: string;
+  key: K;
+  blockNumber: bigint;
+  logIndex: number;
 }
 
 export interface EscrowPort {
   readonly address: Address;
   getEscrow(id: bigint): Promise<EscrowView | null>;
+  /** The arbiter's resolution timeout (a constructor parameter), seconds. */
+  resolutionTimeout(): Promise<bigint>;
+  /**
+   * `EscrowCreated`, `EscrowDisputed`, `EscrowReleased`, `EscrowRefunded`, `EscrowResolved` and
+   * `EscrowExpired` logs in `[fromBlock, toBlock]`, in chain order.
+   */
+  getEvents(fromBlock: bigint, toBlock: bigint): Promise<ContractEvent<bigint>[]>;
   encodeReleaseWithSig(release: Release, signature: Hex): Hex;
+  encodeSettleExpired(id: bigint): Hex;
   encodeSettleExpiredBatch(ids: readonly bigint[]): Hex;
+  /** Ids of the escrows an `EscrowExpired` log of this contract reports in a receipt's logs. */
+  decodeExpired(logs: readonly ChainLog[]): bigint[];
 }
 
 /** A channel's state as far as the relayer needs it. */
@@ -135,6 +160,11 @@ export interface ChannelView {
 export interface ChannelsPort {
   readonly address: Address;
   getChannel(channelId: Hex): Promise<ChannelView | null>;
+  /**
+   * `ChannelOpened`, `ChannelToppedUp`, `ChannelClaimed`, `ChannelCloseRequested`,
+   * `ChannelCloseCancelled` and `ChannelClosed` logs in `[fromBlock, toBlock]`, in chain order.
+   */
+  getEvents(fromBlock: bigint, toBlock: bigint): Promise<ContractEvent<Hex>[]>;
   encodeClaim(voucher: Voucher, signature: Hex): Hex;
   encodeFinalizeClose(channelId: Hex): Hex;
 }
@@ -177,6 +207,8 @@ export interface ChainPort {
   getBlockHash(number: bigint): Promise<Hex | null>;
   /** Latest block timestamp, unix seconds. */
   getBlockTimestamp(): Promise<bigint>;
+  /** Whether `address` has code at block `blockNumber` (needs the node to keep that state). */
+  hasCode(address: Address, blockNumber: bigint): Promise<boolean>;
   getTransactionCount(blockTag: "latest" | "pending"): Promise<number>;
   /** The relayer's native balance (wei) at the latest block: what it has left to pay gas with. */
   getBalance(): Promise<bigint>;

@@ -85,6 +85,11 @@ export class ViemChain implements ChainPort {
     return (await this.client.getBlock({ blockTag: "latest" })).timestamp;
   }
 
+  async hasCode(address: Address, blockNumber: bigint): Promise<boolean> {
+    const code = await this.client.getCode({ address, blockNumber });
+    return code !== undefined && code !== "0x";
+  }
+
   getTransactionCount(blockTag: "latest" | "pending"): Promise<number> {
     return this.client.getTransactionCount({ address: this.sender, blockTag });
   }

@@ -184,4 +184,50 @@ CREATE TABLE chain_cursors (
 );
 `,
   },
+  {
+    version: 2,
+    name: "indexed escrows and channels for the automation",
+    sql: `
+-- What the chain indexer knows about each escrow: enough to tell when it can be settled on
+-- expiry. Rows are upserted from the contract's state whenever an event touches the escrow
+-- (idempotent: re-reading a block range after a reorg writes the same rows again).
+CREATE TABLE indexed_escrows (
+  escrow        text NOT NULL,
+  escrow_id     numeric(78, 0) NOT NULL,
+  deadline      numeric(20, 0) NOT NULL,
+  disputed_at   numeric(20, 0) NOT NULL,
+  state         text NOT NULL CHECK (state IN ('active', 'disputed', 'closed')),
+  remaining     numeric(78, 0) NOT NULL,
+  -- settleExpired succeeds once block.timestamp > settle_after
+  settle_after  numeric(20, 0) NOT NULL,
+  -- the last block range that touched the row (re-read after a reorg below it)
+  block_number  bigint NOT NULL,
+  -- the latest settleExpiredBatch carrying it (in flight while that batch is pending)
+  batch_id      bigint REFERENCES batches (id),
+  updated_at    timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (escrow, escrow_id)
+);
+CREATE INDEX indexed_escrows_due ON indexed_escrows (escrow, settle_after) WHERE state <> 'closed';
+CREATE INDEX indexed_escrows_block ON indexed_escrows (escrow, block_number);
+
+-- What the indexer knows about each payment channel: enough for watchtower duty.
+CREATE TABLE indexed_channels (
+  channels      text NOT NULL,
+  channel_id    text NOT NULL,
+  payee         text NOT NULL,
+  deposit       numeric(78, 0) NOT NULL,
+  claimed       numeric(78, 0) NOT NULL,
+  -- unix seconds from which finalizeClose succeeds; 0 while no close is requested
+  closes_at     numeric(20, 0) NOT NULL,
+  status        text NOT NULL CHECK (status IN ('open', 'closing', 'closed')),
+  block_number  bigint NOT NULL,
+  -- the latest finalizeClose transaction's batch (in flight while that batch is pending)
+  batch_id      bigint REFERENCES batches (id),
+  updated_at    timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (channels, channel_id)
+);
+CREATE INDEX indexed_channels_closing ON indexed_channels (channels, closes_at) WHERE status = 'closing';
+CREATE INDEX indexed_channels_block ON indexed_channels (channels, block_number);
+`,
+  },
 ];

@@ -1,12 +1,15 @@
-import { type Address, getAddress, type Hex } from "viem";
+import { type Address, getAddress, type Hex, toHex } from "viem";
 import type { SqlDriver, SqlQueryable } from "./driver.js";
 import { MIGRATIONS, type Migration } from "./migrations.js";
 import type {
+  AutomationCounts,
   BatchKind,
   BatchRecord,
   BatchStatus,
   ChainCursor,
   Inclusion,
+  IndexedChannel,
+  IndexedEscrow,
   InsertIntentResult,
   IntentRecord,
   IntentStatus,
@@ -20,6 +23,7 @@ import type {
   Store,
   TxAttempt,
   VoucherRecord,
+  WatchedChannel,
 } from "./store.js";
 
 /** Any integer-like column value (pg returns int8/numeric as strings, PGlite int8 as numbers). */
@@ -72,6 +76,31 @@ interface VoucherRow {
   claim_requested: boolean;
   claimed_amount: Num;
   batch_id: Num | null;
+}
+
+interface IndexedEscrowRow {
+  escrow_id: Num;
+  deadline: Num;
+  disputed_at: Num;
+  state: IndexedEscrow["state"];
+  remaining: Num;
+  settle_after: Num;
+}
+
+interface WatchedChannelRow {
+  channels: string;
+  channel_id: string;
+  payee: string;
+  deposit: Num;
+  claimed: Num;
+  closes_at: Num;
+  status: IndexedChannel["status"];
+  finalize_pending: boolean;
+  cumulative_amount: Num | null;
+  signature: string | null;
+  claim_requested: boolean | null;
+  claimed_amount: Num | null;
+  voucher_batch_id: Num | null;
 }
 
 interface BatchRow {
@@ -173,6 +202,41 @@ function toVoucher(row: VoucherRow): VoucherRecord {
     claimRequested: row.claim_requested,
     claimedAmount: big(row.claimed_amount),
     batchId: numOrNull(row.batch_id),
+  };
+}
+
+function toIndexedEscrow(row: IndexedEscrowRow): IndexedEscrow {
+  return {
+    id: big(row.escrow_id),
+    deadline: big(row.deadline),
+    disputedAt: big(row.disputed_at),
+    state: row.state,
+    remaining: big(row.remaining),
+    settleAfter: big(row.settle_after),
+  };
+}
+
+function toWatchedChannel(row: WatchedChannelRow): WatchedChannel {
+  return {
+    channelId: row.channel_id as Hex,
+    payee: checksum(row.payee),
+    deposit: big(row.deposit),
+    claimed: big(row.claimed),
+    closesAt: big(row.closes_at),
+    status: row.status,
+    finalizeInFlight: row.finalize_pending,
+    voucher:
+      row.cumulative_amount === null
+        ? null
+        : toVoucher({
+            channels: row.channels,
+            channel_id: row.channel_id,
+            cumulative_amount: row.cumulative_amount,
+            signature: row.signature as string,
+            claim_requested: row.claim_requested === true,
+            claimed_amount: row.claimed_amount ?? 0,
+            batch_id: row.voucher_batch_id,
+          }),
   };
 }
 
@@ -484,6 +548,22 @@ export class SqlStore implements Store {
             [batchId, items, lower(args.sender)],
           )
         ).map((r) => r.digest);
+      } else if (args.kind === "expire") {
+        taken = (
+          await tx.query<{ escrow_id: Num }>(
+            `UPDATE indexed_escrows SET batch_id = $1, updated_at = now()
+             WHERE escrow = $2 AND escrow_id = ANY($3::numeric[]) RETURNING escrow_id`,
+            [batchId, lower(args.contract), items.map((id) => BigInt(id).toString())],
+          )
+        ).map((r) => toHex(big(r.escrow_id)));
+      } else if (args.kind === "finalize") {
+        taken = (
+          await tx.query<{ channel_id: string }>(
+            `UPDATE indexed_channels SET batch_id = $1, updated_at = now()
+             WHERE channels = $2 AND channel_id = ANY($3::text[]) RETURNING channel_id`,
+            [batchId, lower(args.contract), items],
+          )
+        ).map((r) => r.channel_id);
       } else if (args.kind === "claim") {
         taken = (
           await tx.query<{ channel_id: string }>(
@@ -877,6 +957,124 @@ export class SqlStore implements Store {
                                         updated_at = now()`,
       [name, cursor.blockNumber.toString(), lower(cursor.blockHash)],
     );
+  }
+
+  async upsertIndexedEscrows(escrow: Address, rows: readonly IndexedEscrow[], blockNumber: bigint): Promise<void> {
+    if (rows.length === 0) return;
+    await this.db.query(
+      `INSERT INTO indexed_escrows AS e
+         (escrow, escrow_id, deadline, disputed_at, state, remaining, settle_after, block_number)
+       SELECT $1, i, d, da, s, r, sa, $2
+       FROM unnest($3::numeric[], $4::numeric[], $5::numeric[], $6::text[], $7::numeric[], $8::numeric[])
+            AS x(i, d, da, s, r, sa)
+       ON CONFLICT (escrow, escrow_id) DO UPDATE SET
+         deadline = EXCLUDED.deadline, disputed_at = EXCLUDED.disputed_at, state = EXCLUDED.state,
+         remaining = EXCLUDED.remaining, settle_after = EXCLUDED.settle_after,
+         block_number = greatest(e.block_number, EXCLUDED.block_number), updated_at = now()`,
+      [
+        lower(escrow),
+        blockNumber.toString(),
+        rows.map((r) => r.id.toString()),
+        rows.map((r) => r.deadline.toString()),
+        rows.map((r) => r.disputedAt.toString()),
+        rows.map((r) => r.state),
+        rows.map((r) => r.remaining.toString()),
+        rows.map((r) => r.settleAfter.toString()),
+      ],
+    );
+  }
+
+  async upsertIndexedChannels(channels: Address, rows: readonly IndexedChannel[], blockNumber: bigint): Promise<void> {
+    if (rows.length === 0) return;
+    await this.db.query(
+      `INSERT INTO indexed_channels AS c
+         (channels, channel_id, payee, deposit, claimed, closes_at, status, block_number)
+       SELECT $1, i, p, d, cl, ca, s, $2
+       FROM unnest($3::text[], $4::text[], $5::numeric[], $6::numeric[], $7::numeric[], $8::text[])
+            AS x(i, p, d, cl, ca, s)
+       ON CONFLICT (channels, channel_id) DO UPDATE SET
+         payee = EXCLUDED.payee, deposit = EXCLUDED.deposit, claimed = EXCLUDED.claimed,
+         closes_at = EXCLUDED.closes_at, status = EXCLUDED.status,
+         block_number = greatest(c.block_number, EXCLUDED.block_number), updated_at = now()`,
+      [
+        lower(channels),
+        blockNumber.toString(),
+        rows.map((r) => lower(r.channelId)),
+        rows.map((r) => lower(r.payee)),
+        rows.map((r) => r.deposit.toString()),
+        rows.map((r) => r.claimed.toString()),
+        rows.map((r) => r.closesAt.toString()),
+        rows.map((r) => r.status),
+      ],
+    );
+  }
+
+  async escrowIdsIndexedAfter(escrow: Address, blockNumber: bigint): Promise<bigint[]> {
+    const rows = await this.db.query<{ escrow_id: Num }>(
+      "SELECT escrow_id FROM indexed_escrows WHERE escrow = $1 AND block_number > $2 ORDER BY escrow_id",
+      [lower(escrow), blockNumber.toString()],
+    );
+    return rows.map((r) => big(r.escrow_id));
+  }
+
+  async channelIdsIndexedAfter(channels: Address, blockNumber: bigint): Promise<Hex[]> {
+    const rows = await this.db.query<{ channel_id: string }>(
+      "SELECT channel_id FROM indexed_channels WHERE channels = $1 AND block_number > $2 ORDER BY channel_id",
+      [lower(channels), blockNumber.toString()],
+    );
+    return rows.map((r) => r.channel_id as Hex);
+  }
+
+  async dueEscrows(escrow: Address, nowSeconds: bigint, limit: number): Promise<IndexedEscrow[]> {
+    const rows = await this.db.query<IndexedEscrowRow>(
+      `SELECT e.* FROM indexed_escrows e LEFT JOIN batches b ON b.id = e.batch_id
+       WHERE e.escrow = $1 AND e.state <> 'closed' AND e.remaining > 0 AND e.settle_after < $2::numeric
+         AND (b.id IS NULL OR b.status <> 'pending')
+       ORDER BY e.settle_after, e.escrow_id LIMIT $3`,
+      [lower(escrow), nowSeconds.toString(), limit],
+    );
+    return rows.map(toIndexedEscrow);
+  }
+
+  async closingChannels(channels: Address, limit: number): Promise<WatchedChannel[]> {
+    const rows = await this.db.query<WatchedChannelRow>(
+      `SELECT c.channels, c.channel_id, c.payee, c.deposit, c.claimed, c.closes_at, c.status,
+              coalesce(b.status = 'pending', false) AS finalize_pending,
+              v.cumulative_amount, v.signature, v.claim_requested, v.claimed_amount, v.batch_id AS voucher_batch_id
+       FROM indexed_channels c
+       LEFT JOIN batches b ON b.id = c.batch_id
+       LEFT JOIN vouchers v ON v.channels = c.channels AND v.channel_id = c.channel_id
+       WHERE c.channels = $1 AND c.status = 'closing'
+       ORDER BY c.closes_at, c.channel_id LIMIT $2`,
+      [lower(channels), limit],
+    );
+    return rows.map(toWatchedChannel);
+  }
+
+  async automationCounts(args: {
+    escrow?: Address;
+    channels?: Address;
+    nowSeconds: bigint;
+  }): Promise<AutomationCounts> {
+    const [row] = await this.db.query<Record<keyof AutomationCounts, Num>>(
+      `SELECT
+         (SELECT count(*) FROM indexed_escrows
+          WHERE escrow = $1 AND state <> 'closed' AND remaining > 0 AND settle_after >= $3::numeric) AS "escrowsWaiting",
+         (SELECT count(*) FROM indexed_escrows
+          WHERE escrow = $1 AND state <> 'closed' AND remaining > 0 AND settle_after < $3::numeric) AS "escrowsDue",
+         (SELECT count(*) FROM indexed_escrows
+          WHERE escrow = $1 AND state = 'disputed' AND remaining > 0) AS "escrowsDisputed",
+         (SELECT count(*) FROM indexed_channels WHERE channels = $2 AND status = 'open') AS "channelsOpen",
+         (SELECT count(*) FROM indexed_channels WHERE channels = $2 AND status = 'closing') AS "channelsClosing"`,
+      [lower(args.escrow ?? ""), lower(args.channels ?? ""), args.nowSeconds.toString()],
+    );
+    return {
+      escrowsWaiting: Number(row.escrowsWaiting),
+      escrowsDue: Number(row.escrowsDue),
+      escrowsDisputed: Number(row.escrowsDisputed),
+      channelsOpen: Number(row.channelsOpen),
+      channelsClosing: Number(row.channelsClosing),
+    };
   }
 
   async statusSnapshot(args: {

@@ -156,6 +156,50 @@ export interface ChainCursor {
   blockHash: Hex;
 }
 
+/** An escrow as the chain indexer keeps it. */
+export interface IndexedEscrow {
+  id: bigint;
+  deadline: bigint;
+  /** Unix seconds of the dispute; 0 when never disputed. */
+  disputedAt: bigint;
+  state: "active" | "disputed" | "closed";
+  remaining: bigint;
+  /** `settleExpired` succeeds once the block timestamp is above this (see `settleableAfter`). */
+  settleAfter: bigint;
+}
+
+/** A payment channel as the chain indexer keeps it. */
+export interface IndexedChannel {
+  channelId: Hex;
+  payee: Address;
+  deposit: bigint;
+  claimed: bigint;
+  /** Unix seconds from which `finalizeClose` succeeds; 0 while no close is requested. */
+  closesAt: bigint;
+  status: "open" | "closing" | "closed";
+}
+
+/** A channel whose close was requested, with what the watchtower needs to act on it. */
+export interface WatchedChannel extends IndexedChannel {
+  /** The latest voucher kept for it, if any. */
+  voucher: VoucherRecord | null;
+  /** A `finalizeClose` of ours is pending for it. */
+  finalizeInFlight: boolean;
+}
+
+/** What the automation is watching (for the status page). */
+export interface AutomationCounts {
+  /** Escrows with funds left, not yet settleable on expiry. */
+  escrowsWaiting: number;
+  /** Escrows settleable on expiry now, not yet settled. */
+  escrowsDue: number;
+  /** Of the escrows with funds left, those disputed. */
+  escrowsDisputed: number;
+  channelsOpen: number;
+  /** Channels whose close was requested: the watchtower's duty. */
+  channelsClosing: number;
+}
+
 export interface Store {
   readonly backend: "pglite" | "postgres";
 
@@ -196,6 +240,8 @@ export interface Store {
   /**
    * Creates a batch and moves its items to `submitted` in one transaction. For `settle`, only
    * intents still accepted and claimed by `sender` are taken; the returned items are the batch.
+   * For `expire` (items: escrow ids as hex) and `finalize` (items: channel ids) the indexed rows
+   * remember the batch, which keeps them out of `dueEscrows`/in flight while it is pending.
    */
   createBatch(args: {
     kind: BatchKind;
@@ -256,6 +302,22 @@ export interface Store {
   // Chain indexing
   getCursor(name: string): Promise<ChainCursor | null>;
   setCursor(name: string, cursor: ChainCursor): Promise<void>;
+  /** Upserts escrows as read from the chain after the block range ending at `blockNumber`. */
+  upsertIndexedEscrows(escrow: Address, rows: readonly IndexedEscrow[], blockNumber: bigint): Promise<void>;
+  /** Upserts channels as read from the chain after the block range ending at `blockNumber`. */
+  upsertIndexedChannels(channels: Address, rows: readonly IndexedChannel[], blockNumber: bigint): Promise<void>;
+  /** Escrows last touched by a block range ending after `blockNumber` (to re-read after a reorg). */
+  escrowIdsIndexedAfter(escrow: Address, blockNumber: bigint): Promise<bigint[]>;
+  /** Channels last touched by a block range ending after `blockNumber` (to re-read after a reorg). */
+  channelIdsIndexedAfter(channels: Address, blockNumber: bigint): Promise<Hex[]>;
+  /**
+   * Escrows with funds left whose settle time is below `nowSeconds` and that no pending batch of
+   * ours carries, soonest first.
+   */
+  dueEscrows(escrow: Address, nowSeconds: bigint, limit: number): Promise<IndexedEscrow[]>;
+  /** Channels whose close was requested, soonest to close first, with their latest voucher. */
+  closingChannels(channels: Address, limit: number): Promise<WatchedChannel[]>;
+  automationCounts(args: { escrow?: Address; channels?: Address; nowSeconds: bigint }): Promise<AutomationCounts>;
 
   /** Figures for the status page (`GET /v1/status`). */
   statusSnapshot(args: {

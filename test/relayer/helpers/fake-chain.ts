@@ -56,6 +56,8 @@ export class FakeChain implements ChainPort {
   logsFor: (tx: PoolTx, block: { number: bigint; hash: Hex }) => { logs: ChainLog[]; status?: "success" | "reverted" } =
     () => ({ logs: [] });
   readonly sent: PoolTx[] = [];
+  /** The block from which an address has code (contracts not listed have it from genesis). */
+  readonly codeFrom = new Map<Address, bigint>();
   /** Called for each block a reorg removes, newest first (contract state to roll back). */
   onRevertBlock: (block: { number: bigint; hash: Hex }) => void = () => undefined;
 
@@ -177,6 +179,10 @@ export class FakeChain implements ChainPort {
   async getBlockTimestamp(): Promise<bigint> {
     this.#check();
     return this.blocks[this.blocks.length - 1].timestamp;
+  }
+  async hasCode(address: Address, blockNumber: bigint): Promise<boolean> {
+    this.#check();
+    return blockNumber >= (this.codeFrom.get(address) ?? 0n);
   }
   async getTransactionCount(blockTag: "latest" | "pending"): Promise<number> {
     this.#check();

@@ -1,6 +1,13 @@
 import { pino } from "pino";
 import { type Address, getAddress, type Hex, parseGwei, toHex } from "viem";
-import type { ChannelsPort, ChannelView, EscrowPort, EscrowView } from "../../../src/relayer/chain/ports.js";
+import type {
+  ChainLog,
+  ChannelsPort,
+  ChannelView,
+  ContractEvent,
+  EscrowPort,
+  EscrowView,
+} from "../../../src/relayer/chain/ports.js";
 import { Secret } from "../../../src/relayer/config.js";
 import { RelayerMetrics } from "../../../src/relayer/metrics.js";
 import { RelayerService, type ServiceConfig } from "../../../src/relayer/service.js";
@@ -36,25 +43,69 @@ export function serviceConfig(overrides: Partial<ServiceConfig> = {}): ServiceCo
   };
 }
 
+/** Events a fake contract "emitted", for the indexer: a test pushes them with their block. */
+function eventsIn<K>(events: readonly ContractEvent<K>[], fromBlock: bigint, toBlock: bigint): ContractEvent<K>[] {
+  return events.filter((e) => e.blockNumber >= fromBlock && e.blockNumber <= toBlock);
+}
+
+/** Topic of the fake `EscrowExpired` log (`expiredLog`); the escrow id is the second topic. */
+export const EXPIRED_TOPIC = toHex("EscrowExpired", { size: 32 });
+
 export class FakeEscrow implements EscrowPort {
   readonly address: Address = getAddress(toHex(0xe5c, { size: 20 }));
   readonly escrows = new Map<bigint, EscrowView>();
+  readonly events: ContractEvent<bigint>[] = [];
+  timeout = 3_600n;
   async getEscrow(id: bigint) {
     return this.escrows.get(id) ?? null;
+  }
+  async resolutionTimeout() {
+    return this.timeout;
+  }
+  async getEvents(fromBlock: bigint, toBlock: bigint) {
+    return eventsIn(this.events, fromBlock, toBlock);
   }
   encodeReleaseWithSig(release: { id: bigint; releasedTotal: bigint; deadline: bigint }, signature: Hex): Hex {
     return toHex(`release ${release.id} ${release.releasedTotal} ${signature}`);
   }
+  encodeSettleExpired(id: bigint): Hex {
+    return toHex(`settleExpired ${id}`);
+  }
   encodeSettleExpiredBatch(ids: readonly bigint[]): Hex {
     return toHex(`expire ${ids.join(",")}`);
+  }
+  /** The ids a fake `settleExpired`/`settleExpiredBatch` call carries. */
+  idsOf(data: Hex): bigint[] {
+    const text = Buffer.from(data.slice(2), "hex").toString();
+    const [kind, list] = text.split(" ");
+    return kind === "settleExpired" || kind === "expire" ? list.split(",").filter(Boolean).map(BigInt) : [];
+  }
+  expiredLog(id: bigint): ChainLog {
+    return {
+      address: this.address,
+      topics: [EXPIRED_TOPIC, toHex(id, { size: 32 })],
+      data: "0x",
+      blockNumber: 0n,
+      blockHash: toHex(0n, { size: 32 }),
+      transactionHash: toHex(0n, { size: 32 }),
+    };
+  }
+  decodeExpired(logs: readonly ChainLog[]): bigint[] {
+    return logs
+      .filter((log) => log.address === this.address && log.topics[0] === EXPIRED_TOPIC)
+      .map((log) => BigInt(log.topics[1]));
   }
 }
 
 export class FakeChannels implements ChannelsPort {
   readonly address: Address = getAddress(toHex(0xc4a, { size: 20 }));
   readonly channels = new Map<string, ChannelView>();
+  readonly events: ContractEvent<Hex>[] = [];
   async getChannel(channelId: Hex) {
     return this.channels.get(channelId.toLowerCase()) ?? null;
+  }
+  async getEvents(fromBlock: bigint, toBlock: bigint) {
+    return eventsIn(this.events, fromBlock, toBlock);
   }
   encodeClaim(voucher: { channelId: Hex; cumulativeAmount: bigint }, signature: Hex): Hex {
     return toHex(`claim ${voucher.channelId} ${voucher.cumulativeAmount} ${signature}`);
