@@ -314,6 +314,7 @@ export class RelayerService {
       })),
       channels: {
         watched: snapshot.watchedChannels.count,
+        closing: null,
         latest: snapshot.watchedChannels.latest.map((v) => ({
           channelId: v.channelId,
           cumulativeAmount: v.cumulativeAmount.toString(),
@@ -321,8 +322,8 @@ export class RelayerService {
           claimRequested: v.claimRequested,
         })),
       },
-      // Filled from the automation's escrow index once it runs in this service.
-      escrows: { awaitingExpiry: null },
+      // Filled from the automation's index once it runs in this service.
+      escrows: null,
     };
   }
 

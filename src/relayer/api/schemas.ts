@@ -176,6 +176,9 @@ export const statusResponse = z
     channels: z
       .object({
         watched: count,
+        closing: count
+          .nullable()
+          .meta({ description: "channels whose close was requested (null: automation not running)" }),
         latest: z.array(
           z.object({
             channelId: bytes32,
@@ -188,12 +191,12 @@ export const statusResponse = z
       .meta({ description: "channels whose latest voucher the relayer keeps for watchtower duty" }),
     escrows: z
       .object({
-        awaitingExpiry: z
-          .array(z.object({ id: uint256, deadline: uint256 }))
-          .nullable()
-          .meta({ description: "escrows the automation will settle at their deadline (null: automation not running)" }),
+        waiting: count.meta({ description: "escrows with funds left, not yet settleable on expiry" }),
+        due: count.meta({ description: "escrows settleable on expiry now, about to be settled" }),
+        disputed: count.meta({ description: "of those with funds left, the disputed ones" }),
       })
-      .meta({ description: "escrows the relayer settles on its own" }),
+      .nullable()
+      .meta({ description: "escrows the automation settles at expiry (null: automation not running)" }),
   })
   .meta({ id: "Status", description: "What the status page at `/` shows" });
 

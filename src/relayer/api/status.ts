@@ -52,16 +52,12 @@ function channelRows(status: StatusBody): string {
     .join("");
 }
 
-function escrowRows(status: StatusBody): string {
-  const waiting = status.escrows.awaitingExpiry;
-  if (waiting === null) return '<tr><td colspan="2" class="empty">automation not running on this relayer</td></tr>';
-  if (waiting.length === 0) return '<tr><td colspan="2" class="empty">none</td></tr>';
-  return waiting
-    .map(
-      (e) =>
-        `<tr><td class="num">${escapeHtml(e.id)}</td><td>${escapeHtml(new Date(Number(e.deadline) * 1000).toISOString())}</td></tr>`,
-    )
-    .join("");
+const NO_AUTOMATION = "automation not running on this relayer";
+
+function escrowFigures(status: StatusBody): string {
+  const e = status.escrows;
+  if (e === null) return `<td colspan="3" class="empty">${NO_AUTOMATION}</td>`;
+  return `<td class="num">${escapeHtml(e.waiting)}</td><td class="num">${escapeHtml(e.due)}</td><td class="num">${escapeHtml(e.disputed)}</td>`;
 }
 
 /**
@@ -108,12 +104,13 @@ updated ${figure("time", status.time)}</div>
 <h2>Recent settlements</h2>
 <table><thead><tr><th>kind</th><th class="num">items</th><th>status</th><th class="num">block</th><th>transaction</th></tr></thead>
 <tbody data-table="settlements">${settlementRows(status)}</tbody></table>
-<h2>Channels being watched (${figure("channels-watched", status.channels.watched)})</h2>
+<h2>Channels being watched: ${figure("channels-watched", status.channels.watched)} with vouchers kept,
+${figure("channels-closing", status.channels.closing ?? "?")} closing</h2>
 <table><thead><tr><th>channel</th><th class="num">latest voucher</th><th class="num">claimed</th><th>claim</th></tr></thead>
 <tbody data-table="channels">${channelRows(status)}</tbody></table>
 <h2>Escrows waiting for expiry</h2>
-<table><thead><tr><th class="num">escrow id</th><th>deadline</th></tr></thead>
-<tbody data-table="escrows">${escrowRows(status)}</tbody></table>
+<table><thead><tr><th class="num">waiting for their deadline</th><th class="num">due now</th><th class="num">disputed</th></tr></thead>
+<tbody data-table="escrows"><tr>${escrowFigures(status)}</tr></tbody></table>
 <script nonce="${nonce}">
 "use strict";
 let status = ${scriptJson(status)};
@@ -158,10 +155,11 @@ function render(s) {
     cell(row, short(c.channelId), "", c.channelId); cell(row, c.cumulativeAmount, "num");
     cell(row, c.claimedAmount, "num"); cell(row, c.claimRequested ? "requested" : "\\u2014");
   }), 4, "none");
-  const waiting = s.escrows.awaitingExpiry;
-  fill("escrows", waiting === null ? null : waiting.map((e) => (row) => {
-    cell(row, e.id, "num"); cell(row, new Date(Number(e.deadline) * 1000).toISOString());
-  }), 2, waiting === null ? "automation not running on this relayer" : "none");
+  set("channels-closing", s.channels.closing ?? "?");
+  const e = s.escrows;
+  fill("escrows", e === null ? null : [(row) => {
+    cell(row, String(e.waiting), "num"); cell(row, String(e.due), "num"); cell(row, String(e.disputed), "num");
+  }], 3, "${NO_AUTOMATION}");
   document.body.dataset.refreshed = s.time;
 }
 async function refresh() {
