@@ -255,6 +255,48 @@ async function main(): Promise<number> {
       `Escrow ${addresses.escrow}, SettlementHub ${addresses.hub}, PaymentChannels ${addresses.channels}`,
   );
 
+  // 3. The relayer, as `npm start` runs it, on its embedded store. It boots (a few seconds)
+  // while the token and the first escrow are set up.
+  const relayerReady = (async () => {
+    const port = await freePort();
+    const relayerUrl = `http://127.0.0.1:${port}`;
+    const relayerLog = path.join(temp, "relayer.log");
+    const relayerFd = openSync(relayerLog, "a");
+    const relayerProcess = spawn(
+      process.execPath,
+      [
+        path.join(root, "src", "relayer", "bin.mjs"),
+        ...["--rpc-url", anvil.url, "--port", String(port), "--data-dir", path.join(temp, "relayer-data")],
+        ...["--batch-max-size", "100", "--batch-max-wait-ms", "100", "--poll-interval-ms", "100"],
+        ...["--min-validity-seconds", "10", "--rate-limit", "100000", "--log-level", "warn"],
+      ],
+      {
+        cwd: root,
+        env: { ...env, RELAYER_PRIVATE_KEY: KEYS.relayer },
+        stdio: ["ignore", relayerFd, relayerFd],
+        detached: true,
+      },
+    );
+    closeSync(relayerFd);
+    cleanups.push({ name: "relayer", run: () => stopGroup(relayerProcess, 15_000) });
+    const relayer = createRelayerClient({ url: relayerUrl });
+    const health = await until(async () => {
+      if (relayerProcess.exitCode !== null) throw new Error(`relayer exited:\n${readFileSync(relayerLog, "utf8")}`);
+      return relayer.health().then(
+        (h) => (h.status === "ok" ? h : undefined),
+        () => undefined,
+      );
+    }, 30_000);
+    if (health === undefined) throw new Error(`relayer did not become healthy:\n${readFileSync(relayerLog, "utf8")}`);
+    ok(`relayer on ${relayerUrl} (pid ${relayerProcess.pid}, store ${health.store}, key ${health.relayer})`);
+    const automation = (await relayer.status()).escrows !== null;
+    if (automation) ok("relayer automation is running (escrow expiry, watchtower, finalize)");
+    else waiting(yellow("this relayer has no automation yet: the two steps that depend on it will say so"));
+    log(`status page: ${relayerUrl}/  (open it while the demo runs)`);
+    return { relayer, relayerUrl, automation };
+  })();
+  relayerReady.catch(() => undefined); // awaited below; this only keeps an early failure from going unhandled
+
   // An ERC-20 for the day's money: the test token from the build artifacts.
   const tokenArtifact = JSON.parse(
     readFileSync(
@@ -288,43 +330,6 @@ async function main(): Promise<number> {
       args: [account],
     } as never) as Promise<bigint>;
   ok(`ERC-20 "Demo Dollar" (USDx, ${DECIMALS} decimals) at ${token}`);
-
-  // 3. The relayer, as `npm start` runs it, on its embedded store.
-  const port = await freePort();
-  const relayerUrl = `http://127.0.0.1:${port}`;
-  const relayerLog = path.join(temp, "relayer.log");
-  const relayerFd = openSync(relayerLog, "a");
-  const relayerProcess = spawn(
-    process.execPath,
-    [
-      path.join(root, "src", "relayer", "bin.mjs"),
-      ...["--rpc-url", anvil.url, "--port", String(port), "--data-dir", path.join(temp, "relayer-data")],
-      ...["--batch-max-size", "100", "--batch-max-wait-ms", "100", "--poll-interval-ms", "100"],
-      ...["--min-validity-seconds", "10", "--rate-limit", "100000", "--log-level", "warn"],
-    ],
-    {
-      cwd: root,
-      env: { ...env, RELAYER_PRIVATE_KEY: KEYS.relayer },
-      stdio: ["ignore", relayerFd, relayerFd],
-      detached: true,
-    },
-  );
-  closeSync(relayerFd);
-  cleanups.push({ name: "relayer", run: () => stopGroup(relayerProcess, 15_000) });
-  const relayer = createRelayerClient({ url: relayerUrl });
-  const health = await until(async () => {
-    if (relayerProcess.exitCode !== null) throw new Error(`relayer exited:\n${readFileSync(relayerLog, "utf8")}`);
-    return relayer.health().then(
-      (h) => (h.status === "ok" ? h : undefined),
-      () => undefined,
-    );
-  }, 30_000);
-  if (health === undefined) throw new Error(`relayer did not become healthy:\n${readFileSync(relayerLog, "utf8")}`);
-  ok(`relayer on ${relayerUrl} (pid ${relayerProcess.pid}, store ${health.store}, key ${health.relayer})`);
-  const automation = (await relayer.status()).escrows !== null;
-  if (automation) ok("relayer automation is running (escrow expiry, watchtower, finalize)");
-  else waiting(yellow("this relayer has no automation yet: the two steps that depend on it will say so"));
-  log(`status page: ${relayerUrl}/  (open it while the demo runs)`);
 
   const people = Object.fromEntries(
     Object.entries(KEYS).map(([name, key]) => [name, privateKeyToAccount(key)]),
@@ -392,6 +397,7 @@ async function main(): Promise<number> {
   ok(`escrow #${e1.id}: alice → bob 900 USDx, released in 3 milestones of 300`);
 
   // b) Released gaslessly: alice signs, the relayer submits releaseWithSig.
+  const { relayer, relayerUrl, automation } = await relayerReady;
   const e2 = await createEscrow({
     payee: people.bob.address,
     amount: usd(500),
@@ -754,9 +760,8 @@ async function main(): Promise<number> {
         "vouchers signed / verified per second",
         `${((10_000 / voucherSignMs) * 1000).toFixed(0)} / ${((10_000 / verifyMs) * 1000).toFixed(0)}`,
       ],
-      ["relayer transactions (status page)", `${status.recentSettlements.length} most recent shown at ${relayerUrl}/`],
+      ["status page", `${relayerUrl}/ (its latest ${status.recentSettlements.length} transactions)`],
     ],
-    ["l", "r"],
   );
 
   console.log("");
