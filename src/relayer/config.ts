@@ -39,6 +39,13 @@ const gwei = z
   .regex(/^\d+(\.\d{1,9})?$/, { message: "must be a decimal amount of gwei", abort: true })
   .transform((value) => parseGwei(value));
 const url = z.string().url();
+const bool = z
+  .enum(["true", "false", "1", "0", "yes", "no", "on", "off"], { message: "must be true or false" })
+  .transform((value) => ["true", "1", "yes", "on"].includes(value));
+const blockNumber = z
+  .string()
+  .regex(/^\d+$/, { message: "must be a block number", abort: true })
+  .transform((value) => BigInt(value));
 
 interface OptionSpec {
   /** `--flag` name on the command line. */
@@ -229,6 +236,47 @@ export const OPTIONS = {
     default: "60000",
     doc: "how long claimed intents stay reserved for one instance before others may take them",
     schema: positiveInt,
+  },
+  automation: {
+    flag: "automation",
+    env: "RELAYER_AUTOMATION",
+    default: "true",
+    doc: "index escrow and channel events and act on them: settle expired escrows, claim the latest voucher of channels being closed, finalize closes (true/false)",
+    schema: bool,
+  },
+  automationIntervalMs: {
+    flag: "automation-interval-ms",
+    env: "RELAYER_AUTOMATION_INTERVAL_MS",
+    default: "2000",
+    doc: "how often the automation reads new events and acts on them (doubled after each failed round, up to a minute)",
+    schema: positiveInt,
+  },
+  expireBatchSize: {
+    flag: "expire-batch-size",
+    env: "RELAYER_EXPIRE_BATCH_SIZE",
+    default: "50",
+    doc: "most escrows in one settleExpiredBatch transaction",
+    schema: positiveInt.max(500),
+  },
+  indexFromBlock: {
+    flag: "index-from-block",
+    env: "RELAYER_INDEX_FROM_BLOCK",
+    doc: "block the indexer starts from when it has no cursor yet (default: the contract's deployment block, found with eth_getCode; 0 if the node keeps no old state)",
+    schema: blockNumber,
+  },
+  indexBlockRange: {
+    flag: "index-block-range",
+    env: "RELAYER_INDEX_BLOCK_RANGE",
+    default: "2000",
+    doc: "most blocks per eth_getLogs request of the indexer",
+    schema: positiveInt.max(100_000),
+  },
+  indexReorgDepth: {
+    flag: "index-reorg-depth",
+    env: "RELAYER_INDEX_REORG_DEPTH",
+    default: "12",
+    doc: "blocks the indexer reads again when the block under its cursor left the canonical chain",
+    schema: positiveInt.max(10_000),
   },
   rateLimit: {
     flag: "rate-limit",

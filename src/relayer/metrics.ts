@@ -65,6 +65,44 @@ export class RelayerMetrics {
     help: "Accepted intents waiting for a batch (sampled by the batcher)",
     registers: [this.registry],
   });
+  readonly escrowsSettled = new Counter({
+    name: "relayer_escrows_settled_total",
+    help: "Escrows settled on expiry by the relayer's settleExpiredBatch transactions (confirmed)",
+    registers: [this.registry],
+  });
+  readonly watchtowerClaims = new Counter({
+    name: "relayer_watchtower_claims_total",
+    help: "Voucher claims sent for channels whose close was requested",
+    registers: [this.registry],
+  });
+  readonly channelsFinalized = new Counter({
+    name: "relayer_channels_finalized_total",
+    help: "Channel closes finalized by the relayer's finalizeClose transactions (confirmed)",
+    registers: [this.registry],
+  });
+  readonly automationSkipped = new Counter({
+    name: "relayer_automation_skipped_total",
+    help: "Automation actions not sent because their simulation reverted, by kind (expire, claim, finalize)",
+    labelNames: ["kind"],
+    registers: [this.registry],
+  });
+  readonly automationErrors = new Counter({
+    name: "relayer_automation_errors_total",
+    help: "Automation rounds that failed (RPC or store errors; retried with backoff)",
+    registers: [this.registry],
+  });
+  readonly indexedBlock = new Gauge({
+    name: "relayer_indexed_block",
+    help: "Last block the chain indexer has read, by contract",
+    labelNames: ["contract"],
+    registers: [this.registry],
+  });
+  readonly indexerReorgs = new Counter({
+    name: "relayer_indexer_reorgs_total",
+    help: "Reorgs found under the indexer's cursor, by contract",
+    labelNames: ["contract"],
+    registers: [this.registry],
+  });
   readonly paused = new Gauge({
     name: "relayer_paused",
     help: "1 while an operator has paused the relayer",

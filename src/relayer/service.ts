@@ -5,6 +5,7 @@ import type { Address } from "viem";
 import type { HealthResponse, StatusBody } from "./api/schemas.js";
 import { buildServer } from "./api/server.js";
 import { HubReader } from "./chain/hub-reader.js";
+import { ChainIndexer } from "./chain/indexer.js";
 import type { ChainPort, ChannelsPort, EscrowPort, HubPort, SignatureVerifier, SigningPort } from "./chain/ports.js";
 import { TxManager } from "./chain/tx-manager.js";
 import type { RelayerConfig } from "./config.js";
@@ -12,10 +13,11 @@ import { Gate } from "./intake/gate.js";
 import { PaymentIntake } from "./intake/payments.js";
 import { ReleaseIntake } from "./intake/releases.js";
 import { VoucherIntake } from "./intake/vouchers.js";
+import { Automation } from "./jobs/automation.js";
 import { Batcher } from "./jobs/batcher.js";
 import { Relays } from "./jobs/relays.js";
 import { RelayerMetrics } from "./metrics.js";
-import type { Store } from "./store/store.js";
+import type { AutomationCounts, Store } from "./store/store.js";
 import { TimeSource } from "./time.js";
 
 const VERSION = (createRequire(import.meta.url)("../../package.json") as { version: string }).version;
@@ -51,7 +53,22 @@ export type ServiceConfig = Pick<
   | "rateLimitWindowMs"
   | "bodyLimit"
   | "adminToken"
+  | "automation"
+  | "automationIntervalMs"
+  | "expireBatchSize"
+  | "indexFromBlock"
+  | "indexBlockRange"
+  | "indexReorgDepth"
 >;
+
+/** What the automation is doing (for the status page). */
+export interface AutomationStatus extends AutomationCounts {
+  enabled: boolean;
+  /** Last block indexed per contract (absent until the first round of this run). */
+  indexedBlock: { escrow?: bigint; channels?: bigint };
+  /** When the last round ended (ms since the epoch), and whether it succeeded. */
+  lastRound?: { atMs: number; ok: boolean; error?: string };
+}
 
 export interface RelayerServiceOptions {
   config: ServiceConfig;
@@ -81,6 +98,8 @@ export class RelayerService {
   readonly payments?: PaymentIntake;
   readonly batcher?: Batcher;
   readonly relays: Relays;
+  readonly indexer?: ChainIndexer;
+  readonly automation?: Automation;
   app?: FastifyInstance;
   #poll: NodeJS.Timeout | undefined;
   #polling: Promise<void> | undefined;
@@ -149,6 +168,34 @@ export class RelayerService {
       claimLeaseMs: config.claimLeaseMs,
       maxAttempts: config.maxAttempts,
     });
+    if (config.automation && (ports.escrow || ports.channels)) {
+      this.indexer = new ChainIndexer({
+        chain: ports.chain,
+        store,
+        escrow: ports.escrow,
+        channels: ports.channels,
+        metrics: this.metrics,
+        logger,
+        fromBlock: config.indexFromBlock,
+        blockRange: config.indexBlockRange,
+        reorgDepth: config.indexReorgDepth,
+      });
+      this.automation = new Automation({
+        escrow: ports.escrow,
+        channels: ports.channels,
+        chain: ports.chain,
+        store,
+        txManager: this.txManager,
+        indexer: this.indexer,
+        relays: this.relays,
+        gate: this.gate,
+        time: this.time,
+        metrics: this.metrics,
+        logger,
+        expireBatchSize: config.expireBatchSize,
+        maxAttempts: config.maxAttempts,
+      });
+    }
   }
 
   /** Resumes the previous run's work, starts the loops and listens; returns the API's URL. */
@@ -158,6 +205,7 @@ export class RelayerService {
     if (this.o.background !== false) {
       await this.batcher?.start();
       this.relays.start(config.pollIntervalMs);
+      this.automation?.start(config.automationIntervalMs);
       this.#poll = setInterval(() => {
         this.#polling ??= this.pollChain().finally(() => {
           this.#polling = undefined;
@@ -278,7 +326,7 @@ export class RelayerService {
    */
   async status(windowSeconds = 10): Promise<StatusBody> {
     const { ports, store } = this.o;
-    const [snapshot, blockNumber, balance] = await Promise.all([
+    const [snapshot, blockNumber, balance, automation] = await Promise.all([
       store.statusSnapshot({
         hub: ports.hub?.address,
         channels: ports.channels?.address,
@@ -288,6 +336,7 @@ export class RelayerService {
       }),
       ports.chain.getBlockNumber(),
       ports.chain.getBalance().catch(() => null),
+      this.automation === undefined ? undefined : this.automationStatus(),
     ]);
     return {
       time: new Date().toISOString(),
@@ -314,7 +363,7 @@ export class RelayerService {
       })),
       channels: {
         watched: snapshot.watchedChannels.count,
-        closing: null,
+        closing: automation?.channelsClosing ?? null,
         latest: snapshot.watchedChannels.latest.map((v) => ({
           channelId: v.channelId,
           cumulativeAmount: v.cumulativeAmount.toString(),
@@ -322,8 +371,28 @@ export class RelayerService {
           claimRequested: v.claimRequested,
         })),
       },
-      // Filled from the automation's index once it runs in this service.
-      escrows: null,
+      escrows:
+        automation === undefined
+          ? null
+          : { waiting: automation.escrowsWaiting, due: automation.escrowsDue, disputed: automation.escrowsDisputed },
+    };
+  }
+
+  /** What the automation watches: escrows waiting for expiry, channels being closed, indexing progress. */
+  async automationStatus(): Promise<AutomationStatus> {
+    const counts = await this.o.store.automationCounts({
+      escrow: this.o.ports.escrow?.address,
+      channels: this.o.ports.channels?.address,
+      nowSeconds: this.time.seconds(),
+    });
+    return {
+      enabled: this.automation !== undefined,
+      ...counts,
+      indexedBlock: {
+        escrow: this.indexer?.indexedBlock("escrow"),
+        channels: this.indexer?.indexedBlock("channels"),
+      },
+      lastRound: this.automation?.lastRound,
     };
   }
 
@@ -335,6 +404,7 @@ export class RelayerService {
     await this.payments?.drained();
     await this.app?.close();
     await this.batcher?.stop();
+    await this.automation?.stop();
     await this.relays.stop();
     if (this.#poll) clearInterval(this.#poll);
     await this.#polling;

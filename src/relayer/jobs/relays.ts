@@ -89,7 +89,7 @@ export class Relays {
       const now = this.o.time.nowMs();
       for (const voucher of await store.claimableVouchers(channels.address, 10)) {
         if ((this.#claimBackoff.get(voucher.channelId) ?? 0) > now) continue;
-        await this.#claim(channels, voucher);
+        await this.claimVoucher(voucher);
       }
     }
   }
@@ -128,8 +128,15 @@ export class Relays {
     await this.#send(batchId, "release", escrow.address, data, gas);
   }
 
-  async #claim(channels: ChannelsPort, voucher: VoucherRecord): Promise<void> {
-    const { store, logger } = this.o;
+  /**
+   * Claims a kept voucher now, one transaction (also the watchtower's claim for a channel being
+   * closed). `submitted`: the claim is on its way (or another one of this voucher already is);
+   * `rejected`: its simulation reverts (already claimed, above the deposit, channel closed), so
+   * it was not sent; `retry`: the node could not be asked or the transaction not be recorded.
+   */
+  async claimVoucher(voucher: VoucherRecord): Promise<"submitted" | "rejected" | "retry"> {
+    const { store, logger, channels } = this.o;
+    if (channels === undefined) return "rejected";
     const data = channels.encodeClaim(voucher, voucher.signature);
     let gas: bigint;
     try {
@@ -140,8 +147,10 @@ export class Relays {
         const channel = await channels.getChannel(voucher.channelId);
         if (channel !== null) await store.markVoucherClaimed(channels.address, voucher.channelId, channel.claimed);
         logger.info({ channelId: voucher.channelId, reason: error.message }, "voucher claim would revert; not sent");
-      } else logger.warn({ err: error, channelId: voucher.channelId }, "claim simulation failed; will retry");
-      return;
+        return "rejected";
+      }
+      logger.warn({ err: error, channelId: voucher.channelId }, "claim simulation failed; will retry");
+      return "retry";
     }
     const { batchId, items } = await store.createBatch({
       kind: "claim",
@@ -151,19 +160,23 @@ export class Relays {
       note: claimNote(voucher.channelId, voucher.cumulativeAmount),
     });
     if (items.length === 0) {
+      // Another claim of this voucher is in flight.
       await store.abandonBatch(batchId, "claims_lost", this.o.maxAttempts);
-      return;
+      return "submitted";
     }
-    await this.#send(batchId, "claim", channels.address, data, gas);
+    return (await this.#send(batchId, "claim", channels.address, data, gas)) ? "submitted" : "retry";
   }
 
-  async #send(batchId: number, kind: "release" | "claim", to: Address, data: Hex, gas: bigint): Promise<void> {
+  /** Returns whether the transaction is on its way (signed and recorded). */
+  async #send(batchId: number, kind: "release" | "claim", to: Address, data: Hex, gas: bigint): Promise<boolean> {
     try {
       const tx = await this.o.txManager.submit({ batchId, kind, to, data, gas: (gas * 120n) / 100n });
       this.o.logger.info({ batchId, kind, txHash: tx.attempts[0].hash }, `${kind} submitted`);
+      return true;
     } catch (error) {
       this.o.logger.error({ err: error, batchId }, `${kind} could not be signed or recorded`);
       await this.o.store.abandonBatch(batchId, "submit_failed", this.o.maxAttempts);
+      return false;
     }
   }
 

@@ -39,6 +39,11 @@ export function serviceConfig(overrides: Partial<ServiceConfig> = {}): ServiceCo
     rateLimitWindowMs: 1_000,
     bodyLimit: 16_384,
     adminToken: new Secret(ADMIN_TOKEN),
+    automation: true,
+    automationIntervalMs: 50,
+    expireBatchSize: 50,
+    indexBlockRange: 2_000,
+    indexReorgDepth: 4,
     ...overrides,
   };
 }

@@ -1,0 +1,253 @@
+import type { Logger } from "pino";
+import type { Address, Hex } from "viem";
+import type { RelayerMetrics } from "../metrics.js";
+import type { IndexedChannel, IndexedEscrow, Store } from "../store/store.js";
+import type { ChainPort, ChannelsPort, ChannelView, ContractEvent, EscrowPort, EscrowView } from "./ports.js";
+
+/**
+ * When `settleExpired` starts to succeed: `block.timestamp` must be above the deadline, and for
+ * a disputed escrow also above `disputedAt + resolutionTimeout` (the arbiter's window), as
+ * `Escrow._settleableAfter` computes it.
+ */
+export function settleableAfter(
+  escrow: Pick<EscrowView, "deadline" | "disputedAt" | "state">,
+  resolutionTimeout: bigint,
+): bigint {
+  if (escrow.state !== "disputed") return escrow.deadline;
+  const resolvableUntil = escrow.disputedAt + resolutionTimeout;
+  if (resolvableUntil <= escrow.deadline) return escrow.deadline;
+  return resolvableUntil;
+}
+
+/** The row the indexer keeps for an escrow read from the chain (null: no such escrow, e.g. reorged away). */
+export function indexedEscrow(id: bigint, view: EscrowView | null, resolutionTimeout: bigint): IndexedEscrow {
+  if (view === null) return { id, deadline: 0n, disputedAt: 0n, state: "closed", remaining: 0n, settleAfter: 0n };
+  return {
+    id,
+    deadline: view.deadline,
+    disputedAt: view.disputedAt,
+    state: view.remaining === 0n ? "closed" : view.state,
+    remaining: view.remaining,
+    settleAfter: settleableAfter(view, resolutionTimeout),
+  };
+}
+
+/** The row the indexer keeps for a channel read from the chain (null: no such channel). */
+export function indexedChannel(channelId: Hex, view: ChannelView | null): IndexedChannel {
+  if (view === null) {
+    return {
+      channelId,
+      payee: "0x0000000000000000000000000000000000000000",
+      deposit: 0n,
+      claimed: 0n,
+      closesAt: 0n,
+      status: "closed",
+    };
+  }
+  return {
+    channelId,
+    payee: view.payee,
+    deposit: view.deposit,
+    claimed: view.claimed,
+    closesAt: view.open ? view.closesAt : 0n,
+    status: !view.open ? "closed" : view.closesAt > 0n ? "closing" : "open",
+  };
+}
+
+export interface ChainIndexerOptions {
+  chain: ChainPort;
+  store: Store;
+  escrow?: EscrowPort;
+  channels?: ChannelsPort;
+  metrics: RelayerMetrics;
+  logger: Logger;
+  /** First block to read when there is no cursor yet (default: the contract's deployment block). */
+  fromBlock?: bigint;
+  /** Most blocks per `eth_getLogs` request. */
+  blockRange: number;
+  /** How far back to re-read when the cursor's block has left the canonical chain. */
+  reorgDepth: number;
+}
+
+/** One followed contract: its events say which keys changed; their state is read and stored. */
+interface Source<K> {
+  contract: "escrow" | "channels";
+  address: Address;
+  cursor: string;
+  events(fromBlock: bigint, toBlock: bigint): Promise<ContractEvent<K>[]>;
+  refresh(keys: readonly K[], blockNumber: bigint): Promise<void>;
+  keysAfter(blockNumber: bigint): Promise<K[]>;
+}
+
+/** Reads of one refresh go out this many at a time (one JSON-RPC batch each). */
+const READ_CHUNK = 200;
+
+/**
+ * Follows the Escrow and PaymentChannels events and keeps, per escrow and channel, what the
+ * automation needs (`indexed_escrows`, `indexed_channels`).
+ *
+ * - Events only say *which* escrow or channel changed; its state is then read from the
+ *   contract and upserted. Re-reading a range therefore writes the same rows again
+ *   (idempotent), and a state read is always the chain's latest, whatever events were missed.
+ * - Block ranges of at most `blockRange` blocks, from the persisted cursor (`chain_cursors`,
+ *   one per contract), else `fromBlock`, else the contract's deployment block (found by a
+ *   binary search on `eth_getCode`; from block 0 if the node cannot tell).
+ * - Reorgs: the cursor keeps its block's hash. When that block is no longer canonical, the
+ *   cursor goes back `reorgDepth` blocks and every row last touched above it is read again. A
+ *   range is only committed if the hash of its last block did not change while it was read.
+ * - Errors propagate to the caller (the automation job retries with backoff); the cursor only
+ *   moves after a range was fully stored, so nothing is skipped.
+ */
+export class ChainIndexer {
+  readonly #sources: Source<unknown>[] = [];
+  readonly #indexed = new Map<"escrow" | "channels", bigint>();
+  #head = 0n;
+
+  constructor(private readonly o: ChainIndexerOptions) {
+    const { escrow, channels, store } = o;
+    if (escrow) {
+      this.#sources.push({
+        contract: "escrow",
+        address: escrow.address,
+        cursor: `escrow:${escrow.address.toLowerCase()}`,
+        events: (from, to) => escrow.getEvents(from, to),
+        refresh: (keys, block) => this.refreshEscrows(keys as bigint[], block),
+        keysAfter: (block) => store.escrowIdsIndexedAfter(escrow.address, block),
+      } satisfies Source<bigint> as Source<unknown>);
+    }
+    if (channels) {
+      this.#sources.push({
+        contract: "channels",
+        address: channels.address,
+        cursor: `channels:${channels.address.toLowerCase()}`,
+        events: (from, to) => channels.getEvents(from, to),
+        refresh: (keys, block) => this.refreshChannels(keys as Hex[], block),
+        keysAfter: (block) => store.channelIdsIndexedAfter(channels.address, block),
+      } satisfies Source<Hex> as Source<unknown>);
+    }
+  }
+
+  /** The last block stored per contract (undefined until the first range of this run). */
+  indexedBlock(contract: "escrow" | "channels"): bigint | undefined {
+    return this.#indexed.get(contract);
+  }
+
+  /**
+   * Reads every followed contract up to the chain's head, at most `maxRanges` ranges each (so
+   * a long backfill leaves room for the automation between calls). Returns whether every
+   * contract has reached the head.
+   */
+  async sync(maxRanges = 20): Promise<boolean> {
+    const head = await this.o.chain.getBlockNumber();
+    this.#head = head;
+    let caughtUp = true;
+    for (const source of this.#sources) {
+      if (!(await this.#syncSource(source, head, maxRanges))) caughtUp = false;
+    }
+    return caughtUp;
+  }
+
+  /** Reads escrows' state and stores it (also used right after our own transactions). */
+  async refreshEscrows(ids: readonly bigint[], blockNumber: bigint = this.#head): Promise<void> {
+    const escrow = this.o.escrow;
+    if (escrow === undefined || ids.length === 0) return;
+    const timeout = await escrow.resolutionTimeout();
+    for (let i = 0; i < ids.length; i += READ_CHUNK) {
+      const chunk = ids.slice(i, i + READ_CHUNK);
+      const views = await Promise.all(chunk.map((id) => escrow.getEscrow(id)));
+      await this.o.store.upsertIndexedEscrows(
+        escrow.address,
+        chunk.map((id, j) => indexedEscrow(id, views[j], timeout)),
+        blockNumber,
+      );
+    }
+  }
+
+  /** Reads channels' state and stores it (also used right after our own transactions). */
+  async refreshChannels(channelIds: readonly Hex[], blockNumber: bigint = this.#head): Promise<void> {
+    const channels = this.o.channels;
+    if (channels === undefined || channelIds.length === 0) return;
+    for (let i = 0; i < channelIds.length; i += READ_CHUNK) {
+      const chunk = channelIds.slice(i, i + READ_CHUNK);
+      const views = await Promise.all(chunk.map((id) => channels.getChannel(id)));
+      await this.o.store.upsertIndexedChannels(
+        channels.address,
+        chunk.map((id, j) => indexedChannel(id, views[j])),
+        blockNumber,
+      );
+    }
+  }
+
+  async #syncSource(source: Source<unknown>, head: bigint, maxRanges: number): Promise<boolean> {
+    const { chain, store, logger, metrics } = this.o;
+    const cursor = await store.getCursor(source.cursor);
+    let next: bigint;
+    if (cursor === null) {
+      next = this.o.fromBlock ?? (await this.#deploymentBlock(source.address, head));
+      logger.info({ contract: source.contract, address: source.address, fromBlock: next.toString() }, "indexing from");
+    } else if ((await chain.getBlockHash(cursor.blockNumber)) === cursor.blockHash) {
+      next = cursor.blockNumber + 1n;
+    } else {
+      const back = cursor.blockNumber > BigInt(this.o.reorgDepth) ? cursor.blockNumber - BigInt(this.o.reorgDepth) : 0n;
+      const keys = await source.keysAfter(back);
+      logger.warn(
+        {
+          contract: source.contract,
+          cursor: cursor.blockNumber.toString(),
+          back: back.toString(),
+          reread: keys.length,
+        },
+        "reorg under the indexer's cursor: reading again from an earlier block",
+      );
+      metrics.indexerReorgs.inc({ contract: source.contract });
+      await source.refresh(keys, back);
+      const hash = await chain.getBlockHash(back);
+      if (hash === null) return false;
+      await store.setCursor(source.cursor, { blockNumber: back, blockHash: hash });
+      next = back + 1n;
+    }
+
+    if (next > 0n) this.#indexed.set(source.contract, next - 1n);
+
+    for (let ranges = 0; next <= head && ranges < maxRanges; ranges++) {
+      const last = next + BigInt(this.o.blockRange) - 1n;
+      const to = last < head ? last : head;
+      const hashBefore = await chain.getBlockHash(to);
+      const events = await source.events(next, to);
+      const keys = [...new Map(events.map((e) => [String(e.key).toLowerCase(), e.key])).values()];
+      await source.refresh(keys, to);
+      const hashAfter = await chain.getBlockHash(to);
+      // The chain changed under the range: keep the cursor, the next sync reads it again.
+      if (hashBefore === null || hashBefore !== hashAfter) return false;
+      await store.setCursor(source.cursor, { blockNumber: to, blockHash: hashAfter });
+      this.#indexed.set(source.contract, to);
+      metrics.indexedBlock.set({ contract: source.contract }, Number(to));
+      if (events.length > 0) {
+        logger.debug(
+          { contract: source.contract, fromBlock: next.toString(), toBlock: to.toString(), events: events.length },
+          "indexed events",
+        );
+      }
+      next = to + 1n;
+    }
+    return next > head;
+  }
+
+  /** The first block at which the contract has code; 0 when the node cannot answer (no archive state). */
+  async #deploymentBlock(address: Address, head: bigint): Promise<bigint> {
+    try {
+      if (!(await this.o.chain.hasCode(address, head))) return 0n;
+      let low = 0n;
+      let high = head;
+      while (low < high) {
+        const middle = (low + high) / 2n;
+        if (await this.o.chain.hasCode(address, middle)) high = middle;
+        else low = middle + 1n;
+      }
+      return low;
+    } catch (error) {
+      this.o.logger.warn({ err: error, address }, "cannot find the deployment block; indexing from block 0");
+      return 0n;
+    }
+  }
+}
