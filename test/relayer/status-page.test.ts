@@ -115,6 +115,7 @@ describe("relayer status page (headless Chromium)", { skip: skipReason(), timeou
   let publicClient: PublicClient;
   let hub: Address;
   let channels: Address;
+  let escrow: Address;
   let dataDir: string;
   let profileDir: string;
   let service: RelayerService;
@@ -141,14 +142,14 @@ describe("relayer status page (headless Chromium)", { skip: skipReason(), timeou
       (await mined(wallet.deployContract({ abi, bytecode: bytecodeOf(folder, name), args } as never)))
         .contractAddress as Address;
     hub = await deploy(settlementHubAbi as never, "settlement", "SettlementHub", [account.address, 3_600n]);
-    const escrow = await deploy(escrowAbi as never, "escrow", "Escrow", [account.address, account.address, 0, 3_600n]);
+    escrow = await deploy(escrowAbi as never, "escrow", "Escrow", [account.address, account.address, 0, 3_600n]);
     channels = await deploy(paymentChannelsAbi as never, "micropayments", "PaymentChannels", [account.address, 3_600n]);
     const config = parseConfig(
       [
         ...["--rpc-url", anvil.url, "--hub", hub, "--escrow", escrow, "--channels", channels],
         ...["--port", "0", "--data-dir", dataDir, "--log-level", "silent"],
         ...["--batch-max-size", "20", "--batch-max-wait-ms", "50", "--poll-interval-ms", "100"],
-        ...["--min-validity-seconds", "10"],
+        ...["--min-validity-seconds", "10", "--automation-interval-ms", "100"],
       ],
       { RELAYER_PRIVATE_KEY: ANVIL_KEYS[3] },
     );
@@ -263,6 +264,28 @@ describe("relayer status page (headless Chromium)", { skip: skipReason(), timeou
       voucher,
     });
     await relayer.submitVoucher({ voucher, signature });
+    // An escrow the automation will settle at its deadline, tomorrow.
+    await mined(
+      payerWallet.writeContract({
+        address: escrow,
+        abi: escrowAbi,
+        functionName: "create",
+        args: [
+          {
+            payee,
+            arbiter: zeroAddress,
+            token: zeroAddress,
+            amount: parseEther("1"),
+            deadline: (await publicClient.getBlock()).timestamp + 86_400n,
+            onExpiry: 0,
+            ref: toHex(1n, { size: 32 }),
+          },
+        ],
+        value: parseEther("1"),
+      }),
+    );
+    const indexed = await until(async () => ((await relayer.status()).escrows?.waiting === 1 ? true : undefined));
+    expect(indexed, "the automation did not index the escrow").to.equal(true);
 
     const page = await context.newPage();
     const problems: string[] = [];
@@ -280,6 +303,7 @@ describe("relayer status page (headless Chromium)", { skip: skipReason(), timeou
     expect(api.intents.settled).to.equal(40);
     expect(api.queue.accepted).to.equal(0);
     expect(api.channels.watched).to.equal(1);
+    expect(api.escrows).to.deep.equal({ waiting: 1, due: 0, disputed: 0 });
     expect(api.recentSettlements.length).to.be.greaterThanOrEqual(2);
     expect(await shown(page)).to.deep.include(expected(api));
     const firstRefresh = api.time;
@@ -335,6 +359,15 @@ describe("relayer status page (headless Chromium)", { skip: skipReason(), timeou
     expect(html.match(/<\/script>/g)).to.have.length(1);
   });
 });
+
+async function until<T>(check: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined || Date.now() > deadline) return value;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
 
 /** Skipped only off CI when the browser is missing (CI installs it, and must run this test). */
 function skipReason(): string | false {
