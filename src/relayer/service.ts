@@ -383,7 +383,7 @@ export class RelayerService {
     const counts = await this.o.store.automationCounts({
       escrow: this.o.ports.escrow?.address,
       channels: this.o.ports.channels?.address,
-      nowSeconds: this.time.seconds(),
+      nowSeconds: this.automation?.chainSeconds ?? this.time.seconds(),
     });
     return {
       enabled: this.automation !== undefined,

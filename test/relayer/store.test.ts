@@ -28,11 +28,11 @@ describe("relayer store (PGlite)", () => {
 
   describe("migrations", () => {
     it("applies every version once and is a no-op when reopened", async () => {
-      expect(await temp.store.schemaVersions()).to.deep.equal([1]);
+      expect(await temp.store.schemaVersions()).to.deep.equal([1, 2]);
       // A second process opening the same directory finds nothing to apply.
       await temp.store.close();
       const reopened = (await openStore({ dataDir: temp.dir, inProcess: true })) as typeof temp.store;
-      expect(await reopened.schemaVersions()).to.deep.equal([1]);
+      expect(await reopened.schemaVersions()).to.deep.equal([1, 2]);
       temp.store = reopened;
     });
   });
@@ -311,7 +311,11 @@ describe("relayer store (PGlite)", () => {
         const stored = await store.getIntent(row.digest);
         expect(stored?.payment).to.deep.equal(row.payment);
         expect(stored?.acceptedAt).to.be.instanceOf(Date);
-        expect(await store.schemaVersions()).to.deep.equal([1]);
+        expect(await store.schemaVersions()).to.deep.equal([1, 2]);
+        const escrow = randomAddress();
+        const due = { id: 1n, deadline: 5n, disputedAt: 0n, state: "active" as const, remaining: 9n, settleAfter: 5n };
+        await store.upsertIndexedEscrows(escrow, [due], 3n);
+        expect(await store.dueEscrows(escrow, 6n, 10)).to.deep.equal([due]);
         const mixed = [intent(), { ...intent(), hub: randomAddress() }];
         let message = "";
         await store.insertIntents(mixed).catch((error: Error) => {

@@ -106,6 +106,8 @@ export class Automation {
   #resumeAtMs = 0;
   /** When the last round ended, and how. */
   lastRound: { atMs: number; ok: boolean; error?: string } | undefined;
+  /** The latest block timestamp a round acted on (the contracts' clock). */
+  chainSeconds: bigint | undefined;
 
   constructor(private readonly o: AutomationOptions) {
     o.txManager.on("expire", this.#expireHandler);
@@ -140,6 +142,7 @@ export class Automation {
       await this.o.indexer.sync();
       if (!this.o.gate.paused) {
         const now = await this.o.chain.getBlockTimestamp();
+        this.chainSeconds = now;
         if (this.o.escrow) await this.#settleExpired(this.o.escrow, now);
         if (this.o.channels) await this.#watchChannels(this.o.channels, now);
       }

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { pino } from "pino";
 import { type Address, getAddress, type Hex, parseGwei, toHex } from "viem";
 import type {
@@ -56,8 +57,11 @@ function eventsIn<K>(events: readonly ContractEvent<K>[], fromBlock: bigint, toB
 /** Topic of the fake `EscrowExpired` log (`expiredLog`); the escrow id is the second topic. */
 export const EXPIRED_TOPIC = toHex("EscrowExpired", { size: 32 });
 
+/** Fresh contract addresses per fake, so tests sharing a store never see each other's rows. */
+const randomContract = (): Address => getAddress(toHex(randomBytes(20)));
+
 export class FakeEscrow implements EscrowPort {
-  readonly address: Address = getAddress(toHex(0xe5c, { size: 20 }));
+  readonly address: Address = randomContract();
   readonly escrows = new Map<bigint, EscrowView>();
   readonly events: ContractEvent<bigint>[] = [];
   timeout = 3_600n;
@@ -103,7 +107,7 @@ export class FakeEscrow implements EscrowPort {
 }
 
 export class FakeChannels implements ChannelsPort {
-  readonly address: Address = getAddress(toHex(0xc4a, { size: 20 }));
+  readonly address: Address = randomContract();
   readonly channels = new Map<string, ChannelView>();
   readonly events: ContractEvent<Hex>[] = [];
   async getChannel(channelId: Hex) {

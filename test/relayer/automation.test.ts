@@ -1,0 +1,516 @@
+import { after, before, beforeEach, describe, it } from "node:test";
+import { expect } from "chai";
+import { pino } from "pino";
+import type { Hex } from "viem";
+import { ChainIndexer, indexedChannel, indexedEscrow, settleableAfter } from "../../src/relayer/chain/indexer.js";
+import { CallRevertedError, type ChannelView, type EscrowView } from "../../src/relayer/chain/ports.js";
+import { channelAction, voucherKey } from "../../src/relayer/jobs/automation.js";
+import { RelayerMetrics } from "../../src/relayer/metrics.js";
+import type { WatchedChannel } from "../../src/relayer/store/store.js";
+import { FakeChain } from "./helpers/fake-chain.js";
+import { randomAddress, randomDigest } from "./helpers/fixtures.js";
+import { FakeChannels, FakeEscrow, type FakeWorld, fakeWorld } from "./helpers/service.js";
+import { type TempStore, tempStore } from "./helpers/store.js";
+
+const T0 = 1_700_000_000n;
+
+/** A counter's value (for the given labels). */
+async function counted(metric: { get(): Promise<{ values: { value: number; labels: object }[] }> }, labels = {}) {
+  const { values } = await metric.get();
+  return values.find((v) => JSON.stringify(v.labels) === JSON.stringify(labels))?.value ?? 0;
+}
+
+function escrowView(overrides: Partial<EscrowView> = {}): EscrowView {
+  return {
+    payer: randomAddress(),
+    payee: randomAddress(),
+    token: randomAddress(),
+    remaining: 1_000n,
+    released: 0n,
+    deadline: T0 + 100n,
+    disputedAt: 0n,
+    state: "active",
+    ...overrides,
+  };
+}
+
+function channelView(overrides: Partial<ChannelView> = {}): ChannelView {
+  return {
+    payer: randomAddress(),
+    payee: randomAddress(),
+    token: randomAddress(),
+    signer: randomAddress(),
+    deposit: 1_000n,
+    claimed: 0n,
+    closesAt: 0n,
+    open: true,
+    ...overrides,
+  };
+}
+
+function watched(overrides: Partial<WatchedChannel> = {}): WatchedChannel {
+  const channelId = randomDigest();
+  return {
+    channelId,
+    payee: randomAddress(),
+    deposit: 1_000n,
+    claimed: 100n,
+    closesAt: T0 + 3_600n,
+    status: "closing",
+    finalizeInFlight: false,
+    voucher: null,
+    ...overrides,
+  };
+}
+
+function voucher(channelId: Hex, cumulativeAmount: bigint, more: Partial<NonNullable<WatchedChannel["voucher"]>> = {}) {
+  return {
+    channels: randomAddress(),
+    channelId,
+    cumulativeAmount,
+    signature: "0x01" as Hex,
+    claimRequested: false,
+    claimedAmount: 0n,
+    batchId: null,
+    ...more,
+  };
+}
+
+describe("automation decisions", () => {
+  describe("settleableAfter", () => {
+    it("is the deadline for an escrow never disputed", () => {
+      expect(settleableAfter({ deadline: 500n, disputedAt: 0n, state: "active" }, 3_600n)).to.equal(500n);
+    });
+
+    it("is the end of the resolution timeout for a dispute that outlasts the deadline", () => {
+      expect(settleableAfter({ deadline: 500n, disputedAt: 400n, state: "disputed" }, 3_600n)).to.equal(4_000n);
+    });
+
+    it("stays the deadline for a dispute whose resolution timeout ends before it", () => {
+      expect(settleableAfter({ deadline: 10_000n, disputedAt: 400n, state: "disputed" }, 3_600n)).to.equal(10_000n);
+    });
+  });
+
+  describe("indexed rows", () => {
+    it("stores an escrow with nothing remaining as closed, and an unknown one as closed", () => {
+      expect(indexedEscrow(1n, escrowView({ remaining: 0n }), 10n).state).to.equal("closed");
+      expect(indexedEscrow(2n, null, 10n)).to.deep.include({ state: "closed", remaining: 0n });
+      expect(indexedEscrow(3n, escrowView({ state: "disputed", disputedAt: T0 + 90n }), 3_600n)).to.deep.include({
+        state: "disputed",
+        settleAfter: T0 + 3_690n,
+      });
+    });
+
+    it("tells open, closing and closed channels apart", () => {
+      const id = randomDigest();
+      expect(indexedChannel(id, channelView()).status).to.equal("open");
+      expect(indexedChannel(id, channelView({ closesAt: T0 })).status).to.equal("closing");
+      expect(indexedChannel(id, channelView({ closesAt: T0, open: false }))).to.deep.include({
+        status: "closed",
+        closesAt: 0n,
+      });
+      expect(indexedChannel(id, null).status).to.equal("closed");
+    });
+  });
+
+  describe("channelAction", () => {
+    it("claims a voucher above what is claimed as soon as the close is requested", () => {
+      const channel = watched();
+      channel.voucher = voucher(channel.channelId, 400n);
+      expect(channelAction(channel, T0)).to.equal("claim");
+    });
+
+    it("still claims first when the challenge period has already ended", () => {
+      const channel = watched();
+      channel.voucher = voucher(channel.channelId, 400n);
+      expect(channelAction(channel, channel.closesAt + 10n)).to.equal("claim");
+    });
+
+    it("waits while a claim of ours is in flight", () => {
+      const channel = watched();
+      channel.voucher = voucher(channel.channelId, 400n, { batchId: 7 });
+      expect(channelAction(channel, channel.closesAt + 10n)).to.equal("wait");
+    });
+
+    it("does not claim a voucher our confirmed claim already paid, and finalizes after the period", () => {
+      const channel = watched();
+      channel.voucher = voucher(channel.channelId, 400n, { claimedAmount: 400n });
+      expect(channelAction(channel, channel.closesAt - 1n)).to.equal("wait");
+      expect(channelAction(channel, channel.closesAt)).to.equal("finalize");
+    });
+
+    it("skips a voucher above the deposit or rejected by simulation, and finalizes", () => {
+      const above = watched();
+      above.voucher = voucher(above.channelId, 1_001n);
+      expect(channelAction(above, above.closesAt)).to.equal("finalize");
+      const rejected = watched();
+      rejected.voucher = voucher(rejected.channelId, 400n);
+      const keys = new Set([voucherKey(rejected.channelId, 400n)]);
+      expect(channelAction(rejected, rejected.closesAt, keys)).to.equal("finalize");
+      expect(channelAction(rejected, rejected.closesAt - 1n, keys)).to.equal("wait");
+    });
+
+    it("finalizes a channel without voucher only once the period has ended, and never twice at once", () => {
+      const channel = watched();
+      expect(channelAction(channel, channel.closesAt - 1n)).to.equal("wait");
+      expect(channelAction(channel, channel.closesAt)).to.equal("finalize");
+      expect(channelAction({ ...channel, finalizeInFlight: true }, channel.closesAt)).to.equal("wait");
+      expect(channelAction({ ...channel, status: "open" }, channel.closesAt)).to.equal("wait");
+    });
+  });
+});
+
+describe("indexed escrows and channels in the store", () => {
+  let temp: TempStore;
+  before(async () => {
+    temp = await tempStore();
+  });
+  after(async () => {
+    await temp.dispose();
+  });
+
+  it("lists escrows due at a time, soonest first, without closed ones or ones in a pending batch", async () => {
+    const { store } = temp;
+    const escrow = randomAddress();
+    const row = (id: bigint, settleAfter: bigint, state: "active" | "disputed" | "closed" = "active") => ({
+      id,
+      deadline: settleAfter,
+      disputedAt: 0n,
+      state,
+      remaining: state === "closed" ? 0n : 10n,
+      settleAfter,
+    });
+    await store.upsertIndexedEscrows(
+      escrow,
+      [row(1n, 300n), row(2n, 100n), row(3n, 200n, "closed"), row(4n, 1_000n), row(5n, 150n, "disputed")],
+      10n,
+    );
+    expect((await store.dueEscrows(escrow, 301n, 10)).map((e) => e.id)).to.deep.equal([2n, 5n, 1n]);
+    expect((await store.dueEscrows(escrow, 300n, 10)).map((e) => e.id)).to.deep.equal([2n, 5n]);
+    expect((await store.dueEscrows(escrow, 301n, 1)).map((e) => e.id)).to.deep.equal([2n]);
+
+    const { batchId, items } = await store.createBatch({
+      kind: "expire",
+      contract: escrow,
+      sender: randomAddress(),
+      items: ["0x2", "0x9"],
+      note: "2,9",
+    });
+    expect(items).to.deep.equal(["0x2"]);
+    expect((await store.dueEscrows(escrow, 301n, 10)).map((e) => e.id)).to.deep.equal([5n, 1n]);
+    await store.abandonBatch(batchId, "nonce_taken", 5);
+    expect((await store.dueEscrows(escrow, 301n, 10)).map((e) => e.id)).to.deep.equal([2n, 5n, 1n]);
+
+    expect(await store.escrowIdsIndexedAfter(escrow, 9n)).to.deep.equal([1n, 2n, 3n, 4n, 5n]);
+    expect(await store.escrowIdsIndexedAfter(escrow, 10n)).to.deep.equal([]);
+    expect(await store.automationCounts({ escrow, nowSeconds: 301n })).to.deep.equal({
+      escrowsWaiting: 1,
+      escrowsDue: 3,
+      escrowsDisputed: 1,
+      channelsOpen: 0,
+      channelsClosing: 0,
+    });
+  });
+
+  it("lists closing channels with their latest voucher and whether a finalize is pending", async () => {
+    const { store } = temp;
+    const channels = randomAddress();
+    const [a, b, c] = [randomDigest(), randomDigest(), randomDigest()];
+    const payee = randomAddress();
+    await store.upsertIndexedChannels(
+      channels,
+      [
+        { channelId: a, payee, deposit: 1_000n, claimed: 10n, closesAt: 500n, status: "closing" },
+        { channelId: b, payee, deposit: 1_000n, claimed: 0n, closesAt: 400n, status: "closing" },
+        { channelId: c, payee, deposit: 1_000n, claimed: 0n, closesAt: 0n, status: "open" },
+      ],
+      20n,
+    );
+    await store.upsertVoucher({ channels, channelId: a, cumulativeAmount: 300n, signature: "0xab", claim: false });
+    const closing = await store.closingChannels(channels, 10);
+    expect(closing.map((ch) => ch.channelId)).to.deep.equal([b, a]);
+    expect(closing[0].voucher).to.equal(null);
+    expect(closing[1]).to.deep.include({ claimed: 10n, deposit: 1_000n, closesAt: 500n, finalizeInFlight: false });
+    expect(closing[1].voucher).to.deep.include({ cumulativeAmount: 300n, signature: "0xab", batchId: null });
+
+    await store.createBatch({ kind: "finalize", contract: channels, sender: randomAddress(), items: [b], note: b });
+    expect((await store.closingChannels(channels, 10))[0].finalizeInFlight).to.equal(true);
+    expect(await store.automationCounts({ channels, nowSeconds: 0n })).to.deep.include({
+      channelsOpen: 1,
+      channelsClosing: 2,
+    });
+  });
+});
+
+describe("chain indexer (fake chain)", () => {
+  let temp: TempStore;
+  let chain: FakeChain;
+  let escrow: FakeEscrow;
+  let channels: FakeChannels;
+  let metrics: RelayerMetrics;
+  let ranges: [bigint, bigint][];
+
+  before(async () => {
+    temp = await tempStore();
+  });
+  after(async () => {
+    await temp.dispose();
+  });
+  beforeEach(() => {
+    chain = new FakeChain();
+    escrow = new FakeEscrow();
+    channels = new FakeChannels();
+    metrics = new RelayerMetrics();
+    ranges = [];
+    const getEvents = escrow.getEvents.bind(escrow);
+    escrow.getEvents = async (from, to) => {
+      ranges.push([from, to]);
+      return getEvents(from, to);
+    };
+  });
+
+  const indexer = (options: { fromBlock?: bigint; blockRange?: number } = {}) =>
+    new ChainIndexer({
+      chain,
+      store: temp.store,
+      escrow,
+      channels,
+      metrics,
+      logger: pino({ level: "silent" }),
+      fromBlock: options.fromBlock,
+      blockRange: options.blockRange ?? 10,
+      reorgDepth: 4,
+    });
+
+  function emitEscrow(name: string, id: bigint, view: EscrowView | null) {
+    chain.mineEmpty();
+    const blockNumber = BigInt(chain.blocks.length - 1);
+    escrow.events.push({ name, key: id, blockNumber, logIndex: 0 });
+    if (view === null) escrow.escrows.delete(id);
+    else escrow.escrows.set(id, view);
+    return blockNumber;
+  }
+
+  it("reads events from the deployment block in bounded ranges and stores the escrows' and channels' state", async () => {
+    chain.mineEmpty(20);
+    chain.codeFrom.set(escrow.address, 13n);
+    emitEscrow("EscrowCreated", 1n, escrowView({ deadline: T0 + 50n }));
+    emitEscrow("EscrowCreated", 2n, escrowView({ deadline: T0 + 60n }));
+    emitEscrow("EscrowDisputed", 2n, escrowView({ deadline: T0 + 60n, state: "disputed", disputedAt: T0 + 40n }));
+    chain.mineEmpty(30);
+    const channelId = randomDigest();
+    channels.channels.set(channelId.toLowerCase(), channelView({ closesAt: T0 + 900n, claimed: 5n }));
+    channels.events.push({ name: "ChannelCloseRequested", key: channelId, blockNumber: 40n, logIndex: 0 });
+
+    expect(await indexer().sync()).to.equal(true);
+    const head = BigInt(chain.blocks.length - 1);
+    expect(ranges[0][0]).to.equal(13n);
+    for (const [from, to] of ranges) expect(to - from < 10n).to.equal(true);
+    expect(ranges[ranges.length - 1][1]).to.equal(head);
+    expect(await temp.store.getCursor(`escrow:${escrow.address.toLowerCase()}`)).to.deep.equal({
+      blockNumber: head,
+      blockHash: chain.blocks[Number(head)].hash,
+    });
+    const due = await temp.store.dueEscrows(escrow.address, T0 + 10_000n, 10);
+    expect(due.map((e) => [e.id, e.state, e.settleAfter])).to.deep.equal([
+      [1n, "active", T0 + 50n],
+      [2n, "disputed", T0 + 40n + 3_600n],
+    ]);
+    const [closing] = await temp.store.closingChannels(channels.address, 10);
+    expect(closing).to.deep.include({ channelId, closesAt: T0 + 900n, claimed: 5n, status: "closing" });
+  });
+
+  it("resumes from its cursor and reads only new blocks", async () => {
+    chain.mineEmpty(5);
+    await indexer({ fromBlock: 0n }).sync();
+    ranges = [];
+    emitEscrow("EscrowCreated", 7n, escrowView());
+    await indexer({ fromBlock: 0n }).sync();
+    expect(ranges).to.deep.equal([[6n, 6n]]);
+    expect((await temp.store.dueEscrows(escrow.address, T0 + 10_000n, 10)).map((e) => e.id)).to.deep.equal([7n]);
+  });
+
+  it("re-reads the escrows of reorged blocks when the block under its cursor left the chain", async () => {
+    chain.mineEmpty(5);
+    const view = escrowView();
+    emitEscrow("EscrowCreated", 3n, view);
+    emitEscrow("EscrowReleased", 3n, { ...view, remaining: 400n });
+    const sync = indexer({ fromBlock: 0n });
+    await sync.sync();
+    expect((await temp.store.dueEscrows(escrow.address, T0 + 10_000n, 10))[0].remaining).to.equal(400n);
+
+    // The release's block is replaced: the escrow holds everything again.
+    chain.reorg(1);
+    escrow.events.pop();
+    escrow.escrows.set(3n, view);
+    ranges = [];
+    await sync.sync();
+    expect(await counted(metrics.indexerReorgs, { contract: "escrow" })).to.equal(1);
+    expect((await temp.store.dueEscrows(escrow.address, T0 + 10_000n, 10))[0].remaining).to.equal(1_000n);
+    const head = BigInt(chain.blocks.length - 1);
+    expect(ranges).to.deep.equal([[head - 3n, head]]);
+  });
+
+  it("keeps its cursor when the node fails mid-way, and catches up afterwards", async () => {
+    chain.mineEmpty(3);
+    const sync = indexer({ fromBlock: 0n });
+    await sync.sync();
+    const before = await temp.store.getCursor(`escrow:${escrow.address.toLowerCase()}`);
+    emitEscrow("EscrowCreated", 9n, escrowView());
+    escrow.getEscrow = async () => {
+      throw new Error("fetch failed: connect ECONNREFUSED");
+    };
+    let failed = false;
+    await sync.sync().catch(() => {
+      failed = true;
+    });
+    expect(failed).to.equal(true);
+    expect(await temp.store.getCursor(`escrow:${escrow.address.toLowerCase()}`)).to.deep.equal(before);
+    escrow.getEscrow = async (id) => escrow.escrows.get(id) ?? null;
+    await sync.sync();
+    expect((await temp.store.dueEscrows(escrow.address, T0 + 10_000n, 10)).map((e) => e.id)).to.deep.equal([9n]);
+  });
+});
+
+describe("automation job (fake chain and contracts)", () => {
+  let temp: TempStore;
+  let world: FakeWorld;
+
+  before(async () => {
+    temp = await tempStore();
+  });
+  after(async () => {
+    await temp.dispose();
+  });
+  beforeEach(async () => {
+    world = fakeWorld(temp.store);
+    const { chain, escrow, channels } = world;
+    const now = () => chain.blocks[chain.blocks.length - 1].timestamp;
+    // The contracts' rules, as far as these tests need them.
+    chain.simulate = (to, data) => {
+      if (to !== escrow.address) return;
+      const text = Buffer.from(data.slice(2), "hex").toString();
+      if (!text.startsWith("settleExpired ")) return;
+      const id = BigInt(text.split(" ")[1]);
+      const e = escrow.escrows.get(id);
+      if (!e || e.remaining === 0n || settleableAfter(e, escrow.timeout) >= now()) {
+        throw new CallRevertedError("EscrowNotExpired");
+      }
+    };
+    chain.logsFor = (tx) => {
+      const text = Buffer.from(tx.data.slice(2), "hex").toString();
+      const [kind, arg, amount] = text.split(" ");
+      if (tx.to === escrow.address && kind === "expire") {
+        const settled = escrow.idsOf(tx.data).filter((id) => (escrow.escrows.get(id)?.remaining ?? 0n) > 0n);
+        for (const id of settled) {
+          const e = escrow.escrows.get(id) as EscrowView;
+          escrow.escrows.set(id, { ...e, remaining: 0n, state: "closed" });
+        }
+        return { logs: settled.map((id) => escrow.expiredLog(id)) };
+      }
+      if (tx.to === channels.address && kind === "claim") {
+        const ch = channels.channels.get(arg) as ChannelView;
+        channels.channels.set(arg, { ...ch, claimed: BigInt(amount) });
+      }
+      if (tx.to === channels.address && kind === "finalize") {
+        const ch = channels.channels.get(arg) as ChannelView;
+        channels.channels.set(arg, { ...ch, open: false });
+      }
+      return { logs: [] };
+    };
+    await world.service.txManager.start();
+  });
+
+  /** A round of the automation, then the transaction manager confirms what was mined. */
+  async function round() {
+    await world.service.automation?.tick();
+    await world.service.pollChain();
+  }
+  const sentData = () => world.chain.sent.map((tx) => Buffer.from(tx.data.slice(2), "hex").toString());
+
+  it("settles escrows past their settle time in one batch, and leaves a disputed one alone until its timeout", async () => {
+    const { chain, escrow } = world;
+    chain.mineEmpty(2);
+    const now = chain.blocks[chain.blocks.length - 1].timestamp;
+    const block = BigInt(chain.blocks.length - 1);
+    escrow.escrows.set(1n, escrowView({ deadline: now - 10n }));
+    escrow.escrows.set(2n, escrowView({ deadline: now - 5n }));
+    escrow.escrows.set(3n, escrowView({ deadline: now + 100_000n }));
+    escrow.escrows.set(4n, escrowView({ deadline: now - 5n, state: "disputed", disputedAt: now - 100n }));
+    for (const id of [1n, 2n, 3n, 4n])
+      escrow.events.push({ name: "EscrowCreated", key: id, blockNumber: block, logIndex: 0 });
+
+    await round();
+    expect(sentData()).to.deep.equal(["expire 1,2"]);
+    expect(escrow.escrows.get(1n)?.state).to.equal("closed");
+    expect(escrow.escrows.get(4n)?.state).to.equal("disputed");
+    expect(await counted(world.service.metrics.escrowsSettled)).to.equal(2);
+    expect((await world.service.automationStatus()).escrowsDue).to.equal(0);
+
+    // Nothing more to do until the dispute's resolution timeout has passed.
+    await round();
+    expect(sentData()).to.have.length(1);
+    chain.mineEmpty(Number(escrow.timeout / 12n) + 1);
+    await round();
+    expect(sentData()).to.deep.equal(["expire 1,2", "expire 4"]);
+    expect(escrow.escrows.get(4n)?.state).to.equal("closed");
+    expect(escrow.escrows.get(3n)?.state).to.equal("active");
+  });
+
+  it("drops ids whose simulation reverts and sends the rest", async () => {
+    const { chain, escrow } = world;
+    chain.mineEmpty();
+    const now = chain.blocks[chain.blocks.length - 1].timestamp;
+    escrow.escrows.set(1n, escrowView({ deadline: now - 10n }));
+    escrow.escrows.set(2n, escrowView({ deadline: now - 10n }));
+    escrow.events.push({ name: "EscrowCreated", key: 1n, blockNumber: 1n, logIndex: 0 });
+    escrow.events.push({ name: "EscrowCreated", key: 2n, blockNumber: 1n, logIndex: 1 });
+    await world.service.indexer?.sync();
+    // Someone else settled escrow 1 (the indexer has not seen it yet).
+    escrow.escrows.set(1n, escrowView({ deadline: now - 10n, remaining: 0n, state: "closed" }));
+    await round();
+    expect(sentData()).to.deep.equal(["expire 2"]);
+    expect(await counted(world.service.metrics.automationSkipped, { kind: "expire" })).to.equal(1);
+  });
+
+  it("claims the latest voucher of a channel whose close is requested, then finalizes after the period", async () => {
+    const { chain, channels, service } = world;
+    chain.mineEmpty();
+    const now = chain.blocks[chain.blocks.length - 1].timestamp;
+    const channelId = randomDigest();
+    channels.channels.set(channelId, channelView({ claimed: 100n, closesAt: now + 120n }));
+    channels.events.push({ name: "ChannelCloseRequested", key: channelId, blockNumber: 1n, logIndex: 0 });
+    await temp.store.upsertVoucher({
+      channels: channels.address,
+      channelId,
+      cumulativeAmount: 700n,
+      signature: "0x1234",
+      claim: false,
+    });
+
+    await round();
+    expect(sentData()).to.deep.equal([`claim ${channelId} 700 0x1234`]);
+    expect(await counted(service.metrics.watchtowerClaims)).to.equal(1);
+    await round(); // the claim is confirmed; the challenge period still runs
+    expect(sentData()).to.have.length(1);
+    expect((await temp.store.getVoucher(channels.address, channelId))?.claimedAmount).to.equal(700n);
+
+    chain.mineEmpty(11);
+    await round();
+    expect(sentData()).to.deep.equal([`claim ${channelId} 700 0x1234`, `finalize ${channelId}`]);
+    await round();
+    expect(channels.channels.get(channelId)?.open).to.equal(false);
+    expect(await counted(service.metrics.channelsFinalized)).to.equal(1);
+    expect(await temp.store.closingChannels(channels.address, 10)).to.deep.equal([]);
+    await round();
+    expect(sentData()).to.have.length(2);
+  });
+
+  it("survives a node that is down: the round fails, backs off, and nothing is sent", async () => {
+    world.chain.down = true;
+    await world.service.automation?.tick();
+    expect(world.service.automation?.lastRound?.ok).to.equal(false);
+    expect(await counted(world.service.metrics.automationErrors)).to.equal(1);
+    expect(world.chain.sent).to.have.length(0);
+  });
+});
