@@ -20,6 +20,7 @@ import {
   type Address,
   type Chain,
   createPublicClient,
+  createTestClient,
   createWalletClient,
   type Hex,
   http,
@@ -58,13 +59,11 @@ const paint = (code: number) => (text: string) => (useColor ? `\u001b[${code}m${
 const bold = paint(1);
 const dim = paint(2);
 const green = paint(32);
-const yellow = paint(33);
 const red = paint(31);
 const elapsed = () => `${((performance.now() - started) / 1000).toFixed(1).padStart(5)}s`;
 const log = (text: string) => console.log(`${dim(elapsed())}  ${text}`);
 const section = (title: string) => console.log(`\n${bold(title)}`);
 const ok = (text: string) => log(`${green("✓")} ${text}`);
-const waiting = (text: string) => log(`${yellow("…")} ${text}`);
 
 function table(headers: string[], rows: (string | number)[][], align: ("l" | "r")[] = []): void {
   const cells = rows.map((row) => row.map(String));
@@ -226,12 +225,11 @@ async function main(): Promise<number> {
   const publicClient = createPublicClient({ chain, transport: http(anvil.url), pollingInterval: 50 }) as PublicClient;
   const wallet = (key: Hex) =>
     createWalletClient({ chain, transport: http(anvil.url), account: privateKeyToAccount(key), pollingInterval: 50 });
-  const rpc = (method: string, params: unknown[]) =>
-    publicClient.request({ method: method as never, params: params as never });
+  const testClient = createTestClient({ chain, mode: "anvil", transport: http(anvil.url) });
   const chainNow = async () => (await publicClient.getBlock({ blockTag: "latest" })).timestamp;
   const warp = async (seconds: bigint) => {
-    await rpc("evm_increaseTime", [Number(seconds)]);
-    await rpc("evm_mine", []);
+    await testClient.increaseTime({ seconds: Number(seconds) });
+    await testClient.mine({ blocks: 1 });
   };
 
   // 2. The contracts, with the Ignition modules through the deploy script.
@@ -290,11 +288,9 @@ async function main(): Promise<number> {
     }, 30_000);
     if (health === undefined) throw new Error(`relayer did not become healthy:\n${readFileSync(relayerLog, "utf8")}`);
     ok(`relayer on ${relayerUrl} (pid ${relayerProcess.pid}, store ${health.store}, key ${health.relayer})`);
-    const automation = (await relayer.status()).escrows !== null;
-    if (automation) ok("relayer automation is running (escrow expiry, watchtower, finalize)");
-    else waiting(yellow("this relayer has no automation yet: the two steps that depend on it will say so"));
+    if ((await relayer.status()).escrows === null) throw new Error("the relayer's automation is not running");
     log(`status page: ${relayerUrl}/  (open it while the demo runs)`);
-    return { relayer, relayerUrl, automation };
+    return { relayer, relayerUrl };
   })();
   relayerReady.catch(() => undefined); // awaited below; this only keeps an early failure from going unhandled
 
@@ -315,21 +311,21 @@ async function main(): Promise<number> {
   };
   const tokenReceipt = await receipt(
     await deployer.deployContract({
-      abi: tokenAbi as never,
+      abi: tokenAbi,
       bytecode: tokenArtifact.bytecode,
       args: ["Demo Dollar", "USDx", DECIMALS],
-    } as never),
+    }),
   );
   const token = tokenReceipt.contractAddress as Address;
   const tokenCall = async (key: Hex, functionName: string, args: unknown[]) =>
-    receipt(await wallet(key).writeContract({ address: token, abi: tokenAbi as never, functionName, args } as never));
+    receipt(await wallet(key).writeContract({ address: token, abi: tokenAbi, functionName, args }));
   const tokenBalance = (account: Address) =>
     publicClient.readContract({
       address: token,
-      abi: tokenAbi as never,
+      abi: tokenAbi,
       functionName: "balanceOf",
       args: [account],
-    } as never) as Promise<bigint>;
+    }) as Promise<bigint>;
   ok(`ERC-20 "Demo Dollar" (USDx, ${DECIMALS} decimals) at ${token}`);
 
   const people = Object.fromEntries(
@@ -352,7 +348,7 @@ async function main(): Promise<number> {
   await mint("alice", usd(10_000));
   await tokenCall(KEYS.alice, "approve", [addresses.escrow, 2n ** 256n - 1n]);
   const escrowAs = (key: Hex) =>
-    createEscrowClient({ publicClient, walletClient: wallet(key) as never, address: addresses.escrow });
+    createEscrowClient({ publicClient, walletClient: wallet(key), address: addresses.escrow });
   const alice = escrowAs(KEYS.alice);
   const escrowDomain: DeploymentDomain = { chainId: 31_337, verifyingContract: addresses.escrow };
   const move = (from: string, to: string, amount: bigint) => ledger.move(from, to, amount);
@@ -398,7 +394,7 @@ async function main(): Promise<number> {
   ok(`escrow #${e1.id}: alice → bob 900 USDx, released in 3 milestones of 300`);
 
   // b) Released gaslessly: alice signs, the relayer submits releaseWithSig.
-  const { relayer, relayerUrl, automation } = await relayerReady;
+  const { relayer, relayerUrl } = await relayerReady;
   const e2 = await createEscrow({
     payee: people.bob.address,
     amount: usd(500),
@@ -453,7 +449,7 @@ async function main(): Promise<number> {
 
   // ------------------------------------------------------------ hub payments
   section("Instant payments: 300 intents from 20 payers, settled in batches");
-  const hub = createSettlementClient({ publicClient, walletClient: deployer as never, address: addresses.hub });
+  const hub = createSettlementClient({ publicClient, walletClient: deployer, address: addresses.hub });
   const hubDomain: DeploymentDomain = { chainId: 31_337, verifyingContract: addresses.hub };
   const hubBalance = (account: Address) => hub.balanceOf([account, token]);
   const payers = Array.from({ length: 20 }, () => privateKeyToAccount(generatePrivateKey()));
@@ -602,7 +598,7 @@ async function main(): Promise<number> {
   section("Micropayments: 10,000 vouchers, one claim");
   const channelDomain: DeploymentDomain = { chainId: 31_337, verifyingContract: addresses.channels };
   const channelsAs = (key: Hex) =>
-    createChannelClient({ publicClient, walletClient: wallet(key) as never, address: addresses.channels });
+    createChannelClient({ publicClient, walletClient: wallet(key), address: addresses.channels });
   const getChannel = (id: Hex) => channelsAs(KEYS.deployer).getChannel([id]);
   await mint("paula", usd(200));
   await tokenCall(KEYS.paula, "approve", [addresses.channels, usd(200)]);
@@ -676,44 +672,33 @@ async function main(): Promise<number> {
   const requested = await paula.requestCloseAndWait([channel2]);
   gas.push({ operation: "PaymentChannels.requestClose", count: 1, gas: requested.receipt.gasUsed });
   ok("paula requested a close (she hopes rita is offline)");
-  const waitingOnAutomation: string[] = [];
   const challengePeriod = await paula.challengePeriod();
-  if (automation) {
-    const claimedByWatchtower = await until(async () => {
-      const channel = await getChannel(channel2);
-      return channel.claimed === latest2.cumulativeAmount ? channel : undefined;
-    }, 30_000);
-    if (claimedByWatchtower === undefined) throw new Error("the relayer did not claim rita's latest voucher");
-    move("PaymentChannels contract", "rita (wallet)", latest2.cumulativeAmount);
-    const claimLogs = await channelsAs(KEYS.deployer).getEvents.ChannelClaimed(
-      { channelId: channel2 },
-      { fromBlock: 0n },
-    );
-    const claimTx = claimLogs[claimLogs.length - 1]?.transactionHash as Hex;
-    gas.push({ operation: "PaymentChannels.claim (watchtower)", count: 1, gas: (await receipt(claimTx)).gasUsed });
-    ok(`the relayer claimed rita's ${fmt(latest2.cumulativeAmount)} USDx as watchtower (tx ${claimTx})`);
-    await warp(challengePeriod + 1n);
-    const finalized = await until(async () => {
-      const channel = await getChannel(channel2);
-      return channel.status === 3 ? channel : undefined;
-    }, 30_000);
-    if (finalized === undefined) throw new Error("the relayer did not finalize the close");
-    move("PaymentChannels contract", "paula (wallet)", usd(50) - latest2.cumulativeAmount);
-    const closeLogs = await channelsAs(KEYS.deployer).getEvents.ChannelClosed(
-      { channelId: channel2 },
-      { fromBlock: 0n },
-    );
-    const closeTx = closeLogs[closeLogs.length - 1]?.transactionHash as Hex;
-    gas.push({ operation: "PaymentChannels.finalizeClose (relayer)", count: 1, gas: (await receipt(closeTx)).gasUsed });
-    ok(
-      `challenge period over: the relayer finalized the close, paula got the unspent ${fmt(usd(50) - latest2.cumulativeAmount)} USDx back`,
-    );
-  } else {
-    waitingOnAutomation.push("watchtower claim of the latest voucher, and finalizeClose");
-    waiting(
-      yellow("WAITING ON AUTOMATION: the relayer has no watchtower yet; the channel stays closing, funds stay locked"),
-    );
-  }
+  const claimedByWatchtower = await until(async () => {
+    const channel = await getChannel(channel2);
+    return channel.claimed === latest2.cumulativeAmount ? channel : undefined;
+  }, 30_000);
+  if (claimedByWatchtower === undefined) throw new Error("the relayer did not claim rita's latest voucher");
+  move("PaymentChannels contract", "rita (wallet)", latest2.cumulativeAmount);
+  const claimLogs = await channelsAs(KEYS.deployer).getEvents.ChannelClaimed(
+    { channelId: channel2 },
+    { fromBlock: 0n },
+  );
+  const claimTx = claimLogs[claimLogs.length - 1]?.transactionHash as Hex;
+  gas.push({ operation: "PaymentChannels.claim (watchtower)", count: 1, gas: (await receipt(claimTx)).gasUsed });
+  ok(`the relayer claimed rita's ${fmt(latest2.cumulativeAmount)} USDx as watchtower (tx ${claimTx})`);
+  await warp(challengePeriod + 1n);
+  const finalized = await until(async () => {
+    const channel = await getChannel(channel2);
+    return channel.status === 3 ? channel : undefined;
+  }, 30_000);
+  if (finalized === undefined) throw new Error("the relayer did not finalize the close");
+  move("PaymentChannels contract", "paula (wallet)", usd(50) - latest2.cumulativeAmount);
+  const closeLogs = await channelsAs(KEYS.deployer).getEvents.ChannelClosed({ channelId: channel2 }, { fromBlock: 0n });
+  const closeTx = closeLogs[closeLogs.length - 1]?.transactionHash as Hex;
+  gas.push({ operation: "PaymentChannels.finalizeClose (relayer)", count: 1, gas: (await receipt(closeTx)).gasUsed });
+  ok(
+    `challenge period over: the relayer finalized the close, paula got the unspent ${fmt(usd(50) - latest2.cumulativeAmount)} USDx back`,
+  );
 
   // ------------------------------------------------------------ expiry
   section("Escrow expiry: settled by the relayer on its own");
@@ -721,21 +706,16 @@ async function main(): Promise<number> {
   const now = await chainNow();
   if (now <= e4View.deadline) await warp(e4View.deadline - now + 1n);
   log(`escrow #${e4.id}'s deadline has passed (chain time moved forward)`);
-  if (automation) {
-    const settled = await until(async () => {
-      const view = await alice.getEscrow([e4.id]);
-      return view.remaining === 0n ? view : undefined;
-    }, 30_000);
-    if (settled === undefined) throw new Error(`the relayer did not settle escrow #${e4.id} after its deadline`);
-    move("Escrow contract", "bob (wallet)", usd(200));
-    const expiredLogs = await alice.getEvents.EscrowExpired({ id: e4.id }, { fromBlock: 0n });
-    const expireTx = expiredLogs[expiredLogs.length - 1]?.transactionHash as Hex;
-    gas.push({ operation: "Escrow.settleExpiredBatch (relayer)", count: 1, gas: (await receipt(expireTx)).gasUsed });
-    ok(`the relayer settled escrow #${e4.id} at expiry: 200 USDx to bob (tx ${expireTx})`);
-  } else {
-    waitingOnAutomation.push("settling expired escrows (settleExpiredBatch)");
-    waiting(yellow(`WAITING ON AUTOMATION: escrow #${e4.id} is due, but this relayer does not settle expiries yet`));
-  }
+  const settled = await until(async () => {
+    const view = await alice.getEscrow([e4.id]);
+    return view.remaining === 0n ? view : undefined;
+  }, 30_000);
+  if (settled === undefined) throw new Error(`the relayer did not settle escrow #${e4.id} after its deadline`);
+  move("Escrow contract", "bob (wallet)", usd(200));
+  const expiredLogs = await alice.getEvents.EscrowExpired({ id: e4.id }, { fromBlock: 0n });
+  const expireTx = expiredLogs[expiredLogs.length - 1]?.transactionHash as Hex;
+  gas.push({ operation: "Escrow.settleExpiredBatch (relayer)", count: 1, gas: (await receipt(expireTx)).gasUsed });
+  ok(`the relayer settled escrow #${e4.id} at expiry: 200 USDx to bob (tx ${expireTx})`);
 
   // ------------------------------------------------------------ summary
   section("Summary");
@@ -785,9 +765,6 @@ async function main(): Promise<number> {
   );
 
   console.log("");
-  if (waitingOnAutomation.length > 0) {
-    console.log(yellow(`Not shown yet — waiting on the relayer's automation: ${waitingOnAutomation.join("; ")}.`));
-  }
   if (mismatches > 0) {
     console.log(red(bold(`${mismatches} balance(s) did not reconcile.`)));
     return 1;
