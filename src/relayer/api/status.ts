@@ -77,10 +77,10 @@ export function renderStatusPage(status: StatusBody, nonce: string): string {
   body { font: 14px/1.45 system-ui, sans-serif; margin: 2rem auto; max-width: 68rem; padding: 0 1rem; color: #1d2330; }
   h1 { font-size: 1.35rem; margin: 0 0 .2rem; } h2 { font-size: 1rem; margin: 1.6rem 0 .4rem; }
   .meta { color: #5a6272; margin-bottom: 1rem; } .meta code { font-size: 12px; }
-  .cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(11.5rem, 1fr)); gap: .7rem; }
+  .cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(9rem, 1fr)); gap: .7rem; }
   .card { border: 1px solid #d9dde5; border-radius: 6px; padding: .6rem .8rem; background: #f8f9fb; }
   .card .label { color: #5a6272; font-size: 12px; text-transform: uppercase; letter-spacing: .04em; }
-  .card .value { font-size: 1.25rem; font-variant-numeric: tabular-nums; white-space: nowrap; }
+  .card .value { font-size: 1.2rem; font-variant-numeric: tabular-nums; white-space: nowrap; }
   table { border-collapse: collapse; width: 100%; } th, td { text-align: left; padding: .3rem .5rem; border-bottom: 1px solid #e6e9ef; }
   th { font-size: 12px; color: #5a6272; font-weight: 600; } td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
   td.empty { color: #8a91a0; font-style: italic; } code { font-size: 12px; }
