@@ -213,7 +213,11 @@ describe("relayer automation end to end (anvil, real contracts)", () => {
     );
     expect(stillDisputed.state).to.equal(ESCROW_DISPUTED);
     expect(stillDisputed.remaining).to.equal(parseEther("2"));
-    const status = await service?.automationStatus();
+    // The store learns of the settlement once the transaction is confirmed or its event indexed.
+    const status = await eventually(
+      async () => service?.automationStatus(),
+      (st) => st?.escrowsDue === 0,
+    );
     expect(status).to.deep.include({ enabled: true, escrowsWaiting: 1, escrowsDisputed: 1, escrowsDue: 0 });
 
     await advance(disputedAt + RESOLUTION_TIMEOUT - (await now()) + 1n);
@@ -265,7 +269,12 @@ describe("relayer automation end to end (anvil, real contracts)", () => {
     expect(claimed.status).to.equal(CHANNEL_CLOSING);
     expect(await publicClient.getBalance({ address: payee })).to.equal(parseEther("0.25"));
     expect(await senderOf("ChannelClaimed", channelId)).to.equal(relayerAddress);
-    expect((await relayer.getVoucher(channelId)).claimedAmount).to.equal(parseEther("0.25"));
+    // The relayer records the claim once its transaction manager has seen it confirmed.
+    const kept = await eventually(
+      () => relayer.getVoucher(channelId),
+      (v) => v.claimedAmount === parseEther("0.25"),
+    );
+    expect(kept.claimedAmount).to.equal(parseEther("0.25"));
 
     // Not finalized while the challenge period runs.
     await new Promise((resolve) => setTimeout(resolve, 1_000));
@@ -281,6 +290,10 @@ describe("relayer automation end to end (anvil, real contracts)", () => {
     expect(await senderOf("ChannelClosed", channelId)).to.equal(relayerAddress);
     expect(await publicClient.getBalance({ address: payer.address })).to.equal(payerBefore + parseEther("0.75"));
     expect(await publicClient.getBalance({ address: payee })).to.equal(parseEther("0.25"));
-    expect((await service?.automationStatus())?.channelsClosing).to.equal(0);
+    const status = await eventually(
+      async () => (await service?.automationStatus())?.channelsClosing,
+      (closing) => closing === 0,
+    );
+    expect(status).to.equal(0);
   });
 });

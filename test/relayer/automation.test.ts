@@ -198,6 +198,16 @@ describe("indexed escrows and channels in the store", () => {
     });
     expect(items).to.deep.equal(["0x2"]);
     expect((await store.dueEscrows(escrow, 301n, 10)).map((e) => e.id)).to.deep.equal([5n, 1n]);
+    // Another instance's batch cannot take an escrow a pending batch carries.
+    const second = await store.createBatch({
+      kind: "expire",
+      contract: escrow,
+      sender: randomAddress(),
+      items: ["0x2", "0x1"],
+      note: "2,1",
+    });
+    expect(second.items).to.deep.equal(["0x1"]);
+    await store.abandonBatch(second.batchId, "nonce_taken", 5);
     await store.abandonBatch(batchId, "nonce_taken", 5);
     expect((await store.dueEscrows(escrow, 301n, 10)).map((e) => e.id)).to.deep.equal([2n, 5n, 1n]);
 
@@ -233,8 +243,10 @@ describe("indexed escrows and channels in the store", () => {
     expect(closing[1]).to.deep.include({ claimed: 10n, deposit: 1_000n, closesAt: 500n, finalizeInFlight: false });
     expect(closing[1].voucher).to.deep.include({ cumulativeAmount: 300n, signature: "0xab", batchId: null });
 
-    await store.createBatch({ kind: "finalize", contract: channels, sender: randomAddress(), items: [b], note: b });
+    const finalize = { kind: "finalize" as const, contract: channels, sender: randomAddress(), items: [b], note: b };
+    expect((await store.createBatch(finalize)).items).to.deep.equal([b]);
     expect((await store.closingChannels(channels, 10))[0].finalizeInFlight).to.equal(true);
+    expect((await store.createBatch(finalize)).items).to.deep.equal([]);
     expect(await store.automationCounts({ channels, nowSeconds: 0n })).to.deep.include({
       channelsOpen: 1,
       channelsClosing: 2,
@@ -349,6 +361,18 @@ describe("chain indexer (fake chain)", () => {
     expect((await temp.store.dueEscrows(escrow.address, T0 + 10_000n, 10))[0].remaining).to.equal(1_000n);
     const head = BigInt(chain.blocks.length - 1);
     expect(ranges).to.deep.equal([[head - 3n, head]]);
+  });
+
+  it("goes back to the head when the chain is shorter than its cursor (a reset node), and moves on", async () => {
+    chain.mineEmpty(10);
+    const sync = indexer({ fromBlock: 0n });
+    await sync.sync();
+    chain.blocks.splice(5);
+    await sync.sync();
+    expect((await temp.store.getCursor(`escrow:${escrow.address.toLowerCase()}`))?.blockNumber).to.equal(4n);
+    emitEscrow("EscrowCreated", 11n, escrowView());
+    expect(await sync.sync()).to.equal(true);
+    expect((await temp.store.dueEscrows(escrow.address, T0 + 10_000n, 10)).map((e) => e.id)).to.deep.equal([11n]);
   });
 
   it("keeps its cursor when the node fails mid-way, and catches up afterwards", async () => {

@@ -188,7 +188,9 @@ export class ChainIndexer {
     } else if ((await chain.getBlockHash(cursor.blockNumber)) === cursor.blockHash) {
       next = cursor.blockNumber + 1n;
     } else {
-      const back = cursor.blockNumber > BigInt(this.o.reorgDepth) ? cursor.blockNumber - BigInt(this.o.reorgDepth) : 0n;
+      // Never above the head: a chain shorter than the cursor (a reset node) must not stall the indexer.
+      let back = cursor.blockNumber > BigInt(this.o.reorgDepth) ? cursor.blockNumber - BigInt(this.o.reorgDepth) : 0n;
+      if (back > head) back = head;
       const keys = await source.keysAfter(back);
       logger.warn(
         {

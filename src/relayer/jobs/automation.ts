@@ -76,8 +76,8 @@ const parseExpireNote = (note: string | null) => (note ? note.split(",").map(Big
 const SKIP_MS = 60_000;
 /** Longest pause between rounds after consecutive failures. */
 const MAX_BACKOFF_MS = 60_000;
-/** Closing channels looked at per round. */
-const CHANNELS_PER_ROUND = 100;
+/** Closing channels looked at per round (deciding is cheap; only those with work cost RPC calls). */
+const CHANNELS_PER_ROUND = 1_000;
 
 /**
  * The relayer acting on its own. Each round it brings the chain index up to date, then:

@@ -548,22 +548,25 @@ export class SqlStore implements Store {
             [batchId, items, lower(args.sender)],
           )
         ).map((r) => r.digest);
-      } else if (args.kind === "expire") {
-        taken = (
-          await tx.query<{ escrow_id: Num }>(
-            `UPDATE indexed_escrows SET batch_id = $1, updated_at = now()
-             WHERE escrow = $2 AND escrow_id = ANY($3::numeric[]) RETURNING escrow_id`,
-            [batchId, lower(args.contract), items.map((id) => BigInt(id).toString())],
-          )
-        ).map((r) => toHex(big(r.escrow_id)));
-      } else if (args.kind === "finalize") {
-        taken = (
-          await tx.query<{ channel_id: string }>(
-            `UPDATE indexed_channels SET batch_id = $1, updated_at = now()
-             WHERE channels = $2 AND channel_id = ANY($3::text[]) RETURNING channel_id`,
-            [batchId, lower(args.contract), items],
-          )
-        ).map((r) => r.channel_id);
+      } else if (args.kind === "expire" || args.kind === "finalize") {
+        // Rows another pending batch carries (another instance's) are not taken: lock them first,
+        // then decide in a new statement, whose snapshot sees that batch if it committed meanwhile.
+        const [table, key, keys] =
+          args.kind === "expire"
+            ? ["indexed_escrows", "escrow_id", items.map((id) => BigInt(id).toString())]
+            : ["indexed_channels", "channel_id", items];
+        const where = `${args.kind === "expire" ? "escrow" : "channels"} = $1 AND ${key} = ANY($2::${
+          args.kind === "expire" ? "numeric" : "text"
+        }[])`;
+        await tx.query(`SELECT 1 FROM ${table} WHERE ${where} FOR UPDATE`, [lower(args.contract), keys]);
+        const rows = await tx.query<{ key: Num }>(
+          `UPDATE ${table} r SET batch_id = $3, updated_at = now()
+           WHERE ${where}
+             AND NOT EXISTS (SELECT 1 FROM batches b WHERE b.id = r.batch_id AND b.status = 'pending')
+           RETURNING ${key} AS key`,
+          [lower(args.contract), keys, batchId],
+        );
+        taken = rows.map((r) => (args.kind === "expire" ? toHex(big(r.key)) : String(r.key)));
       } else if (args.kind === "claim") {
         taken = (
           await tx.query<{ channel_id: string }>(
