@@ -71,6 +71,7 @@ export {
   type RelayerClient,
   RelayerRequestError,
   type ReleaseStatusResponse,
+  type StatusResponse,
   type SubmitPaymentResponse,
   type VoucherResponse,
   type WaitForPaymentParameters,

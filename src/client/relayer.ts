@@ -10,7 +10,9 @@ import {
   paymentStatusResponse,
   type ReleaseStatusResponse,
   releaseStatusResponse,
+  type StatusResponse,
   type SubmitPaymentResponse,
+  statusResponse,
   submitPaymentResponse,
   type VoucherResponse,
   voucherResponse,
@@ -22,6 +24,7 @@ export type {
   HealthResponse,
   PaymentStatusResponse,
   ReleaseStatusResponse,
+  StatusResponse,
   SubmitPaymentResponse,
   VoucherResponse,
 } from "../relayer/api/schemas.js";
@@ -97,6 +100,8 @@ export interface RelayerClient {
   getVoucher(channelId: Hex): Promise<VoucherResponse>;
   /** `GET /healthz` (answers a degraded relayer's health too, instead of throwing). */
   health(): Promise<HealthResponse>;
+  /** `GET /v1/status`: what the status page shows (queue depth, settlement rate, recent transactions, ...). */
+  status(): Promise<StatusResponse>;
   /** `POST /v1/admin/pause` with the admin bearer token. */
   pause(adminToken: string): Promise<{ paused: boolean }>;
   /** `POST /v1/admin/resume` with the admin bearer token. */
@@ -201,6 +206,7 @@ export function createRelayerClient({
       call("POST", "/v1/vouchers", voucherResponse, { body: { ...voucher, signature, claim } }),
     getVoucher: (channelId) => call("GET", `/v1/vouchers/${channelId}`, voucherResponse),
     health: () => call("GET", "/healthz", healthResponse, { acceptStatuses: [503] }),
+    status: () => call("GET", "/v1/status", statusResponse),
     pause: (token) => call("POST", "/v1/admin/pause", adminResponse, { token }),
     resume: (token) => call("POST", "/v1/admin/resume", adminResponse, { token }),
   };

@@ -2,7 +2,7 @@ import { createRequire } from "node:module";
 import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import type { Address } from "viem";
-import type { HealthResponse } from "./api/schemas.js";
+import type { HealthResponse, StatusBody } from "./api/schemas.js";
 import { buildServer } from "./api/server.js";
 import { HubReader } from "./chain/hub-reader.js";
 import { ChainIndexer } from "./chain/indexer.js";
@@ -264,6 +264,7 @@ export class RelayerService {
       metrics: this.metrics,
       logger,
       health: () => this.health(),
+      status: () => this.status(),
       adminToken: config.adminToken?.reveal(),
       bodyLimit: config.bodyLimit,
       rateLimit: { max: config.rateLimit, windowMs: config.rateLimitWindowMs },
@@ -316,6 +317,64 @@ export class RelayerService {
       store: this.o.store.backend,
       inflightTransactions: this.txManager.inflight,
       checks,
+    };
+  }
+
+  /**
+   * The status page's figures: queue and totals from the store, the settlement rate over the
+   * last `windowSeconds`, the latest transactions, watched channels, and the relayer's balance.
+   */
+  async status(windowSeconds = 10): Promise<StatusBody> {
+    const { ports, store } = this.o;
+    const [snapshot, blockNumber, balance, automation] = await Promise.all([
+      store.statusSnapshot({
+        hub: ports.hub?.address,
+        channels: ports.channels?.address,
+        sender: ports.chain.sender,
+        windowSeconds,
+        limit: 10,
+      }),
+      ports.chain.getBlockNumber(),
+      ports.chain.getBalance().catch(() => null),
+      this.automation === undefined ? undefined : this.automationStatus(),
+    ]);
+    return {
+      time: new Date().toISOString(),
+      chainId: this.o.chainId,
+      relayer: ports.chain.sender,
+      paused: this.gate.paused,
+      blockNumber: blockNumber.toString(),
+      relayerBalance: balance?.toString() ?? null,
+      queue: {
+        accepted: snapshot.intents.accepted,
+        submitted: snapshot.intents.submitted,
+        inflightTransactions: this.txManager.inflight,
+      },
+      intents: { settled: snapshot.intents.settled, failed: snapshot.intents.failed },
+      settledPerSecond: snapshot.settledInWindow / windowSeconds,
+      windowSeconds,
+      recentSettlements: snapshot.recentBatches.map((b) => ({
+        kind: b.kind,
+        size: b.size,
+        status: b.status,
+        txHash: b.txHash,
+        blockNumber: b.blockNumber.toString(),
+        at: b.at.toISOString(),
+      })),
+      channels: {
+        watched: snapshot.watchedChannels.count,
+        closing: automation?.channelsClosing ?? null,
+        latest: snapshot.watchedChannels.latest.map((v) => ({
+          channelId: v.channelId,
+          cumulativeAmount: v.cumulativeAmount.toString(),
+          claimedAmount: v.claimedAmount.toString(),
+          claimRequested: v.claimRequested,
+        })),
+      },
+      escrows:
+        automation === undefined
+          ? null
+          : { waiting: automation.escrowsWaiting, due: automation.escrowsDue, disputed: automation.escrowsDisputed },
     };
   }
 

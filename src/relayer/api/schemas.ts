@@ -141,6 +141,65 @@ export const healthResponse = z
   })
   .meta({ id: "Health" });
 
+const count = z.number().int().nonnegative();
+
+export const statusResponse = z
+  .object({
+    time: timestamp,
+    chainId: z.number().int(),
+    relayer: address.nullable(),
+    paused: z.boolean(),
+    blockNumber: uint256,
+    relayerBalance: uint256
+      .nullable()
+      .meta({ description: "the relayer key's native balance in wei (null: unreadable)" }),
+    queue: z
+      .object({
+        accepted: count.meta({ description: "accepted intents waiting for a batch (the queue depth)" }),
+        submitted: count.meta({ description: "intents in a transaction not yet confirmed" }),
+        inflightTransactions: count,
+      })
+      .meta({ description: "work in progress" }),
+    intents: z.object({ settled: count, failed: count }).meta({ description: "totals since the store began" }),
+    settledPerSecond: z.number().nonnegative().meta({ description: "intents settled per second over the window" }),
+    windowSeconds: z.number().int().positive(),
+    recentSettlements: z.array(
+      z.object({
+        kind: z.enum(["settle", "release", "claim", "finalize", "expire", "filler"]),
+        size: count,
+        status: z.enum(["confirmed", "reverted"]),
+        txHash: bytes32,
+        blockNumber: uint256,
+        at: timestamp,
+      }),
+    ),
+    channels: z
+      .object({
+        watched: count,
+        closing: count
+          .nullable()
+          .meta({ description: "channels whose close was requested (null: automation not running)" }),
+        latest: z.array(
+          z.object({
+            channelId: bytes32,
+            cumulativeAmount: uint256,
+            claimedAmount: uint256,
+            claimRequested: z.boolean(),
+          }),
+        ),
+      })
+      .meta({ description: "channels whose latest voucher the relayer keeps for watchtower duty" }),
+    escrows: z
+      .object({
+        waiting: count.meta({ description: "escrows with funds left, not yet settleable on expiry" }),
+        due: count.meta({ description: "escrows settleable on expiry now, about to be settled" }),
+        disputed: count.meta({ description: "of those with funds left, the disputed ones" }),
+      })
+      .nullable()
+      .meta({ description: "escrows the automation settles at expiry (null: automation not running)" }),
+  })
+  .meta({ id: "Status", description: "What the status page at `/` shows" });
+
 export const adminResponse = z.object({ paused: z.boolean() }).meta({ id: "AdminState" });
 
 export const errorResponse = z
@@ -159,4 +218,6 @@ export type ReleaseStatusResponse = z.output<typeof releaseStatusResponse>;
 export type SubmitVoucherRequest = z.input<typeof submitVoucherRequest>;
 export type VoucherResponse = z.output<typeof voucherResponse>;
 export type HealthResponse = z.output<typeof healthResponse>;
+export type StatusResponse = z.output<typeof statusResponse>;
+export type StatusBody = z.input<typeof statusResponse>;
 export type ErrorResponse = z.output<typeof errorResponse>;

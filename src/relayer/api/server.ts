@@ -14,7 +14,8 @@ import { openApiRoute } from "./openapi.js";
 import { operationRoutes } from "./operations.js";
 import { paymentRoutes } from "./payments.js";
 import type { RouteDoc } from "./route.js";
-import type { HealthResponse } from "./schemas.js";
+import type { HealthResponse, StatusBody } from "./schemas.js";
+import { statusRoutes } from "./status.js";
 import { voucherRoutes } from "./vouchers.js";
 
 export interface ApiOptions {
@@ -27,6 +28,8 @@ export interface ApiOptions {
   metrics: RelayerMetrics;
   logger: Logger;
   health: () => Promise<HealthResponse>;
+  /** The status page's figures (`GET /v1/status`, `GET /`). */
+  status: () => Promise<StatusBody>;
   adminToken?: string;
   bodyLimit: number;
   rateLimit: { max: number; windowMs: number };
@@ -110,6 +113,7 @@ export async function buildServer(o: ApiOptions): Promise<FastifyInstance> {
   escrowRoutes(app, docs, { intake: o.releases, store: o.store });
   voucherRoutes(app, docs, { intake: o.vouchers, channels: o.channels, store: o.store });
   operationRoutes(app, docs, { gate: o.gate, metrics: o.metrics, health: o.health, adminToken: o.adminToken });
+  statusRoutes(app, docs, { status: o.status });
   openApiRoute(app, docs, { version: o.version });
   return app;
 }

@@ -210,6 +210,8 @@ export interface ChainPort {
   /** Whether `address` has code at block `blockNumber` (needs the node to keep that state). */
   hasCode(address: Address, blockNumber: bigint): Promise<boolean>;
   getTransactionCount(blockTag: "latest" | "pending"): Promise<number>;
+  /** The relayer's native balance (wei) at the latest block: what it has left to pay gas with. */
+  getBalance(): Promise<bigint>;
   estimateFees(): Promise<FeeEstimate>;
   /** Gas for a call from the relayer; throws `CallRevertedError` when the call would revert. */
   estimateGas(args: { to: Address; data: Hex; value?: bigint }): Promise<bigint>;

@@ -99,6 +99,10 @@ export class ViemChain implements ChainPort {
     return this.client.getTransactionCount({ address: this.sender, blockTag });
   }
 
+  getBalance(): Promise<bigint> {
+    return this.client.getBalance({ address: this.sender });
+  }
+
   async estimateFees(): Promise<FeeEstimate> {
     const [block, tip] = await Promise.all([
       this.client.getBlock({ blockTag: "latest" }),

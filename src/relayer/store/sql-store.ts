@@ -16,8 +16,10 @@ import type {
   NewIntent,
   PaymentResults,
   QueueGroup,
+  RecentBatch,
   ReleaseRecord,
   Reservation,
+  StatusSnapshot,
   Store,
   TxAttempt,
   VoucherRecord,
@@ -1080,6 +1082,60 @@ export class SqlStore implements Store {
       escrowsDisputed: Number(row.escrowsDisputed),
       channelsOpen: Number(row.channelsOpen),
       channelsClosing: Number(row.channelsClosing),
+    };
+  }
+
+  async statusSnapshot(args: {
+    hub?: Address;
+    channels?: Address;
+    sender: Address;
+    windowSeconds: number;
+    limit: number;
+  }): Promise<StatusSnapshot> {
+    const [counts] = await this.db.query<Record<IntentStatus | "recent", Num>>(
+      `SELECT count(*) FILTER (WHERE status = 'accepted') AS accepted,
+              count(*) FILTER (WHERE status = 'submitted') AS submitted,
+              count(*) FILTER (WHERE status = 'settled') AS settled,
+              count(*) FILTER (WHERE status = 'failed') AS failed,
+              count(*) FILTER (WHERE status = 'settled' AND settled_at > now() - $2 * interval '1 second') AS recent
+       FROM payment_intents WHERE hub = $1`,
+      [args.hub === undefined ? "" : lower(args.hub), args.windowSeconds],
+    );
+    const batches = await this.db.query<BatchRow & { updated_at: Date }>(
+      `SELECT * FROM batches
+       WHERE sender = $1 AND status IN ('confirmed', 'reverted') AND kind <> 'filler'
+       ORDER BY block_number DESC, id DESC LIMIT $2`,
+      [lower(args.sender), args.limit],
+    );
+    const channels = args.channels === undefined ? "" : lower(args.channels);
+    const [watched] = await this.db.query<{ count: Num }>(
+      "SELECT count(*) AS count FROM vouchers WHERE channels = $1",
+      [channels],
+    );
+    const vouchers = await this.db.query<VoucherRow>(
+      "SELECT * FROM vouchers WHERE channels = $1 ORDER BY updated_at DESC, channel_id LIMIT $2",
+      [channels, args.limit],
+    );
+    return {
+      intents: {
+        accepted: Number(counts.accepted),
+        submitted: Number(counts.submitted),
+        settled: Number(counts.settled),
+        failed: Number(counts.failed),
+      },
+      settledInWindow: Number(counts.recent),
+      recentBatches: batches.map(
+        (row): RecentBatch => ({
+          id: Number(row.id),
+          kind: row.kind,
+          size: Number(row.size),
+          status: row.status as RecentBatch["status"],
+          txHash: row.tx_hash as Hex,
+          blockNumber: big(row.block_number ?? 0),
+          at: row.updated_at,
+        }),
+      ),
+      watchedChannels: { count: Number(watched.count), latest: vouchers.map(toVoucher) },
     };
   }
 

@@ -128,6 +128,29 @@ export interface VoucherRecord {
   batchId: number | null;
 }
 
+/** A confirmed (or reverted) transaction of the relayer, for the status page. */
+export interface RecentBatch {
+  id: number;
+  kind: BatchKind;
+  size: number;
+  status: "confirmed" | "reverted";
+  txHash: Hex;
+  blockNumber: bigint;
+  at: Date;
+}
+
+/** What the status page shows from the store, in one read. */
+export interface StatusSnapshot {
+  /** The hub's intents by status (all zero without a hub). */
+  intents: Record<IntentStatus, number>;
+  /** Intents settled within the last `windowSeconds`. */
+  settledInWindow: number;
+  /** The relayer's latest confirmed or reverted transactions (fillers left out), newest first. */
+  recentBatches: RecentBatch[];
+  /** Channels whose latest voucher the relayer keeps (watchtower duty), most recently updated first. */
+  watchedChannels: { count: number; latest: VoucherRecord[] };
+}
+
 export interface ChainCursor {
   blockNumber: bigint;
   blockHash: Hex;
@@ -295,6 +318,15 @@ export interface Store {
   /** Channels whose close was requested, soonest to close first, with their latest voucher. */
   closingChannels(channels: Address, limit: number): Promise<WatchedChannel[]>;
   automationCounts(args: { escrow?: Address; channels?: Address; nowSeconds: bigint }): Promise<AutomationCounts>;
+
+  /** Figures for the status page (`GET /v1/status`). */
+  statusSnapshot(args: {
+    hub?: Address;
+    channels?: Address;
+    sender: Address;
+    windowSeconds: number;
+    limit: number;
+  }): Promise<StatusSnapshot>;
 
   /** Payers whose maintained reservation differs from the one derived from their open intents (should be none). */
   reservationMismatches(): Promise<{ hub: Address; payer: Address; token: Address }[]>;

@@ -40,6 +40,7 @@ export const STORE_METHODS = [
   "dueEscrows",
   "closingChannels",
   "automationCounts",
+  "statusSnapshot",
   "reservationMismatches",
   "schemaVersions",
 ] as const satisfies readonly Exclude<keyof Store & keyof SqlStore, "backend" | "close">[];

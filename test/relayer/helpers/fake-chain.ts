@@ -51,6 +51,8 @@ export class FakeChain implements ChainPort {
    * pooled ones the base fee has risen past (otherwise they wait in the pool, as in geth).
    */
   evictUnderpriced = false;
+  /** The sender's native balance (wei), as `getBalance` reports it. */
+  balance = 10n ** 18n;
   /** Calls to eth_estimateGas revert with this message while set. */
   simulationRevert: string | undefined;
   /** A contract's own simulation (throws `CallRevertedError` to revert). */
@@ -197,6 +199,10 @@ export class FakeChain implements ChainPort {
     let nonce = mined;
     while ([...this.pool.values()].some((tx) => tx.nonce === nonce)) nonce++;
     return nonce;
+  }
+  async getBalance(): Promise<bigint> {
+    this.#check();
+    return this.balance;
   }
   async estimateFees(): Promise<FeeEstimate> {
     this.#check();
