@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { closeSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
 import { join } from "node:path";
+import { after } from "node:test";
 import pg from "pg";
 import {
   type Address,
@@ -229,6 +230,17 @@ export interface RelayerOptions {
   log: string;
 }
 
+/** Every relayer process a scenario started and that has not exited yet. */
+const running = new Set<RelayerProcess>();
+
+/**
+ * The safety net of every fault file that imports this harness: once its tests are done, no
+ * relayer process it started may outlive it (a leftover child keeps the test runner waiting).
+ */
+after(async () => {
+  await Promise.all([...running].map((relayer) => relayer.kill()));
+});
+
 /** Starts `settlekit-relayer` as its own process and waits until its API answers. */
 export async function spawnRelayer(o: RelayerOptions, waitReady = true): Promise<RelayerProcess> {
   mkdirSync(LOG_DIR, { recursive: true });
@@ -275,6 +287,8 @@ export async function spawnRelayer(o: RelayerOptions, waitReady = true): Promise
       await exited;
     },
   };
+  running.add(relayer);
+  void exited.then(() => running.delete(relayer));
   if (waitReady) await untilReady(relayer, o.log);
   return relayer;
 }
