@@ -86,13 +86,18 @@ describe("fault: stuck and dropped transactions (automine off, low fee cap)", FA
       log,
       flags: [
         ...["--max-fee-gwei", "6", "--stuck-after-ms", String(STUCK_AFTER_MS)],
-        ...["--batch-max-size", "20", "--max-inflight-batches", "4"],
+        // A phase's intents fill their batches (20 each) even when a loaded machine sends them slowly.
+        ...["--batch-max-size", "20", "--batch-max-wait-ms", "5000", "--max-inflight-batches", "4"],
       ],
     });
-    const attempts = () =>
+    // The transactions of the batches that carry a phase's intents, oldest first.
+    const attempts = (intents: SignedIntent[]) =>
       sql<AttemptRow>(
         databaseUrl,
-        "SELECT hash, batch_id, nonce, max_fee_per_gas, status FROM transactions ORDER BY created_at, hash",
+        `SELECT hash, batch_id, nonce, max_fee_per_gas, status FROM transactions
+         WHERE batch_id IN (SELECT batch_id FROM payment_intents WHERE digest = ANY($1::text[]))
+         ORDER BY created_at, hash`,
+        [intents.map((i) => i.digest.toLowerCase())],
       );
     const until = async <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> => {
       const deadline = Date.now() + timeoutMs;
@@ -126,7 +131,7 @@ describe("fault: stuck and dropped transactions (automine off, low fee cap)", FA
 
     // 1. Stuck: the base fee rises past the batch's fee cap; the relayer replaces it.
     await submit(phases[0]);
-    const first = await until("the first batch's transaction", async () => (await attempts())[0]);
+    const first = await until("the first batch's transaction", async () => (await attempts(phases[0]))[0]);
     const firstFee = BigInt(first.max_fee_per_gas);
     // Recorded first, broadcast next: wait for the pool, then mine a block it cannot be in.
     await until("the transaction in the pool", async () =>
@@ -135,12 +140,12 @@ describe("fault: stuck and dropped transactions (automine off, low fee cap)", FA
     await mine(firstFee + 1n); // anvil evicts it, and refuses it again at this base fee
     const evicted = !(await pendingNonces()).includes(Number(first.nonce));
     const replacement = await until("a replacement", async () =>
-      (await attempts()).find((a) => a.batch_id === first.batch_id && a.hash !== first.hash),
+      (await attempts(phases[0])).find((a) => a.batch_id === first.batch_id && a.hash !== first.hash),
     );
     const replacementFee = BigInt(replacement.max_fee_per_gas);
     await mine(firstFee + 1n);
     await finalInStore(phases[0]);
-    const replacedRows = (await attempts()).filter((a) => a.batch_id === first.batch_id);
+    const replacedRows = (await attempts(phases[0])).filter((a) => a.batch_id === first.batch_id);
     const mined = replacedRows.find((a) => a.status === "mined");
     const receiptOfFirst = await hubChain.publicClient
       .getTransactionReceipt({ hash: first.hash })
@@ -149,15 +154,13 @@ describe("fault: stuck and dropped transactions (automine off, low fee cap)", FA
 
     // 2. The cap holds: with the base fee above the cap, nothing is offered above it.
     await submit(phases[1]);
-    const capped = await until("the second batch's transaction", async () =>
-      (await attempts()).find((a) => a.batch_id !== first.batch_id),
-    );
+    const capped = await until("the second phase's transaction", async () => (await attempts(phases[1]))[0]);
     await until("the transaction in the pool", async () =>
       (await pendingNonces()).includes(Number(capped.nonce)) ? true : undefined,
     );
     await mine(CAP + parseGwei("1"));
     await sleep(3 * STUCK_AFTER_MS);
-    const cappedRows = (await attempts()).filter((a) => a.batch_id === capped.batch_id);
+    const cappedRows = (await attempts(phases[1])).filter((a) => a.batch_id === capped.batch_id);
     const [{ open: openWhileCapped }] = await sql<{ open: string }>(
       databaseUrl,
       "SELECT count(*) AS open FROM payment_intents WHERE digest = ANY($1::text[]) AND status = 'submitted'",
@@ -173,10 +176,9 @@ describe("fault: stuck and dropped transactions (automine off, low fee cap)", FA
     const stuckAtCap = readFileSync(log, "utf8").includes("stuck at the fee cap");
 
     // 3. Dropped: two batches in the pool, the node forgets the first; its nonce must come back.
-    const known = new Set((await attempts()).map((a) => a.batch_id));
     await submit(phases[2]);
     const [lower, upper] = await until("two new batches", async () => {
-      const rows = (await attempts()).filter((a) => !known.has(a.batch_id));
+      const rows = await attempts(phases[2]);
       return rows.length >= 2 ? rows.sort((a, b) => Number(a.nonce) - Number(b.nonce)) : undefined;
     });
     await until("both in the pool", async () => ((await pendingNonces()).length === 2 ? true : undefined));
