@@ -1,12 +1,12 @@
 import { after, before, beforeEach, describe, it } from "node:test";
 import { expect } from "chai";
 import { pino } from "pino";
-import { type Address, parseGwei } from "viem";
+import { type Address, parseGwei, parseTransaction } from "viem";
 import { HubReader } from "../../src/relayer/chain/hub-reader.js";
 import type { Payment } from "../../src/relayer/chain/ports.js";
 import { TxManager } from "../../src/relayer/chain/tx-manager.js";
 import { Gate } from "../../src/relayer/intake/gate.js";
-import { Batcher, type BatcherOptions } from "../../src/relayer/jobs/batcher.js";
+import { Batcher, type BatcherOptions, settleGasBudget } from "../../src/relayer/jobs/batcher.js";
 import { RelayerMetrics } from "../../src/relayer/metrics.js";
 import { TimeSource } from "../../src/relayer/time.js";
 import { FakeChain } from "./helpers/fake-chain.js";
@@ -158,6 +158,23 @@ describe("batcher (fake chain and hub)", () => {
     clock += 1_000;
     await settleAll(b);
     expect(await statusOf(digest)).to.equal("settled");
+  });
+
+  it("simulates a batch with one call at its gas budget, and estimates only when the budget is not enough", async () => {
+    const b = batcher();
+    const token: Address = randomAddress();
+    const gasOfLastSent = () => parseTransaction(chain.sent[chain.sent.length - 1].raw).gas;
+
+    await accept(Array.from({ length: 3 }, () => payment({ token })));
+    await settleAll(b);
+    expect(chain.simulations).to.deep.equal({ calls: 1, estimates: 0 });
+    expect(gasOfLastSent()).to.equal(settleGasBudget(3));
+
+    chain.callGas = settleGasBudget(3) + 1n; // e.g. contract wallets whose checks cost more
+    await accept(Array.from({ length: 3 }, () => payment({ token })));
+    await settleAll(b);
+    expect(chain.simulations).to.deep.equal({ calls: 2, estimates: 1 });
+    expect(gasOfLastSent()).to.equal((chain.callGas * 120n) / 100n);
   });
 
   it("fails only the intents that make any batch revert, and settles the others", async () => {

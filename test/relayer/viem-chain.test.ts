@@ -27,11 +27,24 @@ describe("ViemChain (anvil)", () => {
     expect(error).to.be.instanceOf(CallRevertedError);
   });
 
+  it("runs a call with the gas it is given: enough passes, too little or a revert is CallRevertedError", async () => {
+    const port = new ViemChain(createRelayerPublicClient(chain.url, 31_337), ANVIL_KEYS[3]);
+    const invalidate = encodeFunctionData({ abi: settlementHubAbi, functionName: "invalidateNonces", args: [0n, 1n] });
+    await port.call({ to: chain.hub, data: invalidate, gas: 200_000n });
+    const outOfGas = await port.call({ to: chain.hub, data: invalidate, gas: 30_000n }).catch((e: unknown) => e);
+    expect(outOfGas).to.be.instanceOf(CallRevertedError);
+    const reverted = await port.call({ to: chain.hub, data: withdraw(), gas: 200_000n }).catch((e: unknown) => e);
+    expect(reverted).to.be.instanceOf(CallRevertedError);
+  });
+
   it("does not take a node it cannot reach for a revert", async () => {
     const closed = `http://127.0.0.1:${await freePort()}`;
     const port = new ViemChain(createRelayerPublicClient(closed, 31_337), ANVIL_KEYS[3]);
     const error = await port.estimateGas({ to: chain.hub, data: withdraw() }).catch((e: unknown) => e);
     expect(error).to.be.instanceOf(Error);
     expect(error).not.to.be.instanceOf(CallRevertedError);
+    const callError = await port.call({ to: chain.hub, data: withdraw(), gas: 200_000n }).catch((e: unknown) => e);
+    expect(callError).to.be.instanceOf(Error);
+    expect(callError).not.to.be.instanceOf(CallRevertedError);
   });
 });

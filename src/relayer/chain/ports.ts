@@ -215,6 +215,11 @@ export interface ChainPort {
   estimateFees(): Promise<FeeEstimate>;
   /** Gas for a call from the relayer; throws `CallRevertedError` when the call would revert. */
   estimateGas(args: { to: Address; data: Hex; value?: bigint }): Promise<bigint>;
+  /**
+   * Runs a call from the relayer with exactly `gas` (one execution, unlike `estimateGas`'s
+   * search); throws `CallRevertedError` when it reverts or runs out of that gas.
+   */
+  call(args: { to: Address; data: Hex; gas: bigint }): Promise<void>;
   signTransaction(tx: TxRequest): Promise<{ raw: Hex; hash: Hex }>;
   sendRawTransaction(raw: Hex): Promise<Hex>;
   /** Whether the node knows the transaction (mempool or chain). */

@@ -40,11 +40,15 @@ export async function fetchChainId(rpcUrl: string): Promise<number> {
   return client.getChainId();
 }
 
+/** The node could not be asked (connection refused, timeout): it said nothing about the call. */
+const unreachable = (error: BaseError) =>
+  error.walk((e) => e instanceof HttpRequestError || e instanceof TimeoutError) !== null;
+
 function isRevert(error: unknown): boolean {
   if (!(error instanceof BaseError)) return false;
   // viem wraps every failed estimate in EstimateGasExecutionError, connection failures included:
   // a node that could not be reached has said nothing about the call.
-  if (error.walk((e) => e instanceof HttpRequestError || e instanceof TimeoutError) !== null) return false;
+  if (unreachable(error)) return false;
   return (
     error.walk(
       (e) =>
@@ -116,6 +120,21 @@ export class ViemChain implements ChainPort {
       return await this.client.estimateGas({ account: this.sender, to: args.to, data: args.data, value: args.value });
     } catch (error) {
       if (isRevert(error)) throw new CallRevertedError((error as BaseError).shortMessage);
+      throw error;
+    }
+  }
+
+  async call(args: { to: Address; data: Hex; gas: bigint }): Promise<void> {
+    try {
+      await this.client.call({ account: this.sender, to: args.to, data: args.data, gas: args.gas });
+    } catch (error) {
+      // Nodes report running out of the given gas as an error, not a revert: "out of gas"
+      // (geth), "EVM error OutOfGas" (anvil).
+      const failed =
+        error instanceof BaseError &&
+        !unreachable(error) &&
+        (error.walk((e) => e instanceof ExecutionRevertedError) !== null || /out ?of ?gas/i.test(error.details));
+      if (failed) throw new CallRevertedError(error.shortMessage);
       throw error;
     }
   }

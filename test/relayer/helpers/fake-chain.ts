@@ -53,8 +53,12 @@ export class FakeChain implements ChainPort {
   evictUnderpriced = false;
   /** The sender's native balance (wei), as `getBalance` reports it. */
   balance = 10n ** 18n;
-  /** Calls to eth_estimateGas revert with this message while set. */
+  /** Simulated calls (eth_estimateGas and eth_call) revert with this message while set. */
   simulationRevert: string | undefined;
+  /** Gas a simulated call needs: what eth_estimateGas answers; an eth_call given less runs out of it. */
+  callGas = 100_000n;
+  /** How many eth_estimateGas and eth_call requests were answered. */
+  readonly simulations = { estimates: 0, calls: 0 };
   /** A contract's own simulation (throws `CallRevertedError` to revert). */
   simulate: (to: Address, data: Hex) => void = () => undefined;
   /** Gives a mined transaction its logs (and success or revert). */
@@ -210,10 +214,19 @@ export class FakeChain implements ChainPort {
   }
   async estimateGas(args: { to: Address; data: Hex }): Promise<bigint> {
     this.#check();
+    this.simulations.estimates++;
     if (this.simulationRevert !== undefined)
       throw new CallRevertedError(`execution reverted: ${this.simulationRevert}`);
     this.simulate(args.to, args.data);
-    return 100_000n;
+    return this.callGas;
+  }
+  async call(args: { to: Address; data: Hex; gas: bigint }): Promise<void> {
+    this.#check();
+    this.simulations.calls++;
+    if (this.simulationRevert !== undefined)
+      throw new CallRevertedError(`execution reverted: ${this.simulationRevert}`);
+    this.simulate(args.to, args.data);
+    if (args.gas < this.callGas) throw new CallRevertedError("out of gas");
   }
   async signTransaction(tx: TxRequest): Promise<{ raw: Hex; hash: Hex }> {
     const raw = serializeTransaction({
