@@ -190,8 +190,9 @@ export class Batcher implements TxHandler {
     if (intents.length === 0) return claimed.length;
 
     let gas: bigint;
+    let data: Hex;
     try {
-      ({ intents, gas } = await this.#simulate(intents));
+      ({ intents, gas, data } = await this.#simulate(intents));
     } catch (error) {
       await store.releaseClaims(
         this.#owner,
@@ -202,7 +203,6 @@ export class Batcher implements TxHandler {
       return 0;
     }
     if (intents.length === 0) return claimed.length;
-    let data = this.#encode(intents);
 
     const { batchId, items } = await store.createBatch({
       kind: "settle",
@@ -246,11 +246,12 @@ export class Batcher implements TxHandler {
    * with `simulation_reverted`; the others go ahead. Throws (nothing failed, nothing sent) when
    * the node cannot be asked.
    */
-  async #simulate(intents: IntentRecord[]): Promise<{ intents: IntentRecord[]; gas: bigint }> {
+  async #simulate(intents: IntentRecord[]): Promise<{ intents: IntentRecord[]; gas: bigint; data: Hex }> {
     const budget = settleGasBudget(intents.length);
+    const data = this.#encode(intents);
     try {
-      await this.o.chain.call({ to: this.o.hub.address, data: this.#encode(intents), gas: budget });
-      return { intents, gas: budget };
+      await this.o.chain.call({ to: this.o.hub.address, data, gas: budget });
+      return { intents, gas: budget, data };
     } catch (error) {
       this.o.logger.debug({ err: error, size: intents.length }, "batch fails at its gas budget; estimating");
     }
@@ -258,7 +259,7 @@ export class Batcher implements TxHandler {
     const estimate = (batch: readonly IntentRecord[]) =>
       this.o.chain.estimateGas({ to: this.o.hub.address, data: this.#encode(batch) });
     try {
-      return { intents, gas: ((await estimate(intents)) * margin) / 100n };
+      return { intents, gas: ((await estimate(intents)) * margin) / 100n, data };
     } catch (error) {
       if (!(error instanceof CallRevertedError)) throw error;
     }
@@ -282,8 +283,8 @@ export class Batcher implements TxHandler {
       );
       rest = intents.slice(0, half);
     }
-    if (rest.length === 0) return { intents: rest, gas: 0n };
-    return { intents: rest, gas: ((await estimate(rest)) * margin) / 100n };
+    if (rest.length === 0) return { intents: rest, gas: 0n, data: "0x" };
+    return { intents: rest, gas: ((await estimate(rest)) * margin) / 100n, data: this.#encode(rest) };
   }
 
   /** The intents that make a batch revert on their own (bisection). */
