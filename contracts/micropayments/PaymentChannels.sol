@@ -201,10 +201,7 @@ contract PaymentChannels is IPaymentChannels, Ownable2Step, Pausable, Reentrancy
     function close(bytes32 channelId, uint256 cumulativeAmount, bytes calldata signature) external nonReentrant {
         StoredChannel storage channel = _channels[channelId];
         uint256 head = channel.head;
-        ChannelStatus status = _statusOf(head);
-        if (status != ChannelStatus.Open && status != ChannelStatus.Closing) {
-            revert PaymentChannelsChannelNotOpen(channelId, status);
-        }
+        if (!_isLive(head)) revert PaymentChannelsChannelNotOpen(channelId, _statusOf(head));
         if (msg.sender != _payeeOf(channel)) revert PaymentChannelsNotPayee(channelId, msg.sender);
         uint256 amounts = channel.amounts;
         uint256 deposit = _depositOf(amounts);
@@ -248,7 +245,12 @@ contract PaymentChannels is IPaymentChannels, Ownable2Step, Pausable, Reentrancy
         channel.head = _withCloseState(head, ChannelStatus.Closed, closeRequestedAt);
         uint256 amounts = channel.amounts;
         uint256 claimed = _claimedOf(amounts);
-        uint256 refund = _depositOf(amounts) - claimed;
+        uint256 refund;
+        // Cannot underflow: claimed never exceeds the deposit (claims are checked against it, and
+        // the deposit only grows).
+        unchecked {
+            refund = _depositOf(amounts) - claimed;
+        }
         emit ChannelClosed(channelId, claimed, refund);
 
         // slither-disable-next-line unused-return -- a payout that cannot be pushed is owed (PayoutDeferred); nothing to do here
