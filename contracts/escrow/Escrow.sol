@@ -394,10 +394,12 @@ contract Escrow is IEscrow, EIP712, Ownable2Step, Pausable, ReentrancyGuardTrans
         address token = tokenIndex == 0 ? address(0) : _tokenAt[tokenIndex];
         uint256 fee = _accrueFeeAt(feeRate, token, amount);
         emit EscrowReleased(id, amount, fee);
+        uint256 toPayee;
         // Cannot underflow: the fee is at most MAX_FEE_BPS / _BPS of the amount.
         unchecked {
-            _pay(token, payee, amount - fee);
+            toPayee = amount - fee;
         }
+        _pay(token, payee, toPayee);
     }
 
     /// @dev Reverts unless `amount` may be taken out of escrow `id` holding `left`: `0 < amount <= left`.

@@ -422,8 +422,8 @@ contract PaymentChannels is IPaymentChannels, Ownable2Step, Pausable, Reentrancy
         return ChannelStatus(uint8((head >> _STATUS_SHIFT) & 0xf));
     }
 
-    /// @dev Whether the channel is Open or Closing: the states in which it can be claimed, topped up
-    /// or closed. One comparison on the raw status bits instead of two on the decoded enum.
+    /// @dev Whether the channel is Open or Closing: the states in which it can be claimed or closed.
+    /// One comparison on the raw status bits instead of two on the decoded enum.
     function _isLive(uint256 head) private pure returns (bool) {
         // Open (1) and Closing (2) are the only status values with `status - 1 < 2`; None (0) wraps.
         unchecked {
