@@ -113,16 +113,28 @@ contract Escrow is IEscrow, EIP712, Ownable2Step, Pausable, ReentrancyGuardTrans
 
     /// @inheritdoc IEscrow
     function release(uint256 id, uint256 amount) external nonReentrant {
-        Record storage e = _existing(id);
-        if (msg.sender != e.payer) revert EscrowNotPayer(id, msg.sender);
-        _release(id, e, amount);
+        Record storage e = _escrows[id];
+        // Each slot of the record is read once: payer and fee rate share the first.
+        address payer = e.payer;
+        uint256 feeRate = e.feeBps;
+        if (payer == address(0)) revert EscrowNotFound(id);
+        if (msg.sender != payer) revert EscrowNotPayer(id, msg.sender);
+        uint256 left = e.remaining;
+        uint256 released = e.released;
+        _checkDebit(id, left, amount);
+        _release(id, e, amount, left, released, feeRate);
     }
 
     /// @inheritdoc IEscrow
     function refund(uint256 id, uint256 amount) external nonReentrant {
         Record storage e = _existing(id);
         if (msg.sender != e.payee) revert EscrowNotPayee(id, msg.sender);
-        _debit(id, e, amount, false);
+        uint256 left = e.remaining;
+        _checkDebit(id, left, amount);
+        // Cannot underflow: amount <= left was checked.
+        unchecked {
+            e.remaining = uint128(left - amount);
+        }
         emit EscrowRefunded(id, amount);
         _pay(_token(e), e.payer, amount);
     }
@@ -135,17 +147,23 @@ contract Escrow is IEscrow, EIP712, Ownable2Step, Pausable, ReentrancyGuardTrans
         bytes calldata signature
     ) external nonReentrant {
         if (block.timestamp > sigDeadline) revert EscrowSignatureExpired(id, sigDeadline);
-        Record storage e = _existing(id);
-        uint256 left = e.remaining;
-        if (left == 0) revert EscrowClosed(id);
-        uint256 released = e.released;
-        if (releasedTotal <= released) revert EscrowNothingToRelease(id, releasedTotal, released);
+        Record storage e = _escrows[id];
         address payer = e.payer;
+        uint256 feeRate = e.feeBps;
+        if (payer == address(0)) revert EscrowNotFound(id);
+        uint256 left = e.remaining;
+        uint256 released = e.released;
+        if (left == 0) revert EscrowClosed(id);
+        if (releasedTotal <= released) revert EscrowNothingToRelease(id, releasedTotal, released);
         if (!_isPayerSignature(payer, _releaseDigest(id, releasedTotal, sigDeadline), signature)) {
             revert EscrowInvalidSignature(id, payer);
         }
-        uint256 amount = releasedTotal - released;
-        _release(id, e, amount < left ? amount : left);
+        uint256 amount;
+        // Cannot underflow: releasedTotal > released was checked above.
+        unchecked {
+            amount = releasedTotal - released;
+        }
+        _release(id, e, amount < left ? amount : left, left, released, feeRate);
     }
 
     /// @inheritdoc IEscrow
@@ -302,13 +320,18 @@ contract Escrow is IEscrow, EIP712, Ownable2Step, Pausable, ReentrancyGuardTrans
     function _record(uint256 id, CreateParams calldata p, uint32 tokenIndex, uint128 received) private {
         uint16 fee = _feeBps;
         Record storage e = _escrows[id];
-        e.payer = msg.sender;
-        e.deadline = p.deadline;
-        e.state = EscrowState.Active;
-        e.onExpiry = p.onExpiry;
-        e.feeBps = fee;
+        {
+            // The enum is read (and validated) before the writes, so that the compiler merges more
+            // of the first slot's fields into one write.
+            ExpiryAction onExpiry = p.onExpiry;
+            e.payer = msg.sender;
+            e.deadline = p.deadline;
+            e.state = EscrowState.Active;
+            e.onExpiry = onExpiry;
+            e.feeBps = fee;
+        }
         e.payee = p.payee;
-        if (tokenIndex != 0) e.tokenIndex = tokenIndex;
+        e.tokenIndex = tokenIndex;
         if (p.arbiter != address(0)) e.arbiter = p.arbiter;
         e.remaining = received;
         emit EscrowCreated(id, msg.sender, p.payee, p.arbiter, p.token, received, p.deadline, p.onExpiry, fee, p.ref);
@@ -350,27 +373,40 @@ contract Escrow is IEscrow, EIP712, Ownable2Step, Pausable, ReentrancyGuardTrans
         if (e.payer == address(0)) revert EscrowNotFound(id);
     }
 
-    /// @dev Releases `amount` to the payee: takes it out of the escrow, accrues the fee, pays the rest.
-    function _release(uint256 id, Record storage e, uint256 amount) private {
-        _debit(id, e, amount, true);
-        address token = _token(e);
-        uint256 fee = _accrueFee(e, token, amount);
+    /// @dev Releases `amount` (checked by the caller: `0 < amount <= left`) of escrow `id` to the
+    /// payee: takes it out of the escrow, accrues the fee at `feeRate`, pays the rest. `left` and
+    /// `released` are the escrow's amounts as the caller read them.
+    function _release(
+        uint256 id,
+        Record storage e,
+        uint256 amount,
+        uint256 left,
+        uint256 released,
+        uint256 feeRate
+    ) private {
+        // Both fit: amount <= left, and released + remaining never exceeds the amount created, a uint128.
+        unchecked {
+            e.remaining = uint128(left - amount);
+            e.released = uint128(released + amount);
+        }
+        address payee = e.payee;
+        uint32 tokenIndex = e.tokenIndex;
+        address token = tokenIndex == 0 ? address(0) : _tokenAt[tokenIndex];
+        uint256 fee = _accrueFeeAt(feeRate, token, amount);
         emit EscrowReleased(id, amount, fee);
-        _pay(token, e.payee, amount - fee);
+        uint256 toPayee;
+        // Cannot underflow: the fee is at most MAX_FEE_BPS / _BPS of the amount.
+        unchecked {
+            toPayee = amount - fee;
+        }
+        _pay(token, payee, toPayee);
     }
 
-    /// @dev Checks `0 < amount <= remaining` and takes `amount` out of escrow `id`; when it goes to
-    /// the payee (`toPayee`) it also counts as released. One storage write for both amounts.
-    function _debit(uint256 id, Record storage e, uint256 amount, bool toPayee) private {
-        uint256 left = e.remaining;
+    /// @dev Reverts unless `amount` may be taken out of escrow `id` holding `left`: `0 < amount <= left`.
+    function _checkDebit(uint256 id, uint256 left, uint256 amount) private pure {
         if (left == 0) revert EscrowClosed(id);
         if (amount == 0) revert EscrowZeroAmount();
         if (amount > left) revert EscrowAmountExceedsRemaining(id, amount, left);
-        uint256 released = e.released;
-        if (toPayee) released += amount;
-        // Both fit: amount <= left, and released + remaining never exceeds the amount created.
-        e.remaining = uint128(left - amount);
-        e.released = uint128(released);
     }
 
     /// @dev Applies the expiry action of escrow `id` to all of its `left` remaining funds.
@@ -391,8 +427,15 @@ contract Escrow is IEscrow, EIP712, Ownable2Step, Pausable, ReentrancyGuardTrans
 
     /// @dev The escrow's fee on `amount` paid to the payee, credited to the fee recipient.
     function _accrueFee(Record storage e, address token, uint256 amount) private returns (uint256 fee) {
-        // No overflow: amount < 2**128 and feeBps <= MAX_FEE_BPS.
-        fee = (amount * e.feeBps) / _BPS;
+        fee = _accrueFeeAt(e.feeBps, token, amount);
+    }
+
+    /// @dev The fee at `feeRate` basis points on `amount` paid to the payee, credited to the fee recipient.
+    function _accrueFeeAt(uint256 feeRate, address token, uint256 amount) private returns (uint256 fee) {
+        // No overflow: amount < 2**128 and feeRate <= MAX_FEE_BPS.
+        unchecked {
+            fee = (amount * feeRate) / _BPS;
+        }
         if (fee != 0) _owed[_feeRecipient][token] += fee;
     }
 
@@ -424,7 +467,19 @@ contract Escrow is IEscrow, EIP712, Ownable2Step, Pausable, ReentrancyGuardTrans
     }
 
     function _releaseDigest(uint256 id, uint256 releasedTotal, uint256 deadline) private view returns (bytes32) {
-        return _hashTypedDataV4(keccak256(abi.encode(_RELEASE_TYPEHASH, id, releasedTotal, deadline)));
+        bytes32 typeHash = _RELEASE_TYPEHASH;
+        bytes32 structHash;
+        assembly ("memory-safe") {
+            // keccak256(abi.encode(typeHash, id, releasedTotal, deadline)) in free memory, without
+            // allocating it.
+            let ptr := mload(0x40)
+            mstore(ptr, typeHash)
+            mstore(add(ptr, 0x20), id)
+            mstore(add(ptr, 0x40), releasedTotal)
+            mstore(add(ptr, 0x60), deadline)
+            structHash := keccak256(ptr, 0x80)
+        }
+        return _hashTypedDataV4(structHash);
     }
 
     function _setFee(uint16 newFeeBps) private {

@@ -105,8 +105,27 @@ library Payouts {
             return amount;
         }
         if (msg.value != 0) revert PayoutsWrongValue(0, msg.value);
-        uint256 before = IERC20(token).balanceOf(address(this));
+        uint256 before = _balanceOfThis(token);
         IERC20(token).safeTransferFrom(msg.sender, address(this), amount);
-        received = IERC20(token).balanceOf(address(this)) - before;
+        received = _balanceOfThis(token) - before;
+    }
+
+    /// @dev `token.balanceOf(address(this))` in scratch memory. Reverts like a high-level call would:
+    /// bubbling the token's revert, or with empty data when it returns fewer than 32 bytes (no code).
+    function _balanceOfThis(address token) private view returns (uint256 amount) {
+        assembly ("memory-safe") {
+            mstore(0x00, 0x70a08231) // balanceOf(address)
+            mstore(0x20, address())
+            let ok := staticcall(gas(), token, 0x1c, 0x24, 0x00, 0x20)
+            if iszero(ok) {
+                let ptr := mload(0x40)
+                returndatacopy(ptr, 0, returndatasize())
+                revert(ptr, returndatasize())
+            }
+            if lt(returndatasize(), 0x20) {
+                revert(0, 0)
+            }
+            amount := mload(0x00)
+        }
     }
 }

@@ -25,11 +25,13 @@ import {IPaymentChannels} from "./IPaymentChannels.sol";
 contract PaymentChannels is IPaymentChannels, Ownable2Step, Pausable, ReentrancyGuardTransient, EIP712 {
     /// @dev One channel in storage: three slots. `head` bits: 0-159 payer, 160-183 token index,
     /// 184-247 closeRequestedAt (a full uint64 timestamp), 248-251 status, 252 delegation flag
-    /// (see {_head}).
+    /// (see {_openHead}).
+    /// `payee` holds the payee's address in bits 0-159 (the rest zero), stored as a whole word so
+    /// that {open} writes it without reading the slot first (see {_payeeOf}).
     /// `amounts` bits: 0-127 deposit, 128-255 claimed (see {_amounts}).
     struct StoredChannel {
         uint256 head;
-        address payee;
+        uint256 payee;
         uint256 amounts;
     }
 
@@ -81,19 +83,25 @@ contract PaymentChannels is IPaymentChannels, Ownable2Step, Pausable, Reentrancy
         if (amount == 0) revert PaymentChannelsZeroAmount();
         channelId = _channelId(msg.sender, payee, token, salt);
         StoredChannel storage channel = _channels[channelId];
-        ChannelStatus status = _statusOf(channel.head);
-        if (status != ChannelStatus.None) revert PaymentChannelsChannelExists(channelId, status);
+        // Every stored head is non-zero (it holds the payer), so a zero head is a fresh id.
+        uint256 existing = channel.head;
+        if (existing != 0) revert PaymentChannelsChannelExists(channelId, _statusOf(existing));
 
         // The deposit must be measured, so the transfer comes first; `nonReentrant` guards it.
         uint256 received = Payouts.collect(token, amount);
         if (received > type(uint128).max) revert PaymentChannelsAmountTooLarge(received);
 
-        bool delegated = signer != address(0) && signer != msg.sender;
-        channel.head = _head(msg.sender, _registerToken(token), 0, ChannelStatus.Open, delegated);
-        channel.payee = payee;
-        channel.amounts = _amounts(received, 0);
-        if (delegated) _sessionKeys[channelId] = signer;
-        emit ChannelOpened(channelId, msg.sender, payee, token, delegated ? signer : msg.sender, received);
+        uint256 head = _openHead(msg.sender, _registerToken(token));
+        if (signer == address(0) || signer == msg.sender) {
+            signer = msg.sender;
+        } else {
+            head |= 1 << _DELEGATED_SHIFT;
+            _sessionKeys[channelId] = signer;
+        }
+        channel.head = head;
+        channel.payee = uint256(uint160(payee));
+        channel.amounts = received; // deposit `received` (checked above to fit 128 bits), claimed 0
+        emit ChannelOpened(channelId, msg.sender, payee, token, signer, received);
     }
 
     /// @inheritdoc IPaymentChannels
@@ -145,7 +153,7 @@ contract PaymentChannels is IPaymentChannels, Ownable2Step, Pausable, Reentrancy
         (ClaimFailureReason reason, uint256 amount) = _claim(channelId, channel, head, cumulativeAmount, signature);
         if (amount == 0) _revertClaim(reason, channelId, channel, head, cumulativeAmount);
         // slither-disable-next-line unused-return -- a payout that cannot be pushed is owed (PayoutDeferred); nothing to do here
-        Payouts.pay(_owed, _tokenAt(head), channel.payee, amount);
+        Payouts.pay(_owed, _tokenAt(head), _payeeOf(channel), amount);
     }
 
     /// @inheritdoc IPaymentChannels
@@ -172,7 +180,7 @@ contract PaymentChannels is IPaymentChannels, Ownable2Step, Pausable, Reentrancy
                 continue;
             }
             ++claimed;
-            address payee = channel.payee;
+            address payee = _payeeOf(channel);
             uint256 tokenIndex = _tokenIndexOf(head);
             if (payee != pendingPayee || tokenIndex != pendingTokenIndex) {
                 // Payouts.pay is a no-op for a zero amount, which covers the first successful claim.
@@ -193,11 +201,8 @@ contract PaymentChannels is IPaymentChannels, Ownable2Step, Pausable, Reentrancy
     function close(bytes32 channelId, uint256 cumulativeAmount, bytes calldata signature) external nonReentrant {
         StoredChannel storage channel = _channels[channelId];
         uint256 head = channel.head;
-        ChannelStatus status = _statusOf(head);
-        if (status != ChannelStatus.Open && status != ChannelStatus.Closing) {
-            revert PaymentChannelsChannelNotOpen(channelId, status);
-        }
-        if (msg.sender != channel.payee) revert PaymentChannelsNotPayee(channelId, msg.sender);
+        if (!_isLive(head)) revert PaymentChannelsChannelNotOpen(channelId, _statusOf(head));
+        if (msg.sender != _payeeOf(channel)) revert PaymentChannelsNotPayee(channelId, msg.sender);
         uint256 amounts = channel.amounts;
         uint256 deposit = _depositOf(amounts);
         uint256 claimed = _claimedOf(amounts);
@@ -240,7 +245,12 @@ contract PaymentChannels is IPaymentChannels, Ownable2Step, Pausable, Reentrancy
         channel.head = _withCloseState(head, ChannelStatus.Closed, closeRequestedAt);
         uint256 amounts = channel.amounts;
         uint256 claimed = _claimedOf(amounts);
-        uint256 refund = _depositOf(amounts) - claimed;
+        uint256 refund;
+        // Cannot underflow: claimed never exceeds the deposit (claims are checked against it, and
+        // the deposit only grows).
+        unchecked {
+            refund = _depositOf(amounts) - claimed;
+        }
         emit ChannelClosed(channelId, claimed, refund);
 
         // slither-disable-next-line unused-return -- a payout that cannot be pushed is owed (PayoutDeferred); nothing to do here
@@ -279,7 +289,7 @@ contract PaymentChannels is IPaymentChannels, Ownable2Step, Pausable, Reentrancy
         return
             Channel({
                 payer: _payerOf(head),
-                payee: channel.payee,
+                payee: _payeeOf(channel),
                 token: _tokenAt(head),
                 signer: _signerOf(channelId, head),
                 deposit: _depositOf(amounts),
@@ -317,8 +327,16 @@ contract PaymentChannels is IPaymentChannels, Ownable2Step, Pausable, Reentrancy
 
     // ------------------------------------------------------------------ internals
 
-    function _channelId(address payer, address payee, address token, bytes32 salt) private pure returns (bytes32) {
-        return keccak256(abi.encode(payer, payee, token, salt));
+    /// @dev `keccak256(abi.encode(payer, payee, token, salt))`, hashed in free memory without allocating it.
+    function _channelId(address payer, address payee, address token, bytes32 salt) private pure returns (bytes32 id) {
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            mstore(ptr, and(payer, 0xffffffffffffffffffffffffffffffffffffffff))
+            mstore(add(ptr, 0x20), and(payee, 0xffffffffffffffffffffffffffffffffffffffff))
+            mstore(add(ptr, 0x40), and(token, 0xffffffffffffffffffffffffffffffffffffffff))
+            mstore(add(ptr, 0x60), salt)
+            id := keccak256(ptr, 0x80)
+        }
     }
 
     /// @dev The registry index of `token`, registering it on its first channel.
@@ -348,20 +366,13 @@ contract PaymentChannels is IPaymentChannels, Ownable2Step, Pausable, Reentrancy
         return _isDelegated(head) ? _sessionKeys[channelId] : _payerOf(head);
     }
 
-    /// @dev Packs a channel's first slot.
-    function _head(
-        address payer,
-        uint256 tokenIndex,
-        uint256 closeRequestedAt,
-        ChannelStatus status,
-        bool delegated
-    ) private pure returns (uint256) {
+    /// @dev The first slot of a channel just opened by `payer` in the token at `tokenIndex` (< 2^24,
+    /// checked by {_registerToken}): status Open, no close requested, not delegated.
+    function _openHead(address payer, uint256 tokenIndex) private pure returns (uint256) {
         return
             uint256(uint160(payer)) |
             (tokenIndex << _TOKEN_INDEX_SHIFT) |
-            (closeRequestedAt << _CLOSE_REQUESTED_AT_SHIFT) |
-            (uint256(status) << _STATUS_SHIFT) |
-            (uint256(delegated ? 1 : 0) << _DELEGATED_SHIFT);
+            (uint256(ChannelStatus.Open) << _STATUS_SHIFT);
     }
 
     /// @dev `head` with its status and closeRequestedAt replaced (`closeRequestedAt` < 2^64:
@@ -391,6 +402,10 @@ contract PaymentChannels is IPaymentChannels, Ownable2Step, Pausable, Reentrancy
         return amounts >> 128;
     }
 
+    function _payeeOf(StoredChannel storage channel) private view returns (address) {
+        return address(uint160(channel.payee));
+    }
+
     function _payerOf(uint256 head) private pure returns (address) {
         return address(uint160(head));
     }
@@ -405,6 +420,15 @@ contract PaymentChannels is IPaymentChannels, Ownable2Step, Pausable, Reentrancy
 
     function _statusOf(uint256 head) private pure returns (ChannelStatus) {
         return ChannelStatus(uint8((head >> _STATUS_SHIFT) & 0xf));
+    }
+
+    /// @dev Whether the channel is Open or Closing: the states in which it can be claimed or closed.
+    /// One comparison on the raw status bits instead of two on the decoded enum.
+    function _isLive(uint256 head) private pure returns (bool) {
+        // Open (1) and Closing (2) are the only status values with `status - 1 < 2`; None (0) wraps.
+        unchecked {
+            return ((head >> _STATUS_SHIFT) & 0xf) - 1 < 2;
+        }
     }
 
     function _isDelegated(uint256 head) private pure returns (bool) {
@@ -437,10 +461,7 @@ contract PaymentChannels is IPaymentChannels, Ownable2Step, Pausable, Reentrancy
         uint256 cumulativeAmount,
         bytes calldata signature
     ) private returns (ClaimFailureReason reason, uint256 amount) {
-        ChannelStatus status = _statusOf(head);
-        if (status != ChannelStatus.Open && status != ChannelStatus.Closing) {
-            return (ClaimFailureReason.ChannelNotOpen, 0);
-        }
+        if (!_isLive(head)) return (ClaimFailureReason.ChannelNotOpen, 0);
         uint256 amounts = channel.amounts;
         uint256 claimed = _claimedOf(amounts);
         uint256 deposit = _depositOf(amounts);
@@ -450,7 +471,10 @@ contract PaymentChannels is IPaymentChannels, Ownable2Step, Pausable, Reentrancy
             return (ClaimFailureReason.InvalidSignature, 0);
         }
         channel.amounts = _amounts(deposit, cumulativeAmount);
-        amount = cumulativeAmount - claimed;
+        // Cannot underflow: cumulativeAmount > claimed was checked above.
+        unchecked {
+            amount = cumulativeAmount - claimed;
+        }
         emit ChannelClaimed(channelId, cumulativeAmount, amount);
     }
 
