@@ -53,11 +53,7 @@ describe("npm run deploy", { timeout: 240_000 }, () => {
   let env: Record<string, string>;
 
   before(async () => {
-    // Under `hardhat test --coverage` the deploy script inherits HARDHAT_COVERAGE and deploys the
-    // instrumented contracts, which outgrow EIP-170's 24,576 bytes (Escrow: ~14.7 kB as built,
-    // ~25.5 kB instrumented). Hardhat's own network lifts the limit for coverage; anvil does the same
-    // here. Normal runs keep the limit, so a real size regression still fails this test.
-    chain = await startAnvil(process.env.HARDHAT_COVERAGE === "true" ? { args: ["--disable-code-size-limit"] } : {});
+    chain = await startAnvil(); // lifts the code-size limit under --coverage only (see coverageArgs)
     recordsDir = mkdtempSync(path.join(tmpdir(), "settlekit-deployments-"));
     env = {
       SETTLEKIT_LOCALHOST_URL: chain.url,

@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
+import { coverageArgs } from "../../../scripts/lib/anvil.js";
 import { PROJECT_ROOT } from "../../../src/relayer/config.js";
 
 const ANVIL = join(PROJECT_ROOT, "node_modules", "@foundry-rs", "anvil-linux-amd64", "bin", "anvil");
@@ -34,9 +35,13 @@ export interface Anvil {
 /** Starts the npm anvil on 127.0.0.1 on a free port; `stop()` kills it by its PID. */
 export async function startAnvil(): Promise<Anvil> {
   const port = await freePort();
-  const child: ChildProcess = spawn(ANVIL, ["--host", "127.0.0.1", "--port", String(port), "--quiet"], {
-    stdio: "ignore",
-  });
+  const child: ChildProcess = spawn(
+    ANVIL,
+    ["--host", "127.0.0.1", "--port", String(port), "--quiet", ...coverageArgs()],
+    {
+      stdio: "ignore",
+    },
+  );
   const pid = child.pid;
   if (pid === undefined) throw new Error("anvil did not start");
   const url = `http://127.0.0.1:${port}`;
