@@ -256,10 +256,10 @@ export class Batcher implements TxHandler {
       this.o.logger.debug({ err: error, size: intents.length }, "batch fails at its gas budget; estimating");
     }
     const margin = BigInt(100 + (this.o.gasMarginPercent ?? 20));
-    const estimate = (batch: readonly IntentRecord[]) =>
-      this.o.chain.estimateGas({ to: this.o.hub.address, data: this.#encode(batch) });
+    const estimateData = (calldata: Hex) => this.o.chain.estimateGas({ to: this.o.hub.address, data: calldata });
+    const estimate = (batch: readonly IntentRecord[]) => estimateData(this.#encode(batch));
     try {
-      return { intents, gas: ((await estimate(intents)) * margin) / 100n, data };
+      return { intents, gas: ((await estimateData(data)) * margin) / 100n, data };
     } catch (error) {
       if (!(error instanceof CallRevertedError)) throw error;
     }
@@ -284,7 +284,8 @@ export class Batcher implements TxHandler {
       rest = intents.slice(0, half);
     }
     if (rest.length === 0) return { intents: rest, gas: 0n, data: "0x" };
-    return { intents: rest, gas: ((await estimate(rest)) * margin) / 100n, data: this.#encode(rest) };
+    const restData = this.#encode(rest);
+    return { intents: rest, gas: ((await estimateData(restData)) * margin) / 100n, data: restData };
   }
 
   /** The intents that make a batch revert on their own (bisection). */
