@@ -7,7 +7,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { Agent, request } from "node:http";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import {
   type Address,
@@ -61,6 +61,23 @@ export interface RelayerRun {
   /** settleBatch/settle transactions that carried the settlements. */
   transactions: number;
   durationSeconds: number;
+  /** Where the CPU went while the run was measured; null where processes' CPU time cannot be read. */
+  cpu: CpuShare | null;
+}
+
+/**
+ * CPU time (user + system, all threads) per settled intent over a measured run, by process, and
+ * how busy the machine's cores were meanwhile. A run with the cores near 100% busy is CPU-bound:
+ * it settles faster only if the processes together spend less CPU per intent.
+ */
+export interface CpuShare {
+  relayerMs: number;
+  nodeMs: number;
+  /** This process: the load generator and the settlement watcher. */
+  generatorMs: number;
+  cores: number;
+  /** The three processes' CPU time ÷ (the run's wall time × cores), percent. */
+  busyPercent: number;
 }
 
 export interface RelayerSetup {
@@ -162,7 +179,60 @@ class SettlementWatcher {
   }
 }
 
+/** Linux reports process CPU times in clock ticks of USER_HZ, 100 per second on every architecture. */
+const USER_HZ = 100;
+
+/** CPU seconds a process has used so far (user + system, all its threads), or null without `/proc`. */
+function processCpuSeconds(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15 of stat.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / USER_HZ;
+  } catch {
+    return null;
+  }
+}
+
+interface CpuSnapshot {
+  atMs: number;
+  relayer: number | null;
+  node: number | null;
+  generator: number;
+}
+
+function cpuSnapshot(relayerPid: number, nodePid: number): CpuSnapshot {
+  const own = process.cpuUsage();
+  return {
+    atMs: performance.now(),
+    relayer: processCpuSeconds(relayerPid),
+    node: processCpuSeconds(nodePid),
+    generator: (own.user + own.system) / 1e6,
+  };
+}
+
+function cpuShare(before: CpuSnapshot, after: CpuSnapshot, settled: number): CpuShare | null {
+  if (settled === 0 || before.relayer === null || after.relayer === null || before.node === null || after.node === null)
+    return null;
+  const seconds = {
+    relayer: after.relayer - before.relayer,
+    node: after.node - before.node,
+    generator: after.generator - before.generator,
+  };
+  const perIntent = (cpuSeconds: number) => Math.round((cpuSeconds * 100_000) / settled) / 100;
+  const cores = availableParallelism();
+  const wallSeconds = (after.atMs - before.atMs) / 1000;
+  return {
+    relayerMs: perIntent(seconds.relayer),
+    nodeMs: perIntent(seconds.node),
+    generatorMs: perIntent(seconds.generator),
+    cores,
+    busyPercent: Math.round((100 * (seconds.relayer + seconds.node + seconds.generator)) / (wallSeconds * cores)),
+  };
+}
+
 interface RunningRelayer {
+  pid: number;
   url: string;
   stop(): Promise<void>;
 }
@@ -181,6 +251,8 @@ async function startRelayer(chainUrl: string, hub: Address, flags: string[]): Pr
     ],
     { cwd: ROOT, env: { ...process.env, RELAYER_PRIVATE_KEY: RELAYER_KEY }, stdio: ["ignore", out, out] },
   );
+  if (child.pid === undefined) throw new Error("the relayer did not start");
+  const pid = child.pid;
   const exited = new Promise<void>((done) => child.once("exit", () => done()));
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
@@ -199,11 +271,12 @@ async function startRelayer(chainUrl: string, hub: Address, flags: string[]): Pr
     await new Promise((r) => setTimeout(r, 100));
   }
   return {
+    pid,
     url,
     async stop() {
-      if (child.exitCode === null && child.pid !== undefined) {
-        process.kill(child.pid, "SIGTERM");
-        const force = setTimeout(() => child.pid !== undefined && process.kill(child.pid, "SIGKILL"), 15_000);
+      if (child.exitCode === null) {
+        process.kill(pid, "SIGTERM");
+        const force = setTimeout(() => process.kill(pid, "SIGKILL"), 15_000);
         await exited;
         clearTimeout(force);
       }
@@ -395,6 +468,7 @@ export async function runLoad(
       `${label}: answered ${answered}/${count}, on-chain ${watcher.seen.size}, ${((performance.now() - started) / 1000).toFixed(0)} s`,
     );
   }, 500);
+  const cpuBefore = cpuSnapshot(relayer.pid, anvil.pid);
   try {
     const answers = await openLoop(relayer.url, measured, offered, () => answered++);
     const accepted = answers.filter((a) => a.digest !== undefined);
@@ -403,6 +477,7 @@ export async function runLoad(
       await new Promise((r) => setTimeout(r, 50));
     }
     await watcher.poll();
+    const cpuAfter = cpuSnapshot(relayer.pid, anvil.pid);
     clearInterval(ticker);
 
     const rejected: Record<string, number> = {};
@@ -449,6 +524,7 @@ export async function runLoad(
       confirmP99Ms: Math.round(percentile(confirmLatencies, 99)),
       transactions: transactions.size,
       durationSeconds: Math.round((performance.now() - started) / 100) / 10,
+      cpu: cpuShare(cpuBefore, cpuAfter, settled),
     };
   } finally {
     clearInterval(ticker);

@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { closeSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
 import { join } from "node:path";
-import { after } from "node:test";
+import { after, it } from "node:test";
 import pg from "pg";
 import {
   type Address,
@@ -641,6 +641,21 @@ export interface ScenarioRow extends AuditCounts {
 }
 
 const rows: ScenarioRow[] = [];
+let registered = 0;
+
+/**
+ * A fault scenario: a test that ends with one `report()` of its audit. The suite's report
+ * expects one row per scenario registered, so a scenario that failed before its audit shows.
+ */
+export function scenario(title: string, fn: () => Promise<void>): void {
+  registered++;
+  it(title, fn);
+}
+
+/** Scenarios registered by the fault files loaded in this run. */
+export function scenarioCount(): number {
+  return registered;
+}
 
 /** Records a scenario's counts for the report printed at the end of the suite (and prints them now). */
 export function report(row: ScenarioRow): void {

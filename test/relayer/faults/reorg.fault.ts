@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { after, describe, it } from "node:test";
+import { after, describe } from "node:test";
 import { expect } from "chai";
 import { type Hex, parseEther } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
@@ -17,6 +17,7 @@ import {
   type RelayerProcess,
   report,
   type SignedIntent,
+  scenario,
   signIntents,
   spawnRelayer,
   sql,
@@ -53,112 +54,115 @@ describe("fault: reorgs of depth 1 to 5 under settled batches", FAULT_SUITE, () 
     await store?.remove();
   });
 
-  it("detects the intents each reorg unsettled, resubmits them, and settles every intent exactly once", async () => {
-    const hubChain = await startHubChain();
-    chain = hubChain;
-    store = await storeLocation("postgres");
-    const databaseUrl = store.options.databaseUrl as string;
-    const key = ANVIL_KEYS[3];
-    const address = privateKeyToAccount(key).address;
-    const deposit = parseEther("1");
-    const payers = await fundPayers(hubChain, 25, deposit);
-    const to = merchants(5);
-    const rounds: SignedIntent[][] = [];
-    for (let depth = 1; depth <= 5; depth++) {
-      rounds.push(
-        await signIntents(hubChain, {
-          payers: payers.slice((depth - 1) * 5, depth * 5),
-          merchants: to,
-          count: BATCH * depth,
-        }),
-      );
-    }
-    const before = await hubBalance(hubChain, address);
-    relayer = await spawnRelayer({
-      rpcUrl: hubChain.url,
-      hub: hubChain.hub,
-      key,
-      store: store.flags,
-      port: await freePort(),
-      log: join(LOG_DIR, "reorg.log"),
-      flags: ["--batch-max-size", String(BATCH), "--reorg-window", "16", "--confirmations", "1"],
-    });
-
-    const accepted = new Map<Hex, number>();
-    const perDepth: string[] = [];
-    let unsettled = 0;
-    for (let depth = 1; depth <= 5; depth++) {
-      const intents = rounds[depth - 1];
-      const submitted = await submitIntents([relayer.url], intents);
-      expect(submitted.refused.size).to.equal(0);
-      for (const [digest, index] of submitted.accepted) accepted.set(digest, index);
-      await untilFinalInStore(
-        databaseUrl,
-        intents.map((i) => i.digest),
-      );
-      // Let the last batch's block settle in as the head before reorganising under it.
-      await sleep(300);
-
-      const head = await hubChain.publicClient.getBlockNumber({ cacheTime: 0 });
-      const affected = await sql<{ digest: string; block_hash: string }>(
-        databaseUrl,
-        "SELECT digest, block_hash FROM payment_intents WHERE status = 'settled' AND block_number > $1",
-        [(head - BigInt(depth)).toString()],
-      );
-      const reorgedBefore = await counter(relayer.url, 'relayer_transactions_total{event="reorged"}');
-      await hubChain.rpc("anvil_reorg", [depth, []]);
-
-      // Every affected intent ends settled again, in a block of the new canonical chain.
-      const deadline = Date.now() + 60_000;
-      for (;;) {
-        const rows = await sql<{ status: string; block_number: string | null; block_hash: string | null }>(
-          databaseUrl,
-          "SELECT status, block_number, block_hash FROM payment_intents WHERE digest = ANY($1::text[])",
-          [affected.map((a) => a.digest)],
-        );
-        const old = new Set(affected.map((a) => a.block_hash));
-        const resettled = await Promise.all(
-          rows.map(async (r) => {
-            if (r.status !== "settled" || r.block_hash === null || old.has(r.block_hash)) return false;
-            const block = await hubChain.publicClient.getBlock({ blockNumber: BigInt(r.block_number as string) });
-            return block.hash === r.block_hash;
+  scenario(
+    "detects the intents each reorg unsettled, resubmits them, and settles every intent exactly once",
+    async () => {
+      const hubChain = await startHubChain();
+      chain = hubChain;
+      store = await storeLocation("postgres");
+      const databaseUrl = store.options.databaseUrl as string;
+      const key = ANVIL_KEYS[3];
+      const address = privateKeyToAccount(key).address;
+      const deposit = parseEther("1");
+      const payers = await fundPayers(hubChain, 25, deposit);
+      const to = merchants(5);
+      const rounds: SignedIntent[][] = [];
+      for (let depth = 1; depth <= 5; depth++) {
+        rounds.push(
+          await signIntents(hubChain, {
+            payers: payers.slice((depth - 1) * 5, depth * 5),
+            merchants: to,
+            count: BATCH * depth,
           }),
         );
-        if (resettled.every(Boolean)) break;
-        if (Date.now() > deadline) {
-          const stale = rows.filter((_, i) => !resettled[i]).slice(0, 2);
-          throw new Error(
-            `depth ${depth}: ${resettled.filter((r) => !r).length} intents not settled again, e.g. ${JSON.stringify(stale)}; reorged ${JSON.stringify(affected.slice(0, 2))} at head ${head}`,
-          );
-        }
-        await sleep(200);
       }
-      const reorged = (await counter(relayer.url, 'relayer_transactions_total{event="reorged"}')) - reorgedBefore;
-      perDepth.push(`depth ${depth}: ${affected.length} intents in ${reorged} batches`);
-      unsettled += affected.length;
-      expect(affected.length, `depth ${depth}`).to.be.greaterThan(0);
-      expect(reorged, `depth ${depth}`).to.be.greaterThan(0);
-    }
+      const before = await hubBalance(hubChain, address);
+      relayer = await spawnRelayer({
+        rpcUrl: hubChain.url,
+        hub: hubChain.hub,
+        key,
+        store: store.flags,
+        port: await freePort(),
+        log: join(LOG_DIR, "reorg.log"),
+        flags: ["--batch-max-size", String(BATCH), "--reorg-window", "16", "--confirmations", "1"],
+      });
 
-    const all = rounds.flat();
-    const statuses = await untilFinal(relayer.url, accepted.keys());
-    const result = await audit({
-      chain: hubChain,
-      intents: all,
-      accepted,
-      statuses,
-      deposit,
-      relayers: [{ address, before }],
-    });
-    report({
-      scenario: "reorgs: anvil_reorg depth 1-5 under settled batches (postgres)",
-      ...result,
-      notes: `${unsettled} settled intents unsettled by reorgs, each detected and settled again (${perDepth.join("; ")})`,
-    });
-    expect(result.problems).to.deep.equal([]);
-    expect(result.accepted).to.equal(all.length);
-    expect(result.settled).to.equal(all.length);
-    expect(result.lost).to.equal(0);
-    expect(result.duplicated).to.equal(0);
-  });
+      const accepted = new Map<Hex, number>();
+      const perDepth: string[] = [];
+      let unsettled = 0;
+      for (let depth = 1; depth <= 5; depth++) {
+        const intents = rounds[depth - 1];
+        const submitted = await submitIntents([relayer.url], intents);
+        expect(submitted.refused.size).to.equal(0);
+        for (const [digest, index] of submitted.accepted) accepted.set(digest, index);
+        await untilFinalInStore(
+          databaseUrl,
+          intents.map((i) => i.digest),
+        );
+        // Let the last batch's block settle in as the head before reorganising under it.
+        await sleep(300);
+
+        const head = await hubChain.publicClient.getBlockNumber({ cacheTime: 0 });
+        const affected = await sql<{ digest: string; block_hash: string }>(
+          databaseUrl,
+          "SELECT digest, block_hash FROM payment_intents WHERE status = 'settled' AND block_number > $1",
+          [(head - BigInt(depth)).toString()],
+        );
+        const reorgedBefore = await counter(relayer.url, 'relayer_transactions_total{event="reorged"}');
+        await hubChain.rpc("anvil_reorg", [depth, []]);
+
+        // Every affected intent ends settled again, in a block of the new canonical chain.
+        const deadline = Date.now() + 60_000;
+        for (;;) {
+          const rows = await sql<{ status: string; block_number: string | null; block_hash: string | null }>(
+            databaseUrl,
+            "SELECT status, block_number, block_hash FROM payment_intents WHERE digest = ANY($1::text[])",
+            [affected.map((a) => a.digest)],
+          );
+          const old = new Set(affected.map((a) => a.block_hash));
+          const resettled = await Promise.all(
+            rows.map(async (r) => {
+              if (r.status !== "settled" || r.block_hash === null || old.has(r.block_hash)) return false;
+              const block = await hubChain.publicClient.getBlock({ blockNumber: BigInt(r.block_number as string) });
+              return block.hash === r.block_hash;
+            }),
+          );
+          if (resettled.every(Boolean)) break;
+          if (Date.now() > deadline) {
+            const stale = rows.filter((_, i) => !resettled[i]).slice(0, 2);
+            throw new Error(
+              `depth ${depth}: ${resettled.filter((r) => !r).length} intents not settled again, e.g. ${JSON.stringify(stale)}; reorged ${JSON.stringify(affected.slice(0, 2))} at head ${head}`,
+            );
+          }
+          await sleep(200);
+        }
+        const reorged = (await counter(relayer.url, 'relayer_transactions_total{event="reorged"}')) - reorgedBefore;
+        perDepth.push(`depth ${depth}: ${affected.length} intents in ${reorged} batches`);
+        unsettled += affected.length;
+        expect(affected.length, `depth ${depth}`).to.be.greaterThan(0);
+        expect(reorged, `depth ${depth}`).to.be.greaterThan(0);
+      }
+
+      const all = rounds.flat();
+      const statuses = await untilFinal(relayer.url, accepted.keys());
+      const result = await audit({
+        chain: hubChain,
+        intents: all,
+        accepted,
+        statuses,
+        deposit,
+        relayers: [{ address, before }],
+      });
+      report({
+        scenario: "reorgs: anvil_reorg depth 1-5 under settled batches (postgres)",
+        ...result,
+        notes: `${unsettled} settled intents unsettled by reorgs, each detected and settled again (${perDepth.join("; ")})`,
+      });
+      expect(result.problems).to.deep.equal([]);
+      expect(result.accepted).to.equal(all.length);
+      expect(result.settled).to.equal(all.length);
+      expect(result.lost).to.equal(0);
+      expect(result.duplicated).to.equal(0);
+    },
+  );
 });

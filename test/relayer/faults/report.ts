@@ -1,8 +1,8 @@
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { expect } from "chai";
-import { FAULT_SUITE, REPORT_DIR, reportedRows } from "./harness.js";
+import { FAULT_SUITE, REPORT_DIR, reportedRows, scenarioCount } from "./harness.js";
 
 /**
  * The last file of `npm run test:faults` (the runner shares one process across files): prints
@@ -11,10 +11,7 @@ import { FAULT_SUITE, REPORT_DIR, reportedRows } from "./harness.js";
 describe("fault suite report", FAULT_SUITE, () => {
   it("reports every scenario, none with an intent lost or settled twice", () => {
     const rows = reportedRows();
-    // Every scenario reports once, after its audit: the files' `report({` calls are the scenarios.
-    const scenarios = readdirSync(import.meta.dirname)
-      .filter((f) => f.endsWith(".fault.ts"))
-      .reduce((n, f) => n + readFileSync(join(import.meta.dirname, f), "utf8").split("report({").length - 1, 0);
+    const scenarios = scenarioCount();
     const lines = [
       "# settlekit relayer: fault suite report",
       "",

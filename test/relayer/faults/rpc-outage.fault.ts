@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { after, describe, it } from "node:test";
+import { after, describe } from "node:test";
 import { expect } from "chai";
 import { parseEther } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
@@ -18,6 +18,7 @@ import {
   merchants,
   type RelayerProcess,
   report,
+  scenario,
   signIntents,
   spawnRelayer,
   startHubChain,
@@ -47,7 +48,7 @@ describe("fault: the node unreachable for 10 s mid-run", FAULT_SUITE, () => {
     await store?.remove();
   });
 
-  it("refuses with chain_unavailable while the node is away, then settles everything it accepted", async () => {
+  scenario("refuses with chain_unavailable while the node is away, then settles everything it accepted", async () => {
     chain = await startHubChain();
     proxy = await startProxy(chain.node.port);
     store = await storeLocation("postgres");

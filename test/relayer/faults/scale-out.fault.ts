@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { after, before, describe } from "node:test";
 import { expect } from "chai";
 import { type Address, type Hex, parseEther, toHex } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
@@ -18,6 +18,7 @@ import {
   report,
   type SignedIntent,
   type SubmitResult,
+  scenario,
   signIntents,
   spawnRelayer,
   sql,
@@ -121,107 +122,113 @@ describe("fault: two relayer instances on one Postgres", FAULT_SUITE, () => {
     return { settledBy: senders.map((a) => bySender.get(a.toLowerCase()) ?? 0), crossed: Number(crossed[0].n) };
   };
 
-  it(`settles ${INTENTS} intents exactly once on one instance, then ${INTENTS} on two, and measures both`, async () => {
-    const deposit = parseEther("1");
-    const payers = await fundPayers(chain, 80, deposit);
-    // Two workloads of the same shape on disjoint payers (40 each, 50 nonces per payer).
-    const workloads: SignedIntent[][] = [
-      await signIntents(chain, { payers: payers.slice(0, 40), merchants: merchants(10), count: INTENTS }),
-      await signIntents(chain, { payers: payers.slice(40), merchants: merchants(10), count: INTENTS }),
-    ];
-    const keys = [ANVIL_KEYS[2], ANVIL_KEYS[3]];
-    const addresses = keys.map((k) => privateKeyToAccount(k).address);
-    const before = await Promise.all(addresses.map((a) => hubBalance(chain, a)));
+  scenario(
+    `settles ${INTENTS} intents exactly once on one instance, then ${INTENTS} on two, and measures both`,
+    async () => {
+      const deposit = parseEther("1");
+      const payers = await fundPayers(chain, 80, deposit);
+      // Two workloads of the same shape on disjoint payers (40 each, 50 nonces per payer).
+      const workloads: SignedIntent[][] = [
+        await signIntents(chain, { payers: payers.slice(0, 40), merchants: merchants(10), count: INTENTS }),
+        await signIntents(chain, { payers: payers.slice(40), merchants: merchants(10), count: INTENTS }),
+      ];
+      const keys = [ANVIL_KEYS[2], ANVIL_KEYS[3]];
+      const addresses = keys.map((k) => privateKeyToAccount(k).address);
+      const before = await Promise.all(addresses.map((a) => hubBalance(chain, a)));
 
-    const one = await run(workloads[0], [await start(keys[0], "scale-out-0.log")]);
-    const two = await run(workloads[1], [relayers[0], await start(keys[1], "scale-out-1.log")]);
+      const one = await run(workloads[0], [await start(keys[0], "scale-out-0.log")]);
+      const two = await run(workloads[1], [relayers[0], await start(keys[1], "scale-out-1.log")]);
 
-    const all = [...workloads[0], ...workloads[1]];
-    const accepted = new Map([...one.submitted.accepted, ...two.submitted.accepted]);
-    const statuses = await untilFinal(relayers[0].url, accepted.keys());
-    const result = await audit({
-      chain,
-      intents: all,
-      accepted,
-      statuses,
-      deposit,
-      relayers: addresses.map((address, i) => ({ address, before: before[i] })),
-    });
-    const { settledBy, crossed } = await whoSettled(workloads[1], two.submitted.accepted, addresses);
+      const all = [...workloads[0], ...workloads[1]];
+      const accepted = new Map([...one.submitted.accepted, ...two.submitted.accepted]);
+      const statuses = await untilFinal(relayers[0].url, accepted.keys());
+      const result = await audit({
+        chain,
+        intents: all,
+        accepted,
+        statuses,
+        deposit,
+        relayers: addresses.map((address, i) => ({ address, before: before[i] })),
+      });
+      const { settledBy, crossed } = await whoSettled(workloads[1], two.submitted.accepted, addresses);
 
-    report({
-      scenario: `scale-out, CPU-bound: 1 then 2 instances, ${INTENTS} intents each (postgres)`,
-      ...result,
-      notes: `one instance ${figure(one)}; two instances ${figure(two)}; settled by instance A/B ${settledBy.join("/")}, ${crossed} of them accepted by the other instance`,
-    });
-    // No request was refused for a store failure (two instances' writes used to deadlock).
-    expect(one.submitted.retried.store_unavailable ?? 0).to.equal(0);
-    expect(two.submitted.retried.store_unavailable ?? 0).to.equal(0);
-    expect(result.problems).to.deep.equal([]);
-    expect(result.accepted).to.equal(2 * INTENTS);
-    expect(result.settled).to.equal(2 * INTENTS);
-    expect(result.lost).to.equal(0);
-    expect(result.duplicated).to.equal(0);
-    // Both instances took part in settling (each with its own key).
-    expect(settledBy[0]).to.be.greaterThan(0);
-    expect(settledBy[1]).to.be.greaterThan(0);
-    expect(settledBy[0] + settledBy[1]).to.equal(INTENTS);
-    // On two cores shared with the node, Postgres and the load, this pair of runs is CPU-bound:
-    // a second process cannot add CPU, so its throughput is reported, not asserted (see the next test).
-  });
+      report({
+        scenario: `scale-out, CPU-bound: 1 then 2 instances, ${INTENTS} intents each (postgres)`,
+        ...result,
+        notes: `one instance ${figure(one)}; two instances ${figure(two)}; settled by instance A/B ${settledBy.join("/")}, ${crossed} of them accepted by the other instance`,
+      });
+      // No request was refused for a store failure (two instances' writes used to deadlock).
+      expect(one.submitted.retried.store_unavailable ?? 0).to.equal(0);
+      expect(two.submitted.retried.store_unavailable ?? 0).to.equal(0);
+      expect(result.problems).to.deep.equal([]);
+      expect(result.accepted).to.equal(2 * INTENTS);
+      expect(result.settled).to.equal(2 * INTENTS);
+      expect(result.lost).to.equal(0);
+      expect(result.duplicated).to.equal(0);
+      // Both instances took part in settling (each with its own key).
+      expect(settledBy[0]).to.be.greaterThan(0);
+      expect(settledBy[1]).to.be.greaterThan(0);
+      expect(settledBy[0] + settledBy[1]).to.equal(INTENTS);
+      // On two cores shared with the node, Postgres and the load, this pair of runs is CPU-bound:
+      // a second process cannot add CPU, so its throughput is reported, not asserted (see the next test).
+    },
+  );
 
-  it(`settles more per second on two instances than on one when each key's transaction pipeline is the limit`, async () => {
-    // The CPU-bound instances leave: only this test's two instances may claim its intents.
-    await Promise.all(relayers.splice(0).map((r) => r.stop()));
-    const deposit = parseEther("1");
-    const payers = await fundPayers(chain, 40, deposit);
-    const workloads: SignedIntent[][] = [
-      await signIntents(chain, { payers: payers.slice(0, 20), merchants: merchants(10), count: PIPELINE_INTENTS }),
-      await signIntents(chain, { payers: payers.slice(20), merchants: merchants(10), count: PIPELINE_INTENTS }),
-    ];
-    const keys = [generatePrivateKey(), generatePrivateKey()];
-    const addresses = keys.map((k) => privateKeyToAccount(k).address);
-    for (const address of addresses) await chain.rpc("anvil_setBalance", [address, toHex(parseEther("100"))]);
-    const fromBlock = await chain.publicClient.getBlockNumber();
-    // From here on the node mines a block a second, as a real chain does, instead of one per transaction.
-    await chain.rpc("evm_setAutomine", [false]);
-    await chain.rpc("evm_setIntervalMining", [1]);
+  scenario(
+    `settles more per second on two instances than on one when each key's transaction pipeline is the limit`,
+    async () => {
+      // The CPU-bound instances leave: only this test's two instances may claim its intents.
+      await Promise.all(relayers.splice(0).map((r) => r.stop()));
+      const deposit = parseEther("1");
+      const payers = await fundPayers(chain, 40, deposit);
+      const workloads: SignedIntent[][] = [
+        await signIntents(chain, { payers: payers.slice(0, 20), merchants: merchants(10), count: PIPELINE_INTENTS }),
+        await signIntents(chain, { payers: payers.slice(20), merchants: merchants(10), count: PIPELINE_INTENTS }),
+      ];
+      const keys = [generatePrivateKey(), generatePrivateKey()];
+      const addresses = keys.map((k) => privateKeyToAccount(k).address);
+      for (const address of addresses) await chain.rpc("anvil_setBalance", [address, toHex(parseEther("100"))]);
+      const fromBlock = await chain.publicClient.getBlockNumber();
+      // From here on the node mines a block a second, as a real chain does, instead of one per transaction.
+      await chain.rpc("evm_setAutomine", [false]);
+      await chain.rpc("evm_setIntervalMining", [1]);
 
-    const one = await run(workloads[0], [await start(keys[0], "scale-out-pipeline-0.log", PIPELINE_FLAGS)]);
-    const two = await run(workloads[1], [
-      relayers[0],
-      await start(keys[1], "scale-out-pipeline-1.log", PIPELINE_FLAGS),
-    ]);
+      const one = await run(workloads[0], [await start(keys[0], "scale-out-pipeline-0.log", PIPELINE_FLAGS)]);
+      const two = await run(workloads[1], [
+        relayers[0],
+        await start(keys[1], "scale-out-pipeline-1.log", PIPELINE_FLAGS),
+      ]);
 
-    const all = [...workloads[0], ...workloads[1]];
-    const accepted = new Map([...one.submitted.accepted, ...two.submitted.accepted]);
-    const statuses = await untilFinal(relayers[0].url, accepted.keys());
-    const result = await audit({
-      chain,
-      intents: all,
-      accepted,
-      statuses,
-      deposit,
-      relayers: addresses.map((address) => ({ address, before: 0n })),
-      fromBlock,
-    });
-    const { settledBy, crossed } = await whoSettled(workloads[1], two.submitted.accepted, addresses);
+      const all = [...workloads[0], ...workloads[1]];
+      const accepted = new Map([...one.submitted.accepted, ...two.submitted.accepted]);
+      const statuses = await untilFinal(relayers[0].url, accepted.keys());
+      const result = await audit({
+        chain,
+        intents: all,
+        accepted,
+        statuses,
+        deposit,
+        relayers: addresses.map((address) => ({ address, before: 0n })),
+        fromBlock,
+      });
+      const { settledBy, crossed } = await whoSettled(workloads[1], two.submitted.accepted, addresses);
 
-    report({
-      scenario: `scale-out, pipeline-bound: 1 then 2 instances, ${PIPELINE_INTENTS} intents each, 1 s blocks, ≤ 30 intents in flight per key (postgres)`,
-      ...result,
-      notes: `one instance ${figure(one)}; two instances ${figure(two)} (${(two.perSecond / one.perSecond).toFixed(2)}×); settled by instance A/B ${settledBy.join("/")}, ${crossed} of them accepted by the other instance`,
-    });
-    expect(result.problems).to.deep.equal([]);
-    expect(result.accepted).to.equal(2 * PIPELINE_INTENTS);
-    expect(result.settled).to.equal(2 * PIPELINE_INTENTS);
-    expect(result.lost).to.equal(0);
-    expect(result.duplicated).to.equal(0);
-    expect(settledBy[0]).to.be.greaterThan(0);
-    expect(settledBy[1]).to.be.greaterThan(0);
-    expect(settledBy[0] + settledBy[1]).to.equal(PIPELINE_INTENTS);
-    // A second key doubles what can be in flight per block; allow for block-timing jitter but
-    // require a clear gain, not noise.
-    expect(two.perSecond).to.be.greaterThan(1.4 * one.perSecond);
-  });
+      report({
+        scenario: `scale-out, pipeline-bound: 1 then 2 instances, ${PIPELINE_INTENTS} intents each, 1 s blocks, ≤ 30 intents in flight per key (postgres)`,
+        ...result,
+        notes: `one instance ${figure(one)}; two instances ${figure(two)} (${(two.perSecond / one.perSecond).toFixed(2)}×); settled by instance A/B ${settledBy.join("/")}, ${crossed} of them accepted by the other instance`,
+      });
+      expect(result.problems).to.deep.equal([]);
+      expect(result.accepted).to.equal(2 * PIPELINE_INTENTS);
+      expect(result.settled).to.equal(2 * PIPELINE_INTENTS);
+      expect(result.lost).to.equal(0);
+      expect(result.duplicated).to.equal(0);
+      expect(settledBy[0]).to.be.greaterThan(0);
+      expect(settledBy[1]).to.be.greaterThan(0);
+      expect(settledBy[0] + settledBy[1]).to.equal(PIPELINE_INTENTS);
+      // A second key doubles what can be in flight per block; allow for block-timing jitter but
+      // require a clear gain, not noise.
+      expect(two.perSecond).to.be.greaterThan(1.4 * one.perSecond);
+    },
+  );
 });

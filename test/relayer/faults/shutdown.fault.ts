@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { after, describe, it } from "node:test";
+import { after, describe } from "node:test";
 import { expect } from "chai";
 import { parseEther } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
@@ -17,6 +17,7 @@ import {
   merchants,
   type RelayerProcess,
   report,
+  scenario,
   signIntents,
   spawnRelayer,
   sql,
@@ -43,7 +44,7 @@ describe("fault: SIGTERM during load", FAULT_SUITE, () => {
     await store?.remove();
   });
 
-  it("persists everything it accepted before exiting, and settles all of it after a restart", async () => {
+  scenario("persists everything it accepted before exiting, and settles all of it after a restart", async () => {
     const hubChain = await startHubChain();
     chain = hubChain;
     store = await storeLocation("postgres");

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, describe, it } from "node:test";
+import { after, describe } from "node:test";
 import { expect } from "chai";
 import { type Hex, parseEther, parseGwei, toHex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
@@ -18,6 +18,7 @@ import {
   type RelayerProcess,
   report,
   type SignedIntent,
+  scenario,
   signIntents,
   spawnRelayer,
   sql,
@@ -54,7 +55,7 @@ describe("fault: stuck and dropped transactions (automine off, low fee cap)", FA
     await store?.remove();
   });
 
-  it("replaces a stuck batch with a bumped fee within the cap, and refills a dropped nonce at once", async () => {
+  scenario("replaces a stuck batch with a bumped fee within the cap, and refills a dropped nonce at once", async () => {
     const hubChain = await startHubChain();
     chain = hubChain;
     store = await storeLocation("postgres");
