@@ -102,6 +102,35 @@ describe("batcher (fake chain and hub)", () => {
     expect(chain.pool.size).to.equal(1);
   });
 
+  it("after a late batch, lets the intents that arrive meanwhile wait their own maximum wait", async () => {
+    const b = batcher({ maxBatchSize: 10, scanIntervalMs: 3_600_000 });
+    const token: Address = randomAddress();
+    await b.tick(); // the one scan: nothing queued
+    const arrive = async () => {
+      const [digest] = await accept([payment({ token })]);
+      b.noteAccepted(token);
+      return digest;
+    };
+    const first = await arrive();
+    clock += 1_000;
+    await b.tick();
+    expect(chain.pool.size).to.equal(1);
+    expect(await statusOf(first)).to.equal("submitted");
+
+    // One intent every 100 ms: none of them has waited 1 s yet, so no batch goes.
+    const trickle: `0x${string}`[] = [];
+    for (let i = 0; i < 5; i++) {
+      clock += 100;
+      trickle.push(await arrive());
+      await b.tick();
+    }
+    expect(chain.pool.size).to.equal(1);
+    clock += 600; // the first of them has now waited 1 s: they leave together
+    await b.tick();
+    expect(chain.pool.size).to.equal(2);
+    expect(await Promise.all(trickle.map(statusOf))).to.deep.equal(Array(5).fill("submitted"));
+  });
+
   it("sends a full batch at once and splits a larger queue into batches of the maximum size", async () => {
     const b = batcher();
     const token: Address = randomAddress();

@@ -1,7 +1,7 @@
 import { after, before, beforeEach, describe, it } from "node:test";
 import { expect } from "chai";
 import { pino } from "pino";
-import { type Address, parseGwei, toHex } from "viem";
+import { type Address, type Hex, parseGwei, toHex } from "viem";
 import { bumpedFees, initialFees } from "../../src/relayer/chain/fees.js";
 import type { TxReceipt } from "../../src/relayer/chain/ports.js";
 import { type TrackedTx, TxManager, type TxManagerOptions } from "../../src/relayer/chain/tx-manager.js";
@@ -201,6 +201,43 @@ describe("transaction manager (fake chain)", () => {
     chain.mine();
     await m.tick();
     expect(recorder.confirmed.map((c) => c.batchId)).to.deep.equal([tx.batchId]);
+  });
+
+  it("asks for receipts only once the chain's nonce count passed a transaction", async () => {
+    const m = manager();
+    await m.start();
+    const txs = [await send(m), await send(m), await send(m)];
+    const hashOf = (tx: TrackedTx) => tx.attempts[0].hash;
+    const asked: Hex[] = [];
+    const receipt = chain.getTransactionReceipt.bind(chain);
+    chain.getTransactionReceipt = async (hash) => {
+      asked.push(hash);
+      return receipt(hash);
+    };
+    await m.tick();
+    expect(asked).to.deep.equal([]);
+    // The node forgets the last one while the first two are mined: receipts for those two only.
+    chain.drop(hashOf(txs[2]));
+    chain.mine();
+    await m.tick();
+    expect(asked).to.have.members([hashOf(txs[0]), hashOf(txs[1])]);
+    expect(recorder.confirmed.map((c) => c.batchId)).to.deep.equal([txs[0].batchId, txs[1].batchId]);
+    expect(chain.pool.has(hashOf(txs[2]))).to.equal(true);
+    chain.mine();
+    await m.tick();
+    expect(recorder.confirmed.map((c) => c.batchId)).to.deep.equal(txs.map((tx) => tx.batchId));
+  });
+
+  it("sends a dropped transaction again while an earlier one is still pending", async () => {
+    const m = manager();
+    await m.start();
+    const txs = [await send(m), await send(m)];
+    chain.drop(txs[1].attempts[0].hash);
+    await m.tick();
+    expect(chain.pool.has(txs[1].attempts[0].hash)).to.equal(true);
+    chain.mine();
+    await m.tick();
+    expect(recorder.confirmed.map((c) => c.batchId)).to.deep.equal(txs.map((tx) => tx.batchId));
   });
 
   it("replaces a stuck transaction the node evicted for a fee under the base fee and refuses to take back", async () => {

@@ -223,21 +223,31 @@ export class TxManager {
     // Nonces below the chain's count are spent, whoever spent them.
     this.#nextNonce = Math.max(this.#nextNonce, confirmedCount);
     this.#freeNonces.splice(0, this.#freeNonces.length, ...this.#freeNonces.filter((n) => n >= confirmedCount));
-    const hashes = new Map<bigint, Hex | null>();
-    const canonical = async (n: bigint) => {
-      if (!hashes.has(n)) hashes.set(n, await chain.getBlockHash(n));
-      return hashes.get(n);
+    const hashes = new Map<bigint, Promise<Hex | null>>();
+    const canonical = (n: bigint) => {
+      let hash = hashes.get(n);
+      if (hash === undefined) {
+        hash = chain.getBlockHash(n);
+        hashes.set(n, hash);
+      }
+      return hash;
     };
 
-    for (const tx of [...this.#tracked.values()].sort((a, b) => a.nonce - b.nonce)) {
-      tx.receipt = undefined;
-      for (const attempt of [...tx.attempts].reverse()) {
-        const receipt = await chain.getTransactionReceipt(attempt.hash);
-        if (receipt !== null && (await canonical(receipt.blockNumber)) === receipt.blockHash) {
-          tx.receipt = receipt;
-          break;
-        }
-      }
+    const tracked = [...this.#tracked.values()].sort((a, b) => a.nonce - b.nonce);
+    // Only a transaction whose nonce the chain's count has passed can be mined: receipts are
+    // asked for those alone. For the others, whether the node still has them (a node that drops
+    // a transaction may drop the sender's later ones with it). All at once: the transport sends
+    // them as one JSON-RPC batch.
+    const [receipts, present] = await Promise.all([
+      Promise.all(tracked.map((tx) => (tx.nonce < confirmedCount ? this.#canonicalReceipt(tx, canonical) : undefined))),
+      Promise.all(
+        tracked.map((tx) =>
+          tx.nonce < confirmedCount ? true : chain.hasTransaction(tx.attempts[tx.attempts.length - 1].hash),
+        ),
+      ),
+    ]);
+    for (const [i, tx] of tracked.entries()) {
+      tx.receipt = receipts[i];
       if (tx.receipt !== undefined) {
         this.#suspectTaken.delete(tx.batchId);
         if (head - tx.receipt.blockNumber + 1n >= BigInt(this.o.confirmations)) await this.#confirm(tx, tx.receipt);
@@ -255,7 +265,7 @@ export class TxManager {
       }
       const latest = tx.attempts[tx.attempts.length - 1];
       const stuck = now - latest.sentAtMs >= this.o.stuckAfterMs;
-      if (!(await chain.hasTransaction(latest.hash))) {
+      if (!present[i]) {
         // Dropped: send it again. A node that evicted it for a fee under the base fee refuses
         // it again, though; once it is stuck, it is replaced with bumped fees instead.
         const back = await this.#broadcast(tx, latest, "rebroadcast");
@@ -268,6 +278,18 @@ export class TxManager {
     await this.#healGaps(confirmedCount, now);
     await this.#checkReorgs(head, canonical);
     this.o.metrics.inflight.set(this.#tracked.size);
+  }
+
+  /** The receipt of whichever attempt of `tx` is mined in a canonical block, newest attempt first. */
+  async #canonicalReceipt(
+    tx: TrackedTx,
+    canonical: (n: bigint) => Promise<Hex | null>,
+  ): Promise<TxReceipt | undefined> {
+    for (const attempt of [...tx.attempts].reverse()) {
+      const receipt = await this.o.chain.getTransactionReceipt(attempt.hash);
+      if (receipt !== null && (await canonical(receipt.blockNumber)) === receipt.blockHash) return receipt;
+    }
+    return undefined;
   }
 
   async #confirm(tx: TrackedTx, receipt: TxReceipt): Promise<void> {
@@ -405,13 +427,15 @@ export class TxManager {
     await this.#broadcast(tx, attempt, "sent");
   }
 
-  async #checkReorgs(head: bigint, canonical: (n: bigint) => Promise<Hex | null | undefined>): Promise<void> {
+  async #checkReorgs(head: bigint, canonical: (n: bigint) => Promise<Hex | null>): Promise<void> {
     for (const [batchId, watched] of this.#watched) {
-      if (head - watched.blockNumber > BigInt(this.o.reorgWindow)) {
-        this.#watched.delete(batchId);
-        continue;
-      }
-      if ((await canonical(watched.blockNumber)) === watched.blockHash) continue;
+      if (head - watched.blockNumber > BigInt(this.o.reorgWindow)) this.#watched.delete(batchId);
+    }
+    // Every watched block's hash at once (one JSON-RPC batch), then each verdict in turn.
+    const watching = [...this.#watched];
+    const current = await Promise.all(watching.map(([, w]) => canonical(w.blockNumber)));
+    for (const [i, [batchId, watched]] of watching.entries()) {
+      if (current[i] === watched.blockHash) continue;
       this.o.logger.warn(
         { batchId, txHash: watched.tx.receipt?.transactionHash, block: watched.blockNumber.toString() },
         "reorg: a confirmed transaction's block is no longer canonical",

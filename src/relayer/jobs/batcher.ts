@@ -58,6 +58,19 @@ export const SETTLE_GAS_PER_INTENT = 70_000n;
 export const SETTLE_GAS_PER_BATCH = 60_000n;
 export const settleGasBudget = (intents: number) => SETTLE_GAS_PER_BATCH + SETTLE_GAS_PER_INTENT * BigInt(intents);
 
+/**
+ * What this instance knows of a token's queue without asking the store: how many intents wait
+ * and since when the oldest has, plus the intents noted since the latest claim began (the
+ * ones a claim that took everything left behind).
+ */
+interface PendingGroup {
+  token: Address;
+  count: number;
+  oldestMs: number;
+  fresh: number;
+  freshSinceMs: number | undefined;
+}
+
 export class Batcher implements TxHandler {
   readonly #owner: string;
   #timer: NodeJS.Timeout | undefined;
@@ -66,7 +79,7 @@ export class Batcher implements TxHandler {
   #backoffUntilMs = 0;
   #lastScanMs = 0;
   /** Per token: intents accepted and not yet batched, as far as this instance knows. */
-  readonly #pending = new Map<string, { token: Address; count: number; oldestMs: number }>();
+  readonly #pending = new Map<string, PendingGroup>();
 
   constructor(private readonly o: BatcherOptions) {
     this.#owner = o.chain.sender.toLowerCase();
@@ -106,9 +119,13 @@ export class Batcher implements TxHandler {
    */
   noteAccepted(token: Address): void {
     const key = token.toLowerCase();
+    const now = this.o.time.nowMs();
     const entry = this.#pending.get(key);
-    if (entry) entry.count++;
-    else this.#pending.set(key, { token, count: 1, oldestMs: this.o.time.nowMs() });
+    if (entry) {
+      entry.count++;
+      entry.fresh++;
+      entry.freshSinceMs ??= now;
+    } else this.#pending.set(key, { token, count: 1, oldestMs: now, fresh: 1, freshSinceMs: now });
   }
 
   async #round(force: boolean): Promise<void> {
@@ -124,6 +141,8 @@ export class Batcher implements TxHandler {
           token: g.token,
           count: g.ready,
           oldestMs: g.oldestAcceptedAt.getTime(),
+          fresh: 0,
+          freshSinceMs: undefined,
         });
       }
     }
@@ -137,16 +156,29 @@ export class Batcher implements TxHandler {
       const minSize = group.late ? 1 : this.o.maxBatchSize;
       let sent = 0;
       let last = 0;
-      do {
+      let drained = false;
+      for (;;) {
         if (this.#stopped && !force) return;
         if (this.o.txManager.inflight >= this.o.maxInflight) break;
         last = await this.#formBatch(group.token, minSize);
         sent += last;
-      } while (last > 0);
+        if (last < this.o.maxBatchSize) {
+          // Less than a full batch: a late group's claim took every intent there was (what
+          // arrived since waits its own turn); an early group's remainder waits until late.
+          drained = group.late;
+          break;
+        }
+      }
       const entry = this.#pending.get(group.key);
       if (entry === undefined) continue;
-      if (sent === 0 && group.late) this.#pending.delete(group.key);
-      else if (sent === 0)
+      if (drained) {
+        // The intents noted since that claim are the queue now, and its oldest is the first of them.
+        if (entry.fresh === 0 || entry.freshSinceMs === undefined) this.#pending.delete(group.key);
+        else {
+          entry.count = entry.fresh;
+          entry.oldestMs = entry.freshSinceMs;
+        }
+      } else if (sent === 0)
         entry.count = 0; // fewer than a batch are claimable: wait until late
       else {
         // Counts from the scan are capped at a batch; after a full batch there may be more.
@@ -160,6 +192,11 @@ export class Batcher implements TxHandler {
   async #formBatch(token: Address, minSize: number): Promise<number> {
     const { store, hub, logger } = this.o;
     const nowSeconds = this.o.time.seconds();
+    const entry = this.#pending.get(token.toLowerCase());
+    if (entry !== undefined) {
+      entry.fresh = 0;
+      entry.freshSinceMs = undefined;
+    }
     const claimed = await store.claimIntents({
       hub: hub.address,
       token,
