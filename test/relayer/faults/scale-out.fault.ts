@@ -122,53 +122,81 @@ describe("fault: two relayer instances on one Postgres", FAULT_SUITE, () => {
     return { settledBy: senders.map((a) => bySender.get(a.toLowerCase()) ?? 0), crossed: Number(crossed[0].n) };
   };
 
+  /**
+   * Fresh payers (`payers` per workload, `count` intents each), then the first workload on
+   * one instance (key A), the second on it and a second instance (key B); every intent of both
+   * is audited against the chain, and the second run's settlements are split by instance.
+   */
+  const oneThenTwo = async (args: {
+    keys: Hex[];
+    payers: number;
+    count: number;
+    flags?: string[];
+    log: string;
+    /** Runs once the payers are funded and the intents signed, before the first run. */
+    beforeRuns?: () => Promise<void>;
+  }) => {
+    const deposit = parseEther("1");
+    const payers = await fundPayers(chain, 2 * args.payers, deposit);
+    const workloads = [
+      await signIntents(chain, { payers: payers.slice(0, args.payers), merchants: merchants(10), count: args.count }),
+      await signIntents(chain, { payers: payers.slice(args.payers), merchants: merchants(10), count: args.count }),
+    ];
+    const addresses = args.keys.map((k) => privateKeyToAccount(k).address);
+    const before = await Promise.all(addresses.map((a) => hubBalance(chain, a)));
+    await args.beforeRuns?.();
+    const one = await run(workloads[0], [await start(args.keys[0], `${args.log}-0.log`, args.flags)]);
+    const two = await run(workloads[1], [relayers[0], await start(args.keys[1], `${args.log}-1.log`, args.flags)]);
+
+    const accepted = new Map([...one.submitted.accepted, ...two.submitted.accepted]);
+    const statuses = await untilFinal(relayers[0].url, accepted.keys());
+    const result = await audit({
+      chain,
+      intents: workloads.flat(),
+      accepted,
+      statuses,
+      deposit,
+      relayers: addresses.map((address, i) => ({ address, before: before[i] })),
+    });
+    const { settledBy, crossed } = await whoSettled(workloads[1], two.submitted.accepted, addresses);
+    const notes = `one instance ${figure(one)}; two instances ${figure(two)} (${(two.perSecond / one.perSecond).toFixed(2)}×); settled by instance A/B ${settledBy.join("/")}, ${crossed} of them accepted by the other instance`;
+    return { one, two, result, settledBy, notes };
+  };
+
+  /**
+   * Every intent of both runs settled exactly once, and both instances (each with its own key)
+   * took part in settling the second run.
+   */
+  const expectSettledOnceByBoth = (r: Awaited<ReturnType<typeof oneThenTwo>>, count: number) => {
+    expect(r.result.problems).to.deep.equal([]);
+    expect(r.result.accepted).to.equal(2 * count);
+    expect(r.result.settled).to.equal(2 * count);
+    expect(r.result.lost).to.equal(0);
+    expect(r.result.duplicated).to.equal(0);
+    expect(r.settledBy[0]).to.be.greaterThan(0);
+    expect(r.settledBy[1]).to.be.greaterThan(0);
+    expect(r.settledBy[0] + r.settledBy[1]).to.equal(count);
+  };
+
   scenario(
     `settles ${INTENTS} intents exactly once on one instance, then ${INTENTS} on two, and measures both`,
     async () => {
-      const deposit = parseEther("1");
-      const payers = await fundPayers(chain, 80, deposit);
-      // Two workloads of the same shape on disjoint payers (40 each, 50 nonces per payer).
-      const workloads: SignedIntent[][] = [
-        await signIntents(chain, { payers: payers.slice(0, 40), merchants: merchants(10), count: INTENTS }),
-        await signIntents(chain, { payers: payers.slice(40), merchants: merchants(10), count: INTENTS }),
-      ];
-      const keys = [ANVIL_KEYS[2], ANVIL_KEYS[3]];
-      const addresses = keys.map((k) => privateKeyToAccount(k).address);
-      const before = await Promise.all(addresses.map((a) => hubBalance(chain, a)));
-
-      const one = await run(workloads[0], [await start(keys[0], "scale-out-0.log")]);
-      const two = await run(workloads[1], [relayers[0], await start(keys[1], "scale-out-1.log")]);
-
-      const all = [...workloads[0], ...workloads[1]];
-      const accepted = new Map([...one.submitted.accepted, ...two.submitted.accepted]);
-      const statuses = await untilFinal(relayers[0].url, accepted.keys());
-      const result = await audit({
-        chain,
-        intents: all,
-        accepted,
-        statuses,
-        deposit,
-        relayers: addresses.map((address, i) => ({ address, before: before[i] })),
+      const measured = await oneThenTwo({
+        keys: [ANVIL_KEYS[2], ANVIL_KEYS[3]],
+        payers: 40,
+        count: INTENTS,
+        log: "scale-out",
       });
-      const { settledBy, crossed } = await whoSettled(workloads[1], two.submitted.accepted, addresses);
-
+      const { one, two, result, notes } = measured;
       report({
         scenario: `scale-out, CPU-bound: 1 then 2 instances, ${INTENTS} intents each (postgres)`,
         ...result,
-        notes: `one instance ${figure(one)}; two instances ${figure(two)}; settled by instance A/B ${settledBy.join("/")}, ${crossed} of them accepted by the other instance`,
+        notes,
       });
+      expectSettledOnceByBoth(measured, INTENTS);
       // No request was refused for a store failure (two instances' writes used to deadlock).
       expect(one.submitted.retried.store_unavailable ?? 0).to.equal(0);
       expect(two.submitted.retried.store_unavailable ?? 0).to.equal(0);
-      expect(result.problems).to.deep.equal([]);
-      expect(result.accepted).to.equal(2 * INTENTS);
-      expect(result.settled).to.equal(2 * INTENTS);
-      expect(result.lost).to.equal(0);
-      expect(result.duplicated).to.equal(0);
-      // Both instances took part in settling (each with its own key).
-      expect(settledBy[0]).to.be.greaterThan(0);
-      expect(settledBy[1]).to.be.greaterThan(0);
-      expect(settledBy[0] + settledBy[1]).to.equal(INTENTS);
       // On two cores shared with the node, Postgres and the load, this pair of runs is CPU-bound:
       // a second process cannot add CPU, so its throughput is reported, not asserted (see the next test).
     },
@@ -179,53 +207,30 @@ describe("fault: two relayer instances on one Postgres", FAULT_SUITE, () => {
     async () => {
       // The CPU-bound instances leave: only this test's two instances may claim its intents.
       await Promise.all(relayers.splice(0).map((r) => r.stop()));
-      const deposit = parseEther("1");
-      const payers = await fundPayers(chain, 40, deposit);
-      const workloads: SignedIntent[][] = [
-        await signIntents(chain, { payers: payers.slice(0, 20), merchants: merchants(10), count: PIPELINE_INTENTS }),
-        await signIntents(chain, { payers: payers.slice(20), merchants: merchants(10), count: PIPELINE_INTENTS }),
-      ];
       const keys = [generatePrivateKey(), generatePrivateKey()];
-      const addresses = keys.map((k) => privateKeyToAccount(k).address);
-      for (const address of addresses) await chain.rpc("anvil_setBalance", [address, toHex(parseEther("100"))]);
-      const fromBlock = await chain.publicClient.getBlockNumber();
-      // From here on the node mines a block a second, as a real chain does, instead of one per transaction.
-      await chain.rpc("evm_setAutomine", [false]);
-      await chain.rpc("evm_setIntervalMining", [1]);
-
-      const one = await run(workloads[0], [await start(keys[0], "scale-out-pipeline-0.log", PIPELINE_FLAGS)]);
-      const two = await run(workloads[1], [
-        relayers[0],
-        await start(keys[1], "scale-out-pipeline-1.log", PIPELINE_FLAGS),
-      ]);
-
-      const all = [...workloads[0], ...workloads[1]];
-      const accepted = new Map([...one.submitted.accepted, ...two.submitted.accepted]);
-      const statuses = await untilFinal(relayers[0].url, accepted.keys());
-      const result = await audit({
-        chain,
-        intents: all,
-        accepted,
-        statuses,
-        deposit,
-        relayers: addresses.map((address) => ({ address, before: 0n })),
-        fromBlock,
+      for (const key of keys) {
+        await chain.rpc("anvil_setBalance", [privateKeyToAccount(key).address, toHex(parseEther("100"))]);
+      }
+      // From the first run on, the node mines a block a second, as a real chain does, instead of
+      // one per transaction (the payers are funded while it still automines).
+      const measured = await oneThenTwo({
+        keys,
+        payers: 20,
+        count: PIPELINE_INTENTS,
+        flags: PIPELINE_FLAGS,
+        log: "scale-out-pipeline",
+        beforeRuns: async () => {
+          await chain.rpc("evm_setAutomine", [false]);
+          await chain.rpc("evm_setIntervalMining", [1]);
+        },
       });
-      const { settledBy, crossed } = await whoSettled(workloads[1], two.submitted.accepted, addresses);
-
+      const { one, two, result, notes } = measured;
       report({
         scenario: `scale-out, pipeline-bound: 1 then 2 instances, ${PIPELINE_INTENTS} intents each, 1 s blocks, ≤ 30 intents in flight per key (postgres)`,
         ...result,
-        notes: `one instance ${figure(one)}; two instances ${figure(two)} (${(two.perSecond / one.perSecond).toFixed(2)}×); settled by instance A/B ${settledBy.join("/")}, ${crossed} of them accepted by the other instance`,
+        notes,
       });
-      expect(result.problems).to.deep.equal([]);
-      expect(result.accepted).to.equal(2 * PIPELINE_INTENTS);
-      expect(result.settled).to.equal(2 * PIPELINE_INTENTS);
-      expect(result.lost).to.equal(0);
-      expect(result.duplicated).to.equal(0);
-      expect(settledBy[0]).to.be.greaterThan(0);
-      expect(settledBy[1]).to.be.greaterThan(0);
-      expect(settledBy[0] + settledBy[1]).to.equal(PIPELINE_INTENTS);
+      expectSettledOnceByBoth(measured, PIPELINE_INTENTS);
       // A second key doubles what can be in flight per block; allow for block-timing jitter but
       // require a clear gain, not noise.
       expect(two.perSecond).to.be.greaterThan(1.4 * one.perSecond);
