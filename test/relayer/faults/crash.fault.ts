@@ -7,7 +7,7 @@ import { freePort } from "../../../scripts/lib/anvil.js";
 import { ANVIL_KEYS } from "../helpers/anvil.js";
 import { type StoreLocation, storeLocation, type TestBackend } from "../helpers/store.js";
 import {
-  audit,
+  auditWhenFinal,
   FAULT_SUITE,
   faultSeed,
   fundPayers,
@@ -23,7 +23,6 @@ import {
   spawnRelayer,
   startHubChain,
   submitIntents,
-  untilFinal,
   untilReady,
 } from "./harness.js";
 
@@ -102,12 +101,12 @@ describe("fault: kill -9 during a 5,000-intent run", FAULT_SUITE, () => {
         relayer = await spawnRelayer(options, false);
         await untilReady(relayer, log);
         const submitted = await load;
-        const statuses = await untilFinal(relayer.url, submitted.accepted.keys(), 240_000);
-        const result = await audit({
+        const result = await auditWhenFinal({
+          url: relayer.url,
+          timeoutMs: 240_000,
           chain,
           intents,
           accepted: submitted.accepted,
-          statuses,
           deposit,
           relayers: [{ address, before }],
         });

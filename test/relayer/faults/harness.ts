@@ -584,6 +584,14 @@ export async function audit(args: {
   return { ...counts, problems, failureReasons };
 }
 
+/** Waits until the relayer at `url` has every accepted intent settled or failed, then audits them. */
+export async function auditWhenFinal(
+  args: Omit<Parameters<typeof audit>[0], "statuses"> & { url: string; timeoutMs?: number },
+): Promise<Audit> {
+  const statuses = await untilFinal(args.url, args.accepted.keys(), args.timeoutMs);
+  return audit({ ...args, statuses });
+}
+
 // ---------------------------------------------------------------------------------------------
 // A TCP proxy between the relayer and the node, to make the node unreachable
 

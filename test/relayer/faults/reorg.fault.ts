@@ -7,7 +7,7 @@ import { freePort } from "../../../scripts/lib/anvil.js";
 import { ANVIL_KEYS } from "../helpers/anvil.js";
 import { type StoreLocation, storeLocation } from "../helpers/store.js";
 import {
-  audit,
+  auditWhenFinal,
   FAULT_SUITE,
   fundPayers,
   type HubChain,
@@ -23,7 +23,6 @@ import {
   sql,
   startHubChain,
   submitIntents,
-  untilFinal,
   untilFinalInStore,
 } from "./harness.js";
 
@@ -144,12 +143,11 @@ describe("fault: reorgs of depth 1 to 5 under settled batches", FAULT_SUITE, () 
       }
 
       const all = rounds.flat();
-      const statuses = await untilFinal(relayer.url, accepted.keys());
-      const result = await audit({
+      const result = await auditWhenFinal({
+        url: relayer.url,
         chain: hubChain,
         intents: all,
         accepted,
-        statuses,
         deposit,
         relayers: [{ address, before }],
       });

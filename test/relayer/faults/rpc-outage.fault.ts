@@ -8,7 +8,7 @@ import { createRelayerClient } from "../../../src/client/relayer.js";
 import { ANVIL_KEYS } from "../helpers/anvil.js";
 import { type StoreLocation, storeLocation } from "../helpers/store.js";
 import {
-  audit,
+  auditWhenFinal,
   emptySubmitResult,
   FAULT_SUITE,
   fundPayers,
@@ -25,7 +25,6 @@ import {
   startProxy,
   submitIntents,
   type TcpProxy,
-  untilFinal,
 } from "./harness.js";
 
 const INTENTS = 1_500;
@@ -81,12 +80,11 @@ describe("fault: the node unreachable for 10 s mid-run", FAULT_SUITE, () => {
     await proxy.resume();
 
     const submitted = await load;
-    const statuses = await untilFinal(relayer.url, submitted.accepted.keys());
-    const result = await audit({
+    const result = await auditWhenFinal({
+      url: relayer.url,
       chain,
       intents,
       accepted: submitted.accepted,
-      statuses,
       deposit,
       relayers: [{ address, before }],
     });

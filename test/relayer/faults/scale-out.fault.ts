@@ -7,7 +7,7 @@ import { freePort } from "../../../scripts/lib/anvil.js";
 import { ANVIL_KEYS } from "../helpers/anvil.js";
 import { type StoreLocation, storeLocation } from "../helpers/store.js";
 import {
-  audit,
+  auditWhenFinal,
   FAULT_SUITE,
   fundPayers,
   type HubChain,
@@ -24,7 +24,6 @@ import {
   sql,
   startHubChain,
   submitIntents,
-  untilFinal,
   untilFinalInStore,
 } from "./harness.js";
 
@@ -149,12 +148,11 @@ describe("fault: two relayer instances on one Postgres", FAULT_SUITE, () => {
     const two = await run(workloads[1], [relayers[0], await start(args.keys[1], `${args.log}-1.log`, args.flags)]);
 
     const accepted = new Map([...one.submitted.accepted, ...two.submitted.accepted]);
-    const statuses = await untilFinal(relayers[0].url, accepted.keys());
-    const result = await audit({
+    const result = await auditWhenFinal({
+      url: relayers[0].url,
       chain,
       intents: workloads.flat(),
       accepted,
-      statuses,
       deposit,
       relayers: addresses.map((address, i) => ({ address, before: before[i] })),
     });

@@ -7,7 +7,7 @@ import { freePort } from "../../../scripts/lib/anvil.js";
 import { ANVIL_KEYS } from "../helpers/anvil.js";
 import { type StoreLocation, storeLocation } from "../helpers/store.js";
 import {
-  audit,
+  auditWhenFinal,
   emptySubmitResult,
   FAULT_SUITE,
   fundPayers,
@@ -23,7 +23,6 @@ import {
   sql,
   startHubChain,
   submitIntents,
-  untilFinal,
 } from "./harness.js";
 
 const INTENTS = 2_000;
@@ -88,12 +87,11 @@ describe("fault: SIGTERM during load", FAULT_SUITE, () => {
 
     relayer = await spawnRelayer(options);
     const submitted = await load;
-    const statuses = await untilFinal(relayer.url, submitted.accepted.keys());
-    const result = await audit({
+    const result = await auditWhenFinal({
+      url: relayer.url,
       chain: hubChain,
       intents,
       accepted: submitted.accepted,
-      statuses,
       deposit,
       relayers: [{ address, before }],
     });

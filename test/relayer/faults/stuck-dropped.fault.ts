@@ -8,7 +8,7 @@ import { freePort } from "../../../scripts/lib/anvil.js";
 import { ANVIL_KEYS } from "../helpers/anvil.js";
 import { type StoreLocation, storeLocation } from "../helpers/store.js";
 import {
-  audit,
+  auditWhenFinal,
   FAULT_SUITE,
   fundPayers,
   type HubChain,
@@ -24,7 +24,6 @@ import {
   sql,
   startHubChain,
   submitIntents,
-  untilFinal,
 } from "./harness.js";
 
 const CAP = parseGwei("6");
@@ -199,12 +198,11 @@ describe("fault: stuck and dropped transactions (automine off, low fee cap)", FA
     const nonceAfter = await hubChain.publicClient.getTransactionCount({ address });
 
     const all = phases.flat();
-    const statuses = await untilFinal(relayer.url, accepted.keys());
-    const result = await audit({
+    const result = await auditWhenFinal({
+      url: relayer.url,
       chain: hubChain,
       intents: all,
       accepted,
-      statuses,
       deposit,
       relayers: [{ address, before }],
     });
