@@ -3,6 +3,7 @@ import { closeSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
 import { join } from "node:path";
 import { after, it } from "node:test";
+import { expect } from "chai";
 import pg from "pg";
 import {
   type Address,
@@ -590,6 +591,15 @@ export async function auditWhenFinal(
 ): Promise<Audit> {
   const statuses = await untilFinal(args.url, args.accepted.keys(), args.timeoutMs);
   return audit({ ...args, statuses });
+}
+
+/** The audit found nothing wrong: all `count` intents accepted, each settled exactly once, none lost. */
+export function expectAllSettledOnce(result: Audit, count: number): void {
+  expect(result.problems).to.deep.equal([]);
+  expect(result.accepted).to.equal(count);
+  expect(result.settled).to.equal(count);
+  expect(result.lost).to.equal(0);
+  expect(result.duplicated).to.equal(0);
 }
 
 // ---------------------------------------------------------------------------------------------

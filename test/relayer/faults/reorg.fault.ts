@@ -8,6 +8,7 @@ import { ANVIL_KEYS } from "../helpers/anvil.js";
 import { type StoreLocation, storeLocation } from "../helpers/store.js";
 import {
   auditWhenFinal,
+  expectAllSettledOnce,
   FAULT_SUITE,
   fundPayers,
   type HubChain,
@@ -156,11 +157,7 @@ describe("fault: reorgs of depth 1 to 5 under settled batches", FAULT_SUITE, () 
         ...result,
         notes: `${unsettled} settled intents unsettled by reorgs, each detected and settled again (${perDepth.join("; ")})`,
       });
-      expect(result.problems).to.deep.equal([]);
-      expect(result.accepted).to.equal(all.length);
-      expect(result.settled).to.equal(all.length);
-      expect(result.lost).to.equal(0);
-      expect(result.duplicated).to.equal(0);
+      expectAllSettledOnce(result, all.length);
     },
   );
 });

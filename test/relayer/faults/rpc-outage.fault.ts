@@ -10,6 +10,7 @@ import { type StoreLocation, storeLocation } from "../helpers/store.js";
 import {
   auditWhenFinal,
   emptySubmitResult,
+  expectAllSettledOnce,
   FAULT_SUITE,
   fundPayers,
   type HubChain,
@@ -100,10 +101,6 @@ describe("fault: the node unreachable for 10 s mid-run", FAULT_SUITE, () => {
     expect(Object.keys(submitted.retried)).to.deep.equal(["chain_unavailable"]);
     expect(refusedDuring).to.be.greaterThan(0);
     expect(submitted.refused.size).to.equal(0);
-    expect(result.problems).to.deep.equal([]);
-    expect(result.accepted).to.equal(INTENTS);
-    expect(result.settled).to.equal(INTENTS);
-    expect(result.lost).to.equal(0);
-    expect(result.duplicated).to.equal(0);
+    expectAllSettledOnce(result, INTENTS);
   });
 });

@@ -8,6 +8,7 @@ import { ANVIL_KEYS } from "../helpers/anvil.js";
 import { type StoreLocation, storeLocation } from "../helpers/store.js";
 import {
   auditWhenFinal,
+  expectAllSettledOnce,
   FAULT_SUITE,
   fundPayers,
   type HubChain,
@@ -166,11 +167,7 @@ describe("fault: two relayer instances on one Postgres", FAULT_SUITE, () => {
    * took part in settling the second run.
    */
   const expectSettledOnceByBoth = (r: Awaited<ReturnType<typeof oneThenTwo>>, count: number) => {
-    expect(r.result.problems).to.deep.equal([]);
-    expect(r.result.accepted).to.equal(2 * count);
-    expect(r.result.settled).to.equal(2 * count);
-    expect(r.result.lost).to.equal(0);
-    expect(r.result.duplicated).to.equal(0);
+    expectAllSettledOnce(r.result, 2 * count);
     expect(r.settledBy[0]).to.be.greaterThan(0);
     expect(r.settledBy[1]).to.be.greaterThan(0);
     expect(r.settledBy[0] + r.settledBy[1]).to.equal(count);

@@ -9,6 +9,7 @@ import { type StoreLocation, storeLocation } from "../helpers/store.js";
 import {
   auditWhenFinal,
   emptySubmitResult,
+  expectAllSettledOnce,
   FAULT_SUITE,
   fundPayers,
   type HubChain,
@@ -104,10 +105,6 @@ describe("fault: SIGTERM during load", FAULT_SUITE, () => {
     expect(acceptedAtExit.length).to.be.greaterThan(0);
     expect(persisted).to.equal(acceptedAtExit.length);
     expect(submitted.refused.size, JSON.stringify([...submitted.refused.values()])).to.equal(0);
-    expect(result.problems).to.deep.equal([]);
-    expect(result.accepted).to.equal(INTENTS);
-    expect(result.settled).to.equal(INTENTS);
-    expect(result.lost).to.equal(0);
-    expect(result.duplicated).to.equal(0);
+    expectAllSettledOnce(result, INTENTS);
   });
 });

@@ -9,6 +9,7 @@ import { ANVIL_KEYS } from "../helpers/anvil.js";
 import { type StoreLocation, storeLocation } from "../helpers/store.js";
 import {
   auditWhenFinal,
+  expectAllSettledOnce,
   FAULT_SUITE,
   fundPayers,
   type HubChain,
@@ -231,10 +232,6 @@ describe("fault: stuck and dropped transactions (automine off, low fee cap)", FA
     expect(gapMs).to.be.lessThan(5_000);
     expect(nonceAfter).to.equal(Number(upper.nonce) + 1);
 
-    expect(result.problems).to.deep.equal([]);
-    expect(result.accepted).to.equal(all.length);
-    expect(result.settled).to.equal(all.length);
-    expect(result.lost).to.equal(0);
-    expect(result.duplicated).to.equal(0);
+    expectAllSettledOnce(result, all.length);
   });
 });
