@@ -3,6 +3,9 @@ import { expect } from "chai";
 import type { Address, Hex } from "viem";
 import { MIGRATIONS } from "../../src/relayer/store/migrations.js";
 import { openStore } from "../../src/relayer/store/open.js";
+import { openPgliteDriver } from "../../src/relayer/store/pglite-driver.js";
+import { openPostgresDriver } from "../../src/relayer/store/postgres-driver.js";
+import { QUEUE_GROUPS_SQL } from "../../src/relayer/store/sql-store.js";
 import type { NewIntent } from "../../src/relayer/store/store.js";
 import { HUB, OTHER_TOKEN, payment, randomAddress, randomDigest, TOKEN } from "./helpers/fixtures.js";
 import { sharedPostgres } from "./helpers/postgres.js";
@@ -259,6 +262,43 @@ describe(`relayer store (${testBackend()})`, () => {
       const group = (await temp.store.queueGroups(HUB, 3)).find((g) => g.token === token);
       expect(group?.ready).to.equal(3);
       expect(group?.oldestAcceptedAt).to.be.instanceOf(Date);
+    });
+
+    // A payer's reservations row outlives its last open intent, so the table holds every payer
+    // ever seen; the batcher's poll must read only the payers with intents in flight.
+    it("finds the tokens to batch from the open reservations only, however many payers it has seen", async () => {
+      const fresh = await tempStore();
+      try {
+        const closed = Array.from({ length: 2_000 }, () => intent({ from: randomAddress() }));
+        await fresh.store.insertIntents(closed);
+        await fresh.store.failAcceptedIntents(
+          closed.map((i) => i.digest),
+          "expired",
+        );
+        const open = intent({ token: OTHER_TOKEN });
+        await fresh.store.insertIntents([open]);
+        const groups = await fresh.store.queueGroups(HUB, 10);
+        expect(groups.map((g) => [g.token, g.ready])).to.deep.equal([[OTHER_TOKEN, 1]]);
+        await fresh.store.close();
+
+        const driver =
+          fresh.location.backend === "pglite"
+            ? await openPgliteDriver(fresh.location.options.dataDir)
+            : await openPostgresDriver(fresh.location.options.databaseUrl as string);
+        try {
+          await driver.exec("ANALYZE reservations");
+          const plan = (
+            await driver.query<{ "QUERY PLAN": string }>(`EXPLAIN ${QUEUE_GROUPS_SQL}`, [HUB.toLowerCase(), 10])
+          ).map((row) => row["QUERY PLAN"]);
+          expect(plan.join("\n")).to.include("reservations_open");
+          expect(plan.join("\n")).not.to.match(/Seq Scan on reservations/);
+        } finally {
+          await driver.close();
+          fresh.store = await fresh.reopen();
+        }
+      } finally {
+        await fresh.dispose();
+      }
     });
 
     it("puts only intents still claimed by the sender into a batch, and tracks its transactions", async () => {

@@ -269,4 +269,14 @@ CREATE INDEX indexed_channels_closing ON indexed_channels (channels, closes_at) 
 CREATE INDEX indexed_channels_block ON indexed_channels (channels, block_number);
 `,
   },
+  {
+    version: 4,
+    name: "index the reservations that are open",
+    sql: `
+-- A payer's reservations row stays when its last intent settles (intents = 0), so the table
+-- grows with every payer ever seen. The batcher asks which tokens have open intents on every
+-- poll: this index answers from the payers with open intents only, not from all of them.
+CREATE INDEX reservations_open ON reservations (hub, token) WHERE intents > 0;
+`,
+  },
 ];

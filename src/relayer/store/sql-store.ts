@@ -295,6 +295,27 @@ export async function migrate(driver: SqlDriver, migrations: readonly Migration[
   return applied;
 }
 
+/**
+ * The tokens with claimable intents, each with its oldest claimable intent and a count capped at
+ * `$2`. Tokens come from the open reservations (the `reservations_open` index: payers with
+ * intents in flight, not every payer ever seen); per token, both figures walk the queue index
+ * instead of the whole table. Exported for the test that checks the plan.
+ * @internal
+ */
+export const QUEUE_GROUPS_SQL = `
+  SELECT t.token,
+         (SELECT min(accepted_at) FROM (
+            SELECT accepted_at FROM payment_intents
+            WHERE hub = $1 AND token = t.token AND status = 'accepted'
+              AND (claimed_by IS NULL OR lease_until < now())
+            ORDER BY accepted_at LIMIT 1) o) AS oldest,
+         (SELECT count(*) FROM (
+            SELECT 1 FROM payment_intents
+            WHERE hub = $1 AND token = t.token AND status = 'accepted'
+              AND (claimed_by IS NULL OR lease_until < now())
+            LIMIT $2) c) AS ready
+  FROM (SELECT DISTINCT token FROM reservations WHERE hub = $1 AND intents > 0) t`;
+
 /** The store over any Postgres-dialect driver: the same SQL for PGlite and a Postgres server. */
 export class SqlStore implements Store {
   readonly backend: "pglite" | "postgres";
@@ -422,23 +443,10 @@ export class SqlStore implements Store {
   }
 
   async queueGroups(hub: Address, limit: number): Promise<QueueGroup[]> {
-    // Tokens come from the reservations table (tiny); per token, the oldest claimable intent and
-    // a count capped at `limit` both walk the queue index instead of the whole table.
-    const rows = await this.db.query<{ token: string; oldest: Date | null; ready: Num }>(
-      `SELECT t.token,
-              (SELECT min(accepted_at) FROM (
-                 SELECT accepted_at FROM payment_intents
-                 WHERE hub = $1 AND token = t.token AND status = 'accepted'
-                   AND (claimed_by IS NULL OR lease_until < now())
-                 ORDER BY accepted_at LIMIT 1) o) AS oldest,
-              (SELECT count(*) FROM (
-                 SELECT 1 FROM payment_intents
-                 WHERE hub = $1 AND token = t.token AND status = 'accepted'
-                   AND (claimed_by IS NULL OR lease_until < now())
-                 LIMIT $2) c) AS ready
-       FROM (SELECT DISTINCT token FROM reservations WHERE hub = $1 AND intents > 0) t`,
-      [lower(hub), limit],
-    );
+    const rows = await this.db.query<{ token: string; oldest: Date | null; ready: Num }>(QUEUE_GROUPS_SQL, [
+      lower(hub),
+      limit,
+    ]);
     return rows
       .filter((r) => r.oldest !== null)
       .map((r) => ({ token: checksum(r.token), ready: Number(r.ready), oldestAcceptedAt: r.oldest as Date }));
