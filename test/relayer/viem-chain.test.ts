@@ -1,6 +1,15 @@
 import { after, before, describe, it } from "node:test";
 import { expect } from "chai";
-import { encodeFunctionData, zeroAddress } from "viem";
+import {
+  encodeFunctionData,
+  keccak256,
+  parseTransaction,
+  recoverTransactionAddress,
+  type TransactionSerializedEIP1559,
+  toHex,
+  zeroAddress,
+} from "viem";
+import { privateKeyToAccount } from "viem/accounts";
 import { freePort } from "../../scripts/lib/anvil.js";
 import { settlementHubAbi } from "../../src/client/index.js";
 import { CallRevertedError } from "../../src/relayer/chain/ports.js";
@@ -46,5 +55,29 @@ describe("ViemChain (anvil)", () => {
     const callError = await port.call({ to: chain.hub, data: withdraw(), gas: 200_000n }).catch((e: unknown) => e);
     expect(callError).to.be.instanceOf(Error);
     expect(callError).not.to.be.instanceOf(CallRevertedError);
+  });
+
+  it("signs the same transaction bytes as viem, recoverable to the relayer key, with its hash", async () => {
+    const port = new ViemChain(createRelayerPublicClient(chain.url, 31_337), ANVIL_KEYS[3]);
+    const account = privateKeyToAccount(ANVIL_KEYS[3]);
+    // A settle batch's calldata runs to tens of kilobytes: cover several Keccak blocks and an empty one.
+    for (const data of ["0x", withdraw(), toHex(new Uint8Array(80_001).map((_, i) => (i * 31) & 255))] as const) {
+      const tx = {
+        to: chain.hub,
+        data,
+        nonce: 7,
+        gas: 3_000_000n,
+        maxFeePerGas: 2_000_000_000n,
+        maxPriorityFeePerGas: 1_000_000n,
+      };
+      const signed = await port.signTransaction(tx);
+      const expected = await account.signTransaction({ ...tx, chainId: 31_337, type: "eip1559", value: 0n });
+      expect(signed.raw).to.equal(expected);
+      expect(signed.hash).to.equal(keccak256(expected));
+      expect(signed.raw.startsWith("0x02")).to.equal(true);
+      const serializedTransaction = signed.raw as TransactionSerializedEIP1559;
+      expect(await recoverTransactionAddress({ serializedTransaction })).to.equal(account.address);
+      expect(parseTransaction(signed.raw)).to.include({ to: chain.hub, nonce: 7, chainId: 31_337 });
+    }
   });
 });

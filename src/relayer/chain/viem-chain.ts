@@ -10,11 +10,15 @@ import {
   type Hex,
   HttpRequestError,
   http,
-  keccak256,
   type PublicClient,
+  parseSignature,
+  serializeTransaction,
   TimeoutError,
+  type TransactionSerializableEIP1559,
 } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
+import { bytesToHex, hexToBytes } from "../../client/signing/bytes.js";
+import { keccak256Bytes } from "../../client/signing/keccak.js";
 import { CallRevertedError, type ChainPort, type FeeEstimate, type TxReceipt, type TxRequest } from "./ports.js";
 
 /**
@@ -39,6 +43,8 @@ export async function fetchChainId(rpcUrl: string): Promise<number> {
   const client = createPublicClient({ transport: http(rpcUrl, { retryCount: 2, timeout: 10_000 }) });
   return client.getChainId();
 }
+
+const keccakHex = (data: Hex): Hex => bytesToHex(keccak256Bytes(hexToBytes(data, "transaction")));
 
 /** The node could not be asked (connection refused, timeout): it said nothing about the call. */
 const unreachable = (error: BaseError) =>
@@ -139,8 +145,14 @@ export class ViemChain implements ChainPort {
     }
   }
 
+  /**
+   * Signs an EIP-1559 transaction: the same bytes as viem's `account.signTransaction`, but both
+   * hashes (the signing hash and the transaction hash) use the client library's Keccak, several
+   * times faster than viem's on a settle batch's calldata (tens of kilobytes): this runs on the
+   * event loop that answers intake requests.
+   */
   async signTransaction(tx: TxRequest): Promise<{ raw: Hex; hash: Hex }> {
-    const raw = await this.#account.signTransaction({
+    const request: TransactionSerializableEIP1559 = {
       chainId: this.client.chain?.id as number,
       type: "eip1559",
       to: tx.to,
@@ -150,8 +162,10 @@ export class ViemChain implements ChainPort {
       gas: tx.gas,
       maxFeePerGas: tx.maxFeePerGas,
       maxPriorityFeePerGas: tx.maxPriorityFeePerGas,
-    });
-    return { raw, hash: keccak256(raw) };
+    };
+    const signature = await this.#account.sign({ hash: keccakHex(serializeTransaction(request)) });
+    const raw = serializeTransaction(request, parseSignature(signature));
+    return { raw, hash: keccakHex(raw) };
   }
 
   sendRawTransaction(raw: Hex): Promise<Hex> {
