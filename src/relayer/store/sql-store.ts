@@ -326,100 +326,39 @@ export class SqlStore implements Store {
 
   async insertIntents(intents: readonly NewIntent[]): Promise<InsertIntentResult[]> {
     if (intents.length === 0) return [];
-    return this.db.transaction(async (tx) => {
-      const hub = lower(intents[0].hub);
-      if (intents.some((i) => lower(i.hub) !== hub)) throw new Error("insertIntents: one hub per call");
-      const keyOf = (i: NewIntent) => `${lower(i.payment.from)}:${lower(i.payment.token)}`;
-      const keys = [...new Set(intents.map(keyOf))].sort();
-      // Per (payer, token) locks, taken in a fixed order: concurrent inserts of the same payer
-      // (from this or another instance) run one after the other; other payers do not wait.
-      await tx.query(
-        "SELECT count(pg_advisory_xact_lock(hashtextextended($1 || ':' || k, 0))) FROM unnest($2::text[]) AS k",
-        [hub, keys],
-      );
-
-      // After the locks (a new snapshot): known digests and the payers' reservations, in one query.
-      const digests = intents.map((i) => lower(i.digest));
-      const known = await tx.query<{ kind: "digest" | "reserved"; a: string; b: string; c: string | null }>(
-        `SELECT 'digest' AS kind, digest AS a, status AS b, NULL AS c FROM payment_intents WHERE digest = ANY($2::text[])
-         UNION ALL
-         SELECT 'reserved', r.payer, r.token, r.reserved::text FROM reservations r
-         JOIN unnest($3::text[], $4::text[]) AS q(payer, token) ON r.payer = q.payer AND r.token = q.token
-         WHERE r.hub = $1`,
-        [hub, digests, keys.map((k) => k.split(":")[0]), keys.map((k) => k.split(":")[1])],
-      );
-      const existing = new Map<string, IntentStatus>();
-      const reserved = new Map<string, bigint>();
-      for (const row of known) {
-        if (row.kind === "digest") existing.set(row.a, row.b as IntentStatus);
-        else reserved.set(`${row.a}:${row.b}`, BigInt(row.c as string));
+    const hub = lower(intents[0].hub);
+    if (intents.some((i) => lower(i.hub) !== hub)) throw new Error("insertIntents: one hub per call");
+    // One call, its own transaction: the locks, the checks and the insert (migration 4).
+    const rows = await this.db.query<{ result: InsertIntentResult["result"]; status: string | null; reserved: Num }>(
+      `SELECT * FROM accept_intents($1, $2::text[], $3::text[], $4::text[], $5::text[], $6::numeric[], $7::numeric[],
+                                    $8::numeric[], $9::numeric[], $10::numeric[], $11::text[], $12::text[], $13::numeric[])`,
+      [
+        hub,
+        intents.map((i) => lower(i.digest)),
+        intents.map((i) => lower(i.payment.from)),
+        intents.map((i) => lower(i.payment.to)),
+        intents.map((i) => lower(i.payment.token)),
+        intents.map((i) => i.payment.amount.toString()),
+        intents.map((i) => i.payment.fee.toString()),
+        intents.map((i) => i.payment.nonce.toString()),
+        intents.map((i) => i.payment.validAfter.toString()),
+        intents.map((i) => i.payment.validBefore.toString()),
+        intents.map((i) => lower(i.payment.ref)),
+        intents.map((i) => lower(i.signature)),
+        intents.map((i) => i.balance.toString()),
+      ],
+    );
+    if (rows.length !== intents.length) throw new Error(`accept_intents answered ${rows.length} of ${intents.length}`);
+    return rows.map((row, i): InsertIntentResult => {
+      const digest = intents[i].digest;
+      switch (row.result) {
+        case "duplicate":
+          return { digest, result: "duplicate", status: row.status as IntentStatus };
+        case "insufficient_balance":
+          return { digest, result: "insufficient_balance", reserved: big(row.reserved) };
+        default:
+          return { digest, result: row.result };
       }
-
-      const results: InsertIntentResult[] = [];
-      const rows: NewIntent[] = [];
-      const seen = new Set<string>();
-      const nonces = new Set<string>();
-      for (const intent of intents) {
-        const digest = lower(intent.digest);
-        const status = existing.get(digest);
-        if (status !== undefined || seen.has(digest)) {
-          results.push({ digest: intent.digest, result: "duplicate", status: status ?? "accepted" });
-          continue;
-        }
-        const nonceKey = `${lower(intent.payment.from)}:${intent.payment.nonce}`;
-        if (nonces.has(nonceKey)) {
-          results.push({ digest: intent.digest, result: "nonce_conflict" });
-          continue;
-        }
-        const key = keyOf(intent);
-        const already = reserved.get(key) ?? 0n;
-        if (already + intent.payment.amount + intent.payment.fee > intent.balance) {
-          results.push({ digest: intent.digest, result: "insufficient_balance", reserved: already });
-          continue;
-        }
-        reserved.set(key, already + intent.payment.amount + intent.payment.fee);
-        nonces.add(nonceKey);
-        seen.add(digest);
-        rows.push(intent);
-        results.push({ digest: intent.digest, result: "inserted" });
-      }
-      if (rows.length > 0) {
-        // The unique (hub, payer, nonce) index refuses a live intent's nonce to another intent:
-        // such rows are skipped here and reported as nonce conflicts.
-        const inserted = await tx.query<{ digest: string }>(
-          `INSERT INTO payment_intents
-             (digest, hub, payer, payee, token, amount, fee, nonce, valid_after, valid_before, ref, signature, status)
-           SELECT d, $1, p, e, t, a, f, n, va, vb, r, s, 'accepted'
-           FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::numeric[], $7::numeric[], $8::numeric[],
-                       $9::numeric[], $10::numeric[], $11::text[], $12::text[])
-                AS x(d, p, e, t, a, f, n, va, vb, r, s)
-           ON CONFLICT DO NOTHING
-           RETURNING digest`,
-          [
-            hub,
-            rows.map((i) => lower(i.digest)),
-            rows.map((i) => lower(i.payment.from)),
-            rows.map((i) => lower(i.payment.to)),
-            rows.map((i) => lower(i.payment.token)),
-            rows.map((i) => i.payment.amount.toString()),
-            rows.map((i) => i.payment.fee.toString()),
-            rows.map((i) => i.payment.nonce.toString()),
-            rows.map((i) => i.payment.validAfter.toString()),
-            rows.map((i) => i.payment.validBefore.toString()),
-            rows.map((i) => lower(i.payment.ref)),
-            rows.map((i) => lower(i.signature)),
-          ],
-        );
-        if (inserted.length < rows.length) {
-          const done = new Set(inserted.map((r) => r.digest));
-          for (const result of results) {
-            if (result.result === "inserted" && !done.has(lower(result.digest))) {
-              Object.assign(result, { result: "nonce_conflict" });
-            }
-          }
-        }
-      }
-      return results;
     });
   }
 
