@@ -73,6 +73,7 @@ export {
   type ReleaseStatusResponse,
   type StatusResponse,
   type SubmitPaymentResponse,
+  type SubmitPaymentsResponse,
   type VoucherResponse,
   type WaitForPaymentParameters,
 } from "./relayer.js";

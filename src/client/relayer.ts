@@ -12,8 +12,10 @@ import {
   releaseStatusResponse,
   type StatusResponse,
   type SubmitPaymentResponse,
+  type SubmitPaymentsResponse,
   statusResponse,
   submitPaymentResponse,
+  submitPaymentsResponse,
   type VoucherResponse,
   voucherResponse,
 } from "../relayer/api/schemas.js";
@@ -26,6 +28,7 @@ export type {
   ReleaseStatusResponse,
   StatusResponse,
   SubmitPaymentResponse,
+  SubmitPaymentsResponse,
   VoucherResponse,
 } from "../relayer/api/schemas.js";
 
@@ -86,6 +89,12 @@ export interface WaitForPaymentParameters {
 export interface RelayerClient {
   /** `POST /v1/payments`: the intent's digest and status (the same intent twice: the same digest). */
   submitPayment(args: { payment: Payment; signature: Hex }): Promise<SubmitPaymentResponse>;
+  /**
+   * `POST /v1/payments/batch`: 1 to 256 intents in one request. Each is checked and accepted on
+   * its own; the results come back in order, a refused intent with its code and message (the
+   * request throws only when it is refused as a whole: paused, rate limited, malformed, ...).
+   */
+  submitPayments(items: readonly { payment: Payment; signature: Hex }[]): Promise<SubmitPaymentsResponse>;
   /** `GET /v1/payments/{digest}`. */
   getPayment(digest: Hex): Promise<PaymentStatusResponse>;
   /** Polls `getPayment` until the intent reaches a wanted status. */
@@ -180,6 +189,10 @@ export function createRelayerClient({
   return {
     submitPayment: ({ payment, signature }) =>
       call("POST", "/v1/payments", submitPaymentResponse, { body: { payment, signature } }),
+    submitPayments: (items) =>
+      call("POST", "/v1/payments/batch", submitPaymentsResponse, {
+        body: { items: items.map(({ payment, signature }) => ({ payment, signature })) },
+      }),
     getPayment,
     async waitForPayment(
       digest,

@@ -282,7 +282,7 @@ export const OPTIONS = {
     flag: "rate-limit",
     env: "RELAYER_RATE_LIMIT",
     default: "1000",
-    doc: "requests per client (IP) per rate-limit window",
+    doc: "requests per client (IP) per rate-limit window (each intent of a POST /v1/payments/batch counts as one)",
     schema: positiveInt,
   },
   rateLimitWindowMs: {
@@ -297,6 +297,13 @@ export const OPTIONS = {
     env: "RELAYER_BODY_LIMIT",
     default: "16384",
     doc: "largest accepted request body (bytes)",
+    schema: positiveInt,
+  },
+  batchBodyLimit: {
+    flag: "batch-body-limit",
+    env: "RELAYER_BATCH_BODY_LIMIT",
+    default: "2097152",
+    doc: "largest accepted body of POST /v1/payments/batch (bytes; up to 256 intents)",
     schema: positiveInt,
   },
   logLevel: {

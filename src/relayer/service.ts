@@ -52,6 +52,7 @@ export type ServiceConfig = Pick<
   | "rateLimit"
   | "rateLimitWindowMs"
   | "bodyLimit"
+  | "batchBodyLimit"
   | "adminToken"
   | "automation"
   | "automationIntervalMs"
@@ -267,6 +268,7 @@ export class RelayerService {
       status: () => this.status(),
       adminToken: config.adminToken?.reveal(),
       bodyLimit: config.bodyLimit,
+      batchBodyLimit: config.batchBodyLimit,
       rateLimit: { max: config.rateLimit, windowMs: config.rateLimitWindowMs },
       version: VERSION,
     });

@@ -3,6 +3,7 @@ import { expect } from "chai";
 import fc from "fast-check";
 import type { FastifyInstance } from "fastify";
 import { type Address, type Hex, toHex } from "viem";
+import { MAX_PAYMENTS_PER_BATCH } from "../../src/relayer/api/schemas.js";
 import type { Payment } from "../../src/relayer/chain/ports.js";
 import { ERROR_CODES } from "../../src/relayer/errors.js";
 import { fakeSign, fakeSigning } from "./helpers/fake-hub.js";
@@ -290,6 +291,87 @@ describe(`relayer API (fastify inject, fake chain, ${testBackend()} store)`, () 
     });
   });
 
+  describe("POST /v1/payments/batch", () => {
+    const batch = (items: { payment: Payment; signature: Hex }[]) =>
+      post("/v1/payments/batch", {
+        items: items.map((i) => ({ payment: wire(i.payment), signature: i.signature })),
+      });
+
+    it("checks each intent on its own and answers every result in order", async () => {
+      const good = signed();
+      const short = signed({}, { fund: 1_009n });
+      const forged = signed({}, { signer: randomAddress() });
+      const late = signed({ validBefore: BigInt(Math.floor(Date.now() / 1000)) });
+      const other = signed();
+      const response = await batch([good, short, forged, late, other, good]);
+      expect(response.statusCode).to.equal(200);
+      const results = response.json().results;
+      expect(
+        results.map((r: { accepted: boolean; code?: string }) => (r.accepted ? "accepted" : r.code)),
+      ).to.deep.equal(["accepted", "insufficient_balance", "invalid_signature", "expired", "accepted", "accepted"]);
+      expect(results[0]).to.deep.equal({ accepted: true, digest: good.digest, status: "accepted" });
+      expect(results[5]).to.deep.equal(results[0]); // the same intent twice: the same digest, one row
+      expect(results[4].digest).to.equal(other.digest);
+      for (const refused of results.filter((r: { accepted: boolean }) => !r.accepted))
+        expect(refused.message).to.be.a("string").and.not.equal("");
+      for (const intent of [good, other])
+        expect((await temp.store.getIntent(intent.digest))?.status).to.equal("accepted");
+      for (const intent of [short, forged, late]) expect(await temp.store.getIntent(intent.digest)).to.equal(null);
+      const reserved = (await temp.store.reservations(world.hub.address)).find((r) => r.payer === good.payment.from);
+      expect(reserved?.intents).to.equal(1);
+    });
+
+    it("reserves race-free within a batch: of 20 intents of a payer funded for 5, exactly 5 are accepted", async () => {
+      const from = randomAddress();
+      const intents = Array.from({ length: 20 }, () => signed({ from }, { fund: 0n }));
+      world.hub.deposit(from, intents[0].payment.token, 5n * 1_010n);
+      const results = (await batch(intents)).json().results as { accepted: boolean; code?: string }[];
+      expect(results.filter((r) => r.accepted)).to.have.length(5);
+      expect(results.filter((r) => r.code === "insufficient_balance")).to.have.length(15);
+    });
+
+    it("refuses a malformed batch as a whole, naming each problem, and accepts nothing of it", async () => {
+      const good = signed();
+      const malformed = await post("/v1/payments/batch", {
+        items: [{ payment: wire(good.payment), signature: good.signature }, { payment: { from: "0x1" } }],
+      });
+      expect(malformed.statusCode).to.equal(400);
+      expect(malformed.json().code).to.equal("invalid_request");
+      const paths = malformed.json().issues.map((i: { path: string }) => i.path);
+      expect(paths).to.include.members(["body.items.1.payment.from", "body.items.1.signature"]);
+      expect(await temp.store.getIntent(good.digest)).to.equal(null);
+
+      expect((await post("/v1/payments/batch", { items: [] })).json().code).to.equal("invalid_request");
+      const tooMany = await batch(Array.from({ length: MAX_PAYMENTS_PER_BATCH + 1 }, () => good));
+      expect(tooMany.statusCode).to.equal(400);
+      expect(tooMany.json().issues.map((i: { path: string }) => i.path)).to.include("body.items");
+      expect(await temp.store.getIntent(good.digest)).to.equal(null);
+    });
+
+    it("takes a full batch of 256 intents, within its own body limit", async () => {
+      const intents = Array.from({ length: MAX_PAYMENTS_PER_BATCH }, () => signed());
+      const response = await batch(intents);
+      expect(response.statusCode).to.equal(200);
+      const results = response.json().results as { accepted: boolean; digest: Hex }[];
+      expect(results.map((r) => r.digest)).to.deep.equal(intents.map((i) => i.digest));
+      expect(results.every((r) => r.accepted)).to.equal(true);
+    });
+
+    it("refuses the whole batch while paused", async () => {
+      const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
+      await post("/v1/admin/pause", undefined, auth);
+      try {
+        const intent = signed();
+        const refused = await batch([intent]);
+        expect(refused.statusCode).to.equal(503);
+        expect(refused.json().code).to.equal("paused");
+        expect(await temp.store.getIntent(intent.digest)).to.equal(null);
+      } finally {
+        await post("/v1/admin/resume", undefined, auth);
+      }
+    });
+  });
+
   describe("transport-level rejections", () => {
     it("answers malformed JSON with 400 invalid_json", async () => {
       const response = await app.inject({
@@ -542,6 +624,36 @@ describe(`relayer API (fastify inject, fake chain, ${testBackend()} store)`, () 
         const refused = await api.inject({ method: "GET", url: `/v1/payments/${randomDigest()}` });
         expect(refused.json().code).to.equal("rate_limited");
         expect((await api.inject({ method: "GET", url: "/healthz" })).statusCode).to.equal(200);
+      } finally {
+        await api.close();
+      }
+    });
+
+    it("counts each intent of a batch as one request against the rate limit", async () => {
+      const limited = fakeWorld(temp.store, { config: { rateLimit: 5, rateLimitWindowMs: 60_000 } });
+      const api = await limited.service.buildApi();
+      const item = () => {
+        const p = payment();
+        limited.hub.deposit(p.from, p.token, p.amount + p.fee);
+        const digest = fakeSigning.hashPayment({ domain: limited.hub.domain, payment: p });
+        return { payment: wire(p), signature: fakeSign(p.from, digest), digest };
+      };
+      const send = (items: ReturnType<typeof item>[]) =>
+        api.inject({
+          method: "POST",
+          url: "/v1/payments/batch",
+          payload: { items: items.map(({ payment, signature }) => ({ payment, signature })) },
+        });
+      try {
+        const three = await send([item(), item(), item()]);
+        expect(three.statusCode).to.equal(200);
+        const over = [item(), item(), item()];
+        const refused = await send(over); // 3 + 3 > 5
+        expect(refused.statusCode).to.equal(429);
+        expect(refused.json().code).to.equal("rate_limited");
+        for (const intent of over) expect(await temp.store.getIntent(intent.digest)).to.equal(null);
+        const single = await api.inject({ method: "GET", url: `/v1/payments/${randomDigest()}` });
+        expect(single.statusCode).to.equal(429);
       } finally {
         await api.close();
       }

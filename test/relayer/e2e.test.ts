@@ -255,6 +255,41 @@ describe(`relayer end to end (anvil, real contracts, HTTP, ${testBackend()} stor
     expect(await rejection(relayer.submitPayment(reuse))).to.equal("nonce_used");
   });
 
+  it("settles intents submitted 100 to a request, each once, to the exact balances", async () => {
+    const payers = Array.from({ length: 10 }, () => privateKeyToAccount(generatePrivateKey()));
+    const merchant = privateKeyToAccount(generatePrivateKey()).address;
+    const deposit = parseEther("1");
+    await fund(
+      payers.map((p) => p.address),
+      deposit,
+    );
+    const intents = await Promise.all(
+      Array.from({ length: 200 }, (_, i) =>
+        signed(payers[i % 10], { to: merchant, nonce: BigInt(Math.floor(i / 10)), amount: 2_000n + BigInt(i) }),
+      ),
+    );
+    const broke = privateKeyToAccount(generatePrivateKey());
+    const unfunded = await signed(broke, { to: merchant, nonce: 0n, amount: 1n });
+    const first = await relayer.submitPayments([...intents.slice(0, 100), unfunded]);
+    const second = await relayer.submitPayments(intents.slice(100));
+    const results = [...first.results, ...second.results];
+    expect(results[100]).to.deep.include({ accepted: false, code: "insufficient_balance" });
+    const accepted = results.filter((r) => r.accepted);
+    expect(accepted).to.have.length(200);
+    const digests = accepted.map((r) => r.digest);
+    expect(new Set(digests).size).to.equal(200);
+
+    const outcomes = await settled(digests);
+    expect(outcomes.filter((r) => r.status === "settled")).to.have.length(200);
+    for (const [index, payer] of payers.entries()) {
+      const spent = intents
+        .filter((_, i) => i % 10 === index)
+        .reduce((sum, intent) => sum + intent.payment.amount + intent.payment.fee, 0n);
+      expect(await hubBalance(payer.address)).to.equal(deposit - spent);
+    }
+    expect(await hubBalance(merchant)).to.equal(intents.reduce((sum, intent) => sum + intent.payment.amount, 0n));
+  });
+
   it("rejects invalid intents with their codes", async () => {
     const payer = privateKeyToAccount(generatePrivateKey());
     const stranger = privateKeyToAccount(generatePrivateKey());

@@ -5,7 +5,16 @@ import type { PaymentIntake } from "../intake/payments.js";
 import type { IntentRecord, Store } from "../store/store.js";
 import type { RouteDoc } from "./route.js";
 import { route } from "./route.js";
-import { digestParams, paymentStatusResponse, submitPaymentRequest, submitPaymentResponse } from "./schemas.js";
+import {
+  digestParams,
+  MAX_PAYMENTS_PER_BATCH,
+  paymentStatusResponse,
+  type SubmitPaymentsResponse,
+  submitPaymentRequest,
+  submitPaymentResponse,
+  submitPaymentsRequest,
+  submitPaymentsResponse,
+} from "./schemas.js";
 
 /** The wire form of a stored intent. */
 export function paymentStatus(intent: IntentRecord): z.input<typeof paymentStatusResponse> {
@@ -32,11 +41,30 @@ export function paymentStatus(intent: IntentRecord): z.input<typeof paymentStatu
   };
 }
 
-/** `POST /v1/payments`, `GET /v1/payments/{digest}`. */
+const INTAKE_ERRORS = [
+  "invalid_signature",
+  "not_yet_valid",
+  "expired",
+  "nonce_used",
+  "nonce_conflict",
+  "insufficient_balance",
+  "invalid_amount",
+  "invalid_recipient",
+  "chain_unavailable",
+  "store_unavailable",
+] as const;
+
+/** `POST /v1/payments`, `POST /v1/payments/batch`, `GET /v1/payments/{digest}`. */
 export function paymentRoutes(
   app: FastifyInstance,
   docs: RouteDoc[],
-  deps: { intake?: PaymentIntake; store: Store; observeAccept: (seconds: number) => void },
+  deps: {
+    intake?: PaymentIntake;
+    store: Store;
+    batchBodyLimit: number;
+    observeAccept: (seconds: number) => void;
+    observeRejected: (code: string) => void;
+  },
 ): void {
   route(
     app,
@@ -48,20 +76,7 @@ export function paymentRoutes(
       tags: ["payments"],
       body: submitPaymentRequest,
       success: { status: 202, schema: submitPaymentResponse },
-      errors: [
-        "invalid_signature",
-        "not_yet_valid",
-        "expired",
-        "nonce_used",
-        "nonce_conflict",
-        "insufficient_balance",
-        "invalid_amount",
-        "not_configured",
-        "paused",
-        "chain_unavailable",
-        "store_unavailable",
-        "shutting_down",
-      ],
+      errors: [...INTAKE_ERRORS, "not_configured", "paused", "shutting_down"],
     },
     async ({ body }) => {
       if (deps.intake === undefined) throw new RelayerError("not_configured", "no SettlementHub is configured");
@@ -69,6 +84,61 @@ export function paymentRoutes(
       const accepted = await deps.intake.submit(body.payment, body.signature);
       deps.observeAccept((performance.now() - started) / 1000);
       return { digest: accepted.digest, status: accepted.status };
+    },
+  );
+
+  // Each intent of a batch counts as one request against the client's rate limit (the route's
+  // own hook has counted the first).
+  const countRequest = app.createRateLimit();
+  route(
+    app,
+    docs,
+    {
+      method: "POST",
+      path: "/v1/payments/batch",
+      summary: `Submit 1 to ${MAX_PAYMENTS_PER_BATCH} signed payment intents in one request; each is checked and accepted on its own`,
+      tags: ["payments"],
+      body: submitPaymentsRequest,
+      bodyLimit: deps.batchBodyLimit,
+      success: { status: 200, schema: submitPaymentsResponse },
+      errors: ["not_configured", "paused", "shutting_down", "rate_limited"],
+    },
+    async ({ body }, request) => {
+      const intake = deps.intake;
+      if (intake === undefined) throw new RelayerError("not_configured", "no SettlementHub is configured");
+      intake.checkOpen();
+      for (let i = 1; i < body.items.length; i++) {
+        const limit = await countRequest(request);
+        if (!limit.isAllowed && limit.isExceeded) {
+          throw new RelayerError(
+            "rate_limited",
+            `a batch of ${body.items.length} counts as ${body.items.length} requests: more than ${limit.max} in ${limit.timeWindow} ms; slow down`,
+          );
+        }
+      }
+      const started = performance.now();
+      const results = await Promise.all(
+        body.items.map(async (item): Promise<SubmitPaymentsResponse["results"][number]> => {
+          try {
+            const accepted = await intake.submit(item.payment, item.signature);
+            deps.observeAccept((performance.now() - started) / 1000);
+            return { accepted: true, digest: accepted.digest, status: accepted.status };
+          } catch (error) {
+            if (!(error instanceof RelayerError)) {
+              request.log.error({ err: error }, "batch item failed");
+              deps.observeRejected("internal_error");
+              return {
+                accepted: false,
+                code: "internal_error",
+                message: "internal error; this intent was not accepted",
+              };
+            }
+            deps.observeRejected(error.code);
+            return { accepted: false, code: error.code, message: error.message };
+          }
+        }),
+      );
+      return { results };
     },
   );
 

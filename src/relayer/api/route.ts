@@ -39,7 +39,7 @@ export function parseOrReject<S extends z.ZodType>(schema: S, value: unknown, wh
 export function route<Body extends z.ZodType | undefined, Params extends z.ZodType | undefined>(
   app: FastifyInstance,
   docs: RouteDoc[],
-  doc: RouteDoc & { body?: Body; params?: Params; rateLimit?: boolean },
+  doc: RouteDoc & { body?: Body; params?: Params; rateLimit?: boolean; bodyLimit?: number },
   handler: (
     input: {
       body: Body extends z.ZodType ? z.output<Body> : undefined;
@@ -54,6 +54,7 @@ export function route<Body extends z.ZodType | undefined, Params extends z.ZodTy
     method: doc.method,
     url: doc.path.replace(/\{(\w+)\}/g, ":$1"),
     ...(doc.rateLimit === false ? { config: { rateLimit: false } } : {}),
+    ...(doc.bodyLimit === undefined ? {} : { bodyLimit: doc.bodyLimit }),
     handler: async (request, reply) => {
       const body = (doc.body ? parseOrReject(doc.body, request.body, "body") : undefined) as never;
       const params = (doc.params ? parseOrReject(doc.params, request.params, "params") : undefined) as never;

@@ -72,6 +72,36 @@ export const submitPaymentResponse = z
   .object({ digest: bytes32, status: intentStatus })
   .meta({ id: "SubmitPaymentResponse", description: "The intent's EIP-712 digest (its id) and status" });
 
+const errorCode = z.enum(Object.keys(ERROR_CODES) as [ErrorCode, ...ErrorCode[]]);
+
+/** Most intents one `POST /v1/payments/batch` carries. */
+export const MAX_PAYMENTS_PER_BATCH = 256;
+
+export const submitPaymentsRequest = z
+  .object({ items: z.array(submitPaymentRequest).min(1).max(MAX_PAYMENTS_PER_BATCH) })
+  .strict()
+  .meta({
+    id: "SubmitPaymentsRequest",
+    description: `1 to ${MAX_PAYMENTS_PER_BATCH} intents, each checked on its own`,
+  });
+export const submitPaymentsResponse = z
+  .object({
+    results: z.array(
+      z.discriminatedUnion("accepted", [
+        z.object({ accepted: z.literal(true), digest: bytes32, status: intentStatus }),
+        z.object({
+          accepted: z.literal(false),
+          code: errorCode,
+          message: z.string(),
+        }),
+      ]),
+    ),
+  })
+  .meta({
+    id: "SubmitPaymentsResponse",
+    description: "One result per item, in order: the digest and status, or the code and message of its refusal",
+  });
+
 const nullableUint = uint(256).nullable();
 const timestamp = z.iso.datetime().meta({ description: "ISO 8601 time" });
 
@@ -204,7 +234,7 @@ export const adminResponse = z.object({ paused: z.boolean() }).meta({ id: "Admin
 
 export const errorResponse = z
   .object({
-    code: z.enum(Object.keys(ERROR_CODES) as [ErrorCode, ...ErrorCode[]]),
+    code: errorCode,
     message: z.string(),
     issues: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
   })
@@ -212,6 +242,7 @@ export const errorResponse = z
 
 export type SubmitPaymentRequest = z.input<typeof submitPaymentRequest>;
 export type SubmitPaymentResponse = z.output<typeof submitPaymentResponse>;
+export type SubmitPaymentsResponse = z.output<typeof submitPaymentsResponse>;
 export type PaymentStatusResponse = z.output<typeof paymentStatusResponse>;
 export type SubmitReleaseRequest = z.input<typeof submitReleaseRequest>;
 export type ReleaseStatusResponse = z.output<typeof releaseStatusResponse>;

@@ -32,6 +32,8 @@ export interface ApiOptions {
   status: () => Promise<StatusBody>;
   adminToken?: string;
   bodyLimit: number;
+  /** Largest body of `POST /v1/payments/batch`. */
+  batchBodyLimit: number;
   rateLimit: { max: number; windowMs: number };
   version: string;
 }
@@ -108,7 +110,9 @@ export async function buildServer(o: ApiOptions): Promise<FastifyInstance> {
   paymentRoutes(app, docs, {
     intake: o.payments,
     store: o.store,
+    batchBodyLimit: o.batchBodyLimit,
     observeAccept: (seconds) => o.metrics.acceptLatency.observe(seconds),
+    observeRejected: (code) => o.metrics.rejected.inc({ code }),
   });
   escrowRoutes(app, docs, { intake: o.releases, store: o.store });
   voucherRoutes(app, docs, { intake: o.vouchers, channels: o.channels, store: o.store });

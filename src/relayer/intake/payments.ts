@@ -65,6 +65,11 @@ export class PaymentIntake {
     });
   }
 
+  /** Throws `paused` / `shutting_down` while no intent is let in (before a batch of them is read). */
+  checkOpen(): void {
+    this.o.gate.check();
+  }
+
   /** Accepts an intent or throws a `RelayerError`. The same intent twice yields the same digest. */
   async submit(payment: Payment, signature: Hex): Promise<AcceptedPayment> {
     this.o.gate.check();

@@ -39,6 +39,7 @@ export function serviceConfig(overrides: Partial<ServiceConfig> = {}): ServiceCo
     rateLimit: 100_000,
     rateLimitWindowMs: 1_000,
     bodyLimit: 16_384,
+    batchBodyLimit: 2_097_152,
     adminToken: new Secret(ADMIN_TOKEN),
     automation: true,
     automationIntervalMs: 50,
