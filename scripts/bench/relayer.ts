@@ -34,7 +34,21 @@ const PAYERS = 256;
 const MERCHANTS = 16;
 const FEE = 7n;
 
-export type Mode = "batched" | "batch1";
+/**
+ * batched: one intent per `POST /v1/payments`, default batching; batch1: the same with batch
+ * size 1 (one transaction per intent); multi: default batching, intents sent
+ * {@link INTENTS_PER_REQUEST} to a `POST /v1/payments/batch` request.
+ */
+export type Mode = "batched" | "batch1" | "multi";
+
+/** Intents per request in the `multi` mode. */
+export const INTENTS_PER_REQUEST = 64;
+
+export const MODE_LABEL: Record<Mode, string> = {
+  batched: "batched",
+  batch1: "batch size 1",
+  multi: `batched, ${INTENTS_PER_REQUEST} per request`,
+};
 
 export interface RelayerRun {
   mode: Mode;
@@ -105,7 +119,7 @@ const COMMON_FLAGS = [
   // one-transaction-per-intent baseline is limited by transactions, not by the relayer's caps.
   ...["--max-inflight-batches", "64", "--poll-interval-ms", "50"],
 ];
-const MODE_FLAGS: Record<Mode, string[]> = { batched: [], batch1: ["--batch-max-size", "1"] };
+const MODE_FLAGS: Record<Mode, string[]> = { batched: [], batch1: ["--batch-max-size", "1"], multi: [] };
 
 function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
@@ -294,31 +308,57 @@ interface Answer {
   digest?: string;
 }
 
-/** Sends `bodies[i]` at `t0 + i / rate` whatever the answers; resolves when all are answered. */
-function openLoop(url: string, bodies: readonly string[], rate: number, onAnswer: () => void): Promise<Answer[]> {
+/**
+ * Sends `bodies[i]` at `t0 + i / rate` whatever the answers; resolves when all are answered.
+ * With `perRequest` > 1, bodies go `perRequest` to a `POST /v1/payments/batch` request, sent
+ * when its first intent is due; each intent's answer is its request's.
+ */
+function openLoop(
+  url: string,
+  bodies: readonly string[],
+  rate: number,
+  onAnswer: () => void,
+  perRequest = 1,
+): Promise<Answer[]> {
   const agent = new Agent({ keepAlive: true, maxSockets: 512 });
-  const target = new URL("/v1/payments", url);
+  const target = new URL(perRequest === 1 ? "/v1/payments" : "/v1/payments/batch", url);
   const answers: Answer[] = new Array(bodies.length);
+  const requests = Math.ceil(bodies.length / perRequest);
   let done = 0;
   return new Promise((resolveAll) => {
     const t0 = performance.now() + 20;
+    const due = (j: number) => t0 + (j * perRequest * 1000) / rate;
     let next = 0;
-    const send = (i: number) => {
-      const scheduled = t0 + (i * 1000) / rate;
-      const body = bodies[i] as string;
+    const send = (j: number) => {
+      const scheduled = due(j);
+      const first = j * perRequest;
+      const items = bodies.slice(first, first + perRequest);
+      const body = perRequest === 1 ? (items[0] as string) : `{"items":[${items.join(",")}]}`;
       const sent = performance.now();
       const finish = (status: number, text: string) => {
-        const answer: Answer = { scheduled, sent, answered: performance.now(), status };
+        const answered = performance.now();
+        const at = (m: number, fields: Partial<Answer>) => {
+          answers[first + m] = { scheduled, sent, answered, status, ...fields };
+        };
         try {
-          const parsed = JSON.parse(text) as { digest?: string; code?: string };
-          if (status === 202) answer.digest = parsed.digest?.toLowerCase();
-          else answer.code = parsed.code;
+          const parsed = JSON.parse(text) as {
+            digest?: string;
+            code?: string;
+            results?: { accepted: boolean; digest?: string; code?: string }[];
+          };
+          if (perRequest === 1)
+            at(0, status === 202 ? { digest: parsed.digest?.toLowerCase() } : { code: parsed.code });
+          else
+            for (let m = 0; m < items.length; m++) {
+              const result = status === 200 ? parsed.results?.[m] : undefined;
+              if (result?.accepted) at(m, { digest: result.digest?.toLowerCase() });
+              else at(m, { code: result?.code ?? parsed.code ?? `http_${status}` });
+            }
         } catch {
-          answer.code = `http_${status}`;
+          for (let m = 0; m < items.length; m++) at(m, { code: `http_${status}` });
         }
-        answers[i] = answer;
-        onAnswer();
-        if (++done === bodies.length) {
+        for (let m = 0; m < items.length; m++) onAnswer();
+        if (++done === requests) {
           agent.destroy();
           resolveAll(answers);
         }
@@ -346,8 +386,8 @@ function openLoop(url: string, bodies: readonly string[], rate: number, onAnswer
     };
     const pump = () => {
       const now = performance.now();
-      while (next < bodies.length && t0 + (next * 1000) / rate <= now) send(next++);
-      if (next < bodies.length) setTimeout(pump, 1);
+      while (next < requests && due(next) <= now) send(next++);
+      if (next < requests) setTimeout(pump, 1);
     };
     setTimeout(pump, 20);
   });
@@ -414,7 +454,7 @@ export async function runLoad(
   drainTimeoutMs: number,
 ): Promise<RelayerRun> {
   const { anvil, hub } = bench;
-  const label = `relayer ${mode === "batched" ? "batched" : "batch size 1"} @ ${offered.toLocaleString("en-US")}/s`;
+  const label = `relayer ${MODE_LABEL[mode]} @ ${offered.toLocaleString("en-US")}/s`;
   progress(`${label}: signing ${(WARM_UP + count).toLocaleString("en-US")} intents`);
   const now = BigInt((await rpc<{ timestamp: Hex }>(anvil.url, "eth_getBlockByNumber", ["latest", false])).timestamp);
   const domain = { chainId: bench.chainId, verifyingContract: hub };
@@ -470,7 +510,13 @@ export async function runLoad(
   }, 500);
   const cpuBefore = cpuSnapshot(relayer.pid, anvil.pid);
   try {
-    const answers = await openLoop(relayer.url, measured, offered, () => answered++);
+    const answers = await openLoop(
+      relayer.url,
+      measured,
+      offered,
+      () => answered++,
+      mode === "multi" ? INTENTS_PER_REQUEST : 1,
+    );
     const accepted = answers.filter((a) => a.digest !== undefined);
     const waitUntil = performance.now() + drainTimeoutMs;
     while (performance.now() < waitUntil && accepted.some((a) => !watcher.seen.has(a.digest as string))) {
@@ -541,7 +587,7 @@ export async function measureRelayer(
   const bench = await startBenchChain(progress);
   const runs: RelayerRun[] = [];
   try {
-    for (const mode of ["batched", "batch1"] as const) {
+    for (const mode of ["batched", "multi", "batch1"] as const) {
       for (const offered of options.loads) {
         const run = await runLoad(bench, mode, offered, options.intents, progress, options.drainTimeoutMs);
         runs.push(run);
