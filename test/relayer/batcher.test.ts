@@ -273,6 +273,50 @@ describe("batcher (fake chain and hub)", () => {
     }
   });
 
+  it("confirms a batch it sent from what it sent, and one sent before a restart from the store", async () => {
+    const reads: number[] = [];
+    const store = new Proxy(temp.store, {
+      get(target, key) {
+        if (key === "submittedIntents")
+          return (batchId: number) => {
+            reads.push(batchId);
+            return target.submittedIntents(batchId);
+          };
+        const value = Reflect.get(target, key, target);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const token: Address = randomAddress();
+    const own = await accept([payment({ token }), payment({ token })]);
+    await settleAll(batcher({ store }));
+    for (const d of own) expect(await statusOf(d)).to.equal("settled");
+    expect(reads).to.deep.equal([]);
+
+    const before = await accept([payment({ token }), payment({ token })]);
+    await batcher({ store }).tick({ force: true }); // sent; then the process stops
+    const inFlight = (await temp.store.getIntent(before[0]))?.batchId;
+    expect(inFlight).to.be.a("number");
+    const restarted = new TxManager({
+      chain,
+      store: temp.store,
+      metrics,
+      logger: pino({ level: "silent" }),
+      time: new TimeSource(() => clock),
+      maxFeePerGas: parseGwei("100"),
+      feeBumpPercent: 25,
+      stuckAfterMs: 60_000,
+      confirmations: 1,
+      reorgWindow: 16,
+    });
+    await restarted.start();
+    batcher({ store, txManager: restarted });
+    chain.mine();
+    await restarted.tick();
+    for (const d of before) expect(await statusOf(d)).to.equal("settled");
+    expect(reads).to.deep.equal([inFlight]);
+    for (const d of [...own, ...before]) expect(hub.settledDigests().get(d)).to.equal(1);
+  });
+
   it("settles every intent exactly once through a reorg that undoes its batch", async () => {
     const b = batcher();
     const token: Address = randomAddress();

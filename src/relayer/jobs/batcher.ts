@@ -80,6 +80,11 @@ export class Batcher implements TxHandler {
   #lastScanMs = 0;
   /** Per token: intents accepted and not yet batched, as far as this instance knows. */
   readonly #pending = new Map<string, PendingGroup>();
+  /**
+   * The intents of each batch this process sent, until its first confirmation: the store need
+   * not be read again for them. After a restart or a reorg, the store is asked instead.
+   */
+  readonly #sent = new Map<number, IntentRecord[]>();
 
   constructor(private readonly o: BatcherOptions) {
     this.#owner = o.chain.sender.toLowerCase();
@@ -259,6 +264,7 @@ export class Batcher implements TxHandler {
       data = this.#encode(intents);
     }
     try {
+      this.#sent.set(batchId, intents);
       const tx = await this.o.txManager.submit({ batchId, kind: "settle", to: hub.address, data, gas });
       this.o.metrics.batchSize.observe(intents.length);
       logger.info(
@@ -267,6 +273,7 @@ export class Batcher implements TxHandler {
       );
       return claimed.length;
     } catch (error) {
+      this.#sent.delete(batchId);
       logger.error({ err: error, batchId }, "settle batch could not be signed or recorded; intents queued again");
       await store.abandonBatch(batchId, "submit_failed", this.o.maxAttempts);
       return 0;
@@ -353,6 +360,8 @@ export class Batcher implements TxHandler {
 
   async onConfirmed(tx: TrackedTx, receipt: TxReceipt): Promise<void> {
     const { store, hub, logger } = this.o;
+    const sent = this.#sent.get(tx.batchId);
+    this.#sent.delete(tx.batchId);
     if (receipt.status === "reverted") {
       const failed = await store.abandonBatch(tx.batchId, "batch_reverted", this.o.maxAttempts);
       await store.confirmBatch(tx.batchId, inclusionOf(receipt), "reverted");
@@ -363,7 +372,8 @@ export class Batcher implements TxHandler {
       );
       return;
     }
-    const intents = await store.submittedIntents(tx.batchId);
+    // Results apply only to intents still submitted in this batch, so the list sent is enough.
+    const intents = sent ?? (await store.submittedIntents(tx.batchId));
     const outcomes = new Map(hub.decodeOutcomes(receipt.logs).map((o) => [o.digest.toLowerCase(), o]));
     const results: PaymentResults = {
       batchId: tx.batchId,
@@ -406,6 +416,7 @@ export class Batcher implements TxHandler {
   }
 
   async onAbandoned(batchId: number, reason: string): Promise<void> {
+    this.#sent.delete(batchId);
     const failed = await this.o.store.abandonBatch(batchId, reason, this.o.maxAttempts);
     this.o.metrics.failed.inc({ reason }, failed.length);
   }
