@@ -5,7 +5,7 @@ import { MIGRATIONS } from "../../src/relayer/store/migrations.js";
 import { openStore } from "../../src/relayer/store/open.js";
 import { openPgliteDriver } from "../../src/relayer/store/pglite-driver.js";
 import { openPostgresDriver } from "../../src/relayer/store/postgres-driver.js";
-import { QUEUE_GROUPS_SQL } from "../../src/relayer/store/sql-store.js";
+import { QUEUE_GROUPS_SQL, STATUS_COUNTS_SQL } from "../../src/relayer/store/sql-store.js";
 import type { NewIntent } from "../../src/relayer/store/store.js";
 import { HUB, OTHER_TOKEN, payment, randomAddress, randomDigest, TOKEN } from "./helpers/fixtures.js";
 import { sharedPostgres } from "./helpers/postgres.js";
@@ -176,6 +176,7 @@ describe(`relayer store (${testBackend()})`, () => {
       const afterSettle = (await temp.store.reservations(HUB)).filter((r) => r.payer === payer);
       expect(afterSettle.map((r) => [r.token, r.reserved])).to.deep.equal([[OTHER_TOKEN, 505n]]);
       expect(await temp.store.reservationMismatches()).to.deep.equal([]);
+      expect(await temp.store.countMismatches()).to.deep.equal([]);
 
       // A reorg takes the block away: both intents are open (and reserved) again.
       const reopened = await temp.store.reopenBatch(batchId);
@@ -183,6 +184,7 @@ describe(`relayer store (${testBackend()})`, () => {
       const afterReorg = (await temp.store.reservations(HUB)).filter((r) => r.payer === payer && r.token === TOKEN);
       expect(afterReorg[0].reserved).to.equal(2_020n);
       expect(await temp.store.reservationMismatches()).to.deep.equal([]);
+      expect(await temp.store.countMismatches()).to.deep.equal([]);
     });
 
     it("never deadlocks when two instances insert and settle intents of the same payers at once", async () => {
@@ -218,6 +220,7 @@ describe(`relayer store (${testBackend()})`, () => {
           open = [...open.filter((i) => !closed.has(i)), ...fresh.flat()];
         }
         expect(await temp.store.reservationMismatches()).to.deep.equal([]);
+        expect(await temp.store.countMismatches()).to.deep.equal([]);
       } finally {
         if (second) await other.close();
       }
@@ -264,9 +267,9 @@ describe(`relayer store (${testBackend()})`, () => {
       expect(group?.oldestAcceptedAt).to.be.instanceOf(Date);
     });
 
-    // A payer's reservations row outlives its last open intent, so the table holds every payer
-    // ever seen; the batcher's poll must read only the payers with intents in flight.
-    it("finds the tokens to batch from the open reservations only, however many payers it has seen", async () => {
+    // A payer's reservations row outlives its last open intent, and intents are never deleted:
+    // the batcher's poll and the status page (every second) must not read the whole history.
+    it("answers the batcher's poll and the status page without reading the history", async () => {
       const fresh = await tempStore();
       try {
         const closed = Array.from({ length: 2_000 }, () => intent({ from: randomAddress() }));
@@ -279,6 +282,9 @@ describe(`relayer store (${testBackend()})`, () => {
         await fresh.store.insertIntents([open]);
         const groups = await fresh.store.queueGroups(HUB, 10);
         expect(groups.map((g) => [g.token, g.ready])).to.deep.equal([[OTHER_TOKEN, 1]]);
+        const snapshot = await fresh.store.statusSnapshot({ hub: HUB, sender: SENDER, windowSeconds: 60, limit: 5 });
+        expect(snapshot.intents).to.deep.equal({ accepted: 1, submitted: 0, settled: 0, failed: 2_000 });
+        expect(snapshot.settledInWindow).to.equal(0);
         await fresh.store.close();
 
         const driver =
@@ -286,12 +292,17 @@ describe(`relayer store (${testBackend()})`, () => {
             ? await openPgliteDriver(fresh.location.options.dataDir)
             : await openPostgresDriver(fresh.location.options.databaseUrl as string);
         try {
-          await driver.exec("ANALYZE reservations");
-          const plan = (
-            await driver.query<{ "QUERY PLAN": string }>(`EXPLAIN ${QUEUE_GROUPS_SQL}`, [HUB.toLowerCase(), 10])
-          ).map((row) => row["QUERY PLAN"]);
-          expect(plan.join("\n")).to.include("reservations_open");
-          expect(plan.join("\n")).not.to.match(/Seq Scan on reservations/);
+          await driver.exec("ANALYZE reservations, payment_intents, intent_counts, batches");
+          const explain = async (sql: string, params: unknown[]) =>
+            (await driver.query<{ "QUERY PLAN": string }>(`EXPLAIN ${sql}`, params))
+              .map((row) => row["QUERY PLAN"])
+              .join("\n");
+          const poll = await explain(QUEUE_GROUPS_SQL, [HUB.toLowerCase(), 10]);
+          expect(poll).to.include("reservations_open");
+          expect(poll).not.to.match(/Seq Scan on (reservations|payment_intents)/);
+          const status = await explain(STATUS_COUNTS_SQL, [HUB.toLowerCase(), 60]);
+          expect(status).to.include("payment_intents_batch");
+          expect(status).not.to.match(/Seq Scan on payment_intents/);
         } finally {
           await driver.close();
           fresh.store = await fresh.reopen();

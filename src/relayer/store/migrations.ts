@@ -368,4 +368,77 @@ END
 $$;
 `,
   },
+  {
+    version: 5,
+    name: "intent counts per status, kept by the triggers",
+    sql: `
+-- How many intents each status holds, for the status page (refreshed every second) without
+-- counting the whole history: kept up to date by the statement triggers below. Each database
+-- session writes rows of its own (backend = its process id), so concurrent transactions of
+-- several instances never wait for one another here; readers sum the rows.
+CREATE TABLE intent_counts (
+  hub      text NOT NULL,
+  status   text NOT NULL,
+  backend  integer NOT NULL,
+  n        bigint NOT NULL,
+  PRIMARY KEY (hub, status, backend)
+);
+INSERT INTO intent_counts (hub, status, backend, n)
+  SELECT hub, status, 0, count(*) FROM payment_intents GROUP BY hub, status;
+
+-- Recent settlements (settled per second over a short window): the settle batches confirmed
+-- lately, then their intents by the batch index. (An index on the intents' settled_at would
+-- cost every settlement an index entry.)
+CREATE INDEX batches_settled_at ON batches (updated_at) WHERE status = 'confirmed' AND kind = 'settle';
+
+CREATE OR REPLACE FUNCTION reserve_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO reservations AS r (hub, payer, token, reserved, intents)
+    SELECT hub, payer, token, sum(amount + fee), count(*)::integer
+    FROM inserted WHERE status IN ('accepted', 'submitted')
+    GROUP BY hub, payer, token
+    ORDER BY hub, payer, token
+    ON CONFLICT (hub, payer, token)
+    DO UPDATE SET reserved = r.reserved + EXCLUDED.reserved, intents = r.intents + EXCLUDED.intents;
+  INSERT INTO intent_counts AS c (hub, status, backend, n)
+    SELECT hub, status, pg_backend_pid(), count(*) FROM inserted
+    GROUP BY hub, status
+    ON CONFLICT (hub, status, backend) DO UPDATE SET n = c.n + EXCLUDED.n;
+  RETURN NULL;
+END
+$$;
+CREATE OR REPLACE FUNCTION reserve_updated() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  -- One join of the transition tables for both tables; most updates (claims) change no status.
+  WITH changed AS (
+    SELECT n.hub, n.payer, n.token, n.status AS now_status, o.status AS was_status,
+           n.amount + n.fee AS now_value, o.amount + o.fee AS was_value
+    FROM updated n JOIN previous o USING (digest)
+    WHERE n.status <> o.status
+  ), reserved AS (
+    INSERT INTO reservations AS r (hub, payer, token, reserved, intents)
+      SELECT hub, payer, token,
+             sum(CASE WHEN now_status IN ('accepted', 'submitted') THEN now_value ELSE 0 END
+               - CASE WHEN was_status IN ('accepted', 'submitted') THEN was_value ELSE 0 END),
+             sum(CASE WHEN now_status IN ('accepted', 'submitted') THEN 1 ELSE 0 END
+               - CASE WHEN was_status IN ('accepted', 'submitted') THEN 1 ELSE 0 END)::integer
+      FROM changed
+      WHERE (now_status IN ('accepted', 'submitted')) <> (was_status IN ('accepted', 'submitted'))
+      GROUP BY hub, payer, token
+      ORDER BY hub, payer, token
+      ON CONFLICT (hub, payer, token)
+      DO UPDATE SET reserved = r.reserved + EXCLUDED.reserved, intents = r.intents + EXCLUDED.intents
+  )
+  INSERT INTO intent_counts AS c (hub, status, backend, n)
+    SELECT hub, status, pg_backend_pid(), sum(d) FROM (
+      SELECT hub, now_status AS status, 1 AS d FROM changed
+      UNION ALL
+      SELECT hub, was_status, -1 FROM changed) x
+    GROUP BY hub, status
+    ON CONFLICT (hub, status, backend) DO UPDATE SET n = c.n + EXCLUDED.n;
+  RETURN NULL;
+END
+$$;
+`,
+  },
 ];

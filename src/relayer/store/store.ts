@@ -330,6 +330,8 @@ export interface Store {
 
   /** Payers whose maintained reservation differs from the one derived from their open intents (should be none). */
   reservationMismatches(): Promise<{ hub: Address; payer: Address; token: Address }[]>;
+  /** Statuses whose maintained intent count differs from a recount of the intents (should be none). */
+  countMismatches(): Promise<{ hub: Address; status: IntentStatus; kept: number; counted: number }[]>;
   /** Applied schema versions, oldest first. */
   schemaVersions(): Promise<number[]>;
   close(): Promise<void>;

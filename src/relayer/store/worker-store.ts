@@ -42,6 +42,7 @@ export const STORE_METHODS = [
   "automationCounts",
   "statusSnapshot",
   "reservationMismatches",
+  "countMismatches",
   "schemaVersions",
 ] as const satisfies readonly Exclude<keyof Store & keyof SqlStore, "backend" | "close">[];
 
