@@ -102,6 +102,7 @@ describe("fault: kill -9 during a 5,000-intent run", FAULT_SUITE, () => {
         await untilReady(relayer, log);
         const submitted = await load;
         const result = await auditWhenFinal({
+          store,
           url: relayer.url,
           timeoutMs: 240_000,
           chain,

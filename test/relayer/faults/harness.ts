@@ -22,7 +22,9 @@ import { freePort, type LocalChain, startAnvil } from "../../../scripts/lib/anvi
 import { hashPayment, type Payment, settlementHubAbi, signPayment } from "../../../src/client/index.js";
 import { createRelayerClient, type PaymentStatusResponse, RelayerRequestError } from "../../../src/client/relayer.js";
 import { PROJECT_ROOT } from "../../../src/relayer/config.js";
+import { openStore } from "../../../src/relayer/store/open.js";
 import { ANVIL_KEYS, bytecodeOf } from "../helpers/anvil.js";
+import type { StoreLocation } from "../helpers/store.js";
 
 /**
  * The fault suite's world: a real node (anvil) with a SettlementHub, funded payers, signed
@@ -585,12 +587,28 @@ export async function audit(args: {
   return { ...counts, problems, failureReasons };
 }
 
-/** Waits until the relayer at `url` has every accepted intent settled or failed, then audits them. */
+/**
+ * Waits until the relayer at `url` has every accepted intent settled or failed, then audits them.
+ * On a Postgres store (which it can open beside the relayers), also checks what the store keeps
+ * up to date by triggers against a recount: each payer's reservations and the counts per status.
+ */
 export async function auditWhenFinal(
-  args: Omit<Parameters<typeof audit>[0], "statuses"> & { url: string; timeoutMs?: number },
+  args: Omit<Parameters<typeof audit>[0], "statuses"> & { url: string; timeoutMs?: number; store?: StoreLocation },
 ): Promise<Audit> {
   const statuses = await untilFinal(args.url, args.accepted.keys(), args.timeoutMs);
-  return audit({ ...args, statuses });
+  const result = await audit({ ...args, statuses });
+  if (args.store?.options.databaseUrl !== undefined) {
+    const store = await openStore({ ...args.store.options, inProcess: true });
+    try {
+      for (const m of await store.reservationMismatches())
+        result.problems.push(`reservation of ${m.payer} (${m.token}) differs from its open intents`);
+      for (const m of await store.countMismatches())
+        result.problems.push(`${m.status} intents: ${m.kept} kept, ${m.counted} counted`);
+    } finally {
+      await store.close();
+    }
+  }
+  return result;
 }
 
 /** The audit found nothing wrong: all `count` intents accepted, each settled exactly once, none lost. */

@@ -145,6 +145,7 @@ describe("fault: reorgs of depth 1 to 5 under settled batches", FAULT_SUITE, () 
 
       const all = rounds.flat();
       const result = await auditWhenFinal({
+        store,
         url: relayer.url,
         chain: hubChain,
         intents: all,

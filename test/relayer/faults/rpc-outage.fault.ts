@@ -82,6 +82,7 @@ describe("fault: the node unreachable for 10 s mid-run", FAULT_SUITE, () => {
 
     const submitted = await load;
     const result = await auditWhenFinal({
+      store,
       url: relayer.url,
       chain,
       intents,

@@ -150,6 +150,7 @@ describe("fault: two relayer instances on one Postgres", FAULT_SUITE, () => {
 
     const accepted = new Map([...one.submitted.accepted, ...two.submitted.accepted]);
     const result = await auditWhenFinal({
+      store,
       url: relayers[0].url,
       chain,
       intents: workloads.flat(),

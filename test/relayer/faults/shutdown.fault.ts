@@ -89,6 +89,7 @@ describe("fault: SIGTERM during load", FAULT_SUITE, () => {
     relayer = await spawnRelayer(options);
     const submitted = await load;
     const result = await auditWhenFinal({
+      store,
       url: relayer.url,
       chain: hubChain,
       intents,

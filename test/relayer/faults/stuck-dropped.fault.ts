@@ -200,6 +200,7 @@ describe("fault: stuck and dropped transactions (automine off, low fee cap)", FA
 
     const all = phases.flat();
     const result = await auditWhenFinal({
+      store,
       url: relayer.url,
       chain: hubChain,
       intents: all,
