@@ -21,6 +21,8 @@ import type { AutomationCounts, Store } from "./store/store.js";
 import { TimeSource } from "./time.js";
 
 const VERSION = (createRequire(import.meta.url)("../../package.json") as { version: string }).version;
+/** How often ended database sessions' intent counts are folded together (Postgres). */
+const COMPACT_COUNTS_EVERY_MS = 10 * 60_000;
 
 /** What the relayer talks to: the chain (with its key), the signing functions and the contracts. */
 export interface RelayerPorts {
@@ -103,6 +105,7 @@ export class RelayerService {
   readonly automation?: Automation;
   app?: FastifyInstance;
   #poll: NodeJS.Timeout | undefined;
+  #compaction: NodeJS.Timeout | undefined;
   #polling: Promise<void> | undefined;
   #chainHealthy = true;
 
@@ -212,6 +215,12 @@ export class RelayerService {
           this.#polling = undefined;
         });
       }, config.pollIntervalMs);
+      // Pooled Postgres connections come and go, each leaving rows of intent counts behind.
+      const compact = () =>
+        store.compactCounts().catch((error: unknown) => logger.warn({ err: error }, "compacting intent counts failed"));
+      await compact();
+      this.#compaction = setInterval(compact, COMPACT_COUNTS_EVERY_MS);
+      this.#compaction.unref();
     }
     this.app = await this.buildApi();
     const url = await this.app.listen({ host: config.host, port: config.port });
@@ -409,6 +418,7 @@ export class RelayerService {
     await this.automation?.stop();
     await this.relays.stop();
     if (this.#poll) clearInterval(this.#poll);
+    if (this.#compaction) clearInterval(this.#compaction);
     await this.#polling;
     const deadline = Date.now() + drainMs;
     while (this.o.background !== false && this.txManager.inflight > 0 && Date.now() < deadline) {

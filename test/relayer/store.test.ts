@@ -312,6 +312,36 @@ describe(`relayer store (${testBackend()})`, () => {
       }
     });
 
+    it("folds the intent counts of database sessions that ended into one row, keeping every total", async (t) => {
+      if (temp.location.backend !== "postgres") {
+        expect(await temp.store.compactCounts()).to.equal(0);
+        return t.skip("PGlite is one session: nothing to fold");
+      }
+      const fresh = await tempStore();
+      const other = await openStore({ ...fresh.location.options, inProcess: true }); // a second instance's pool
+      try {
+        await fresh.store.insertIntents([intent(), intent()]);
+        await other.insertIntents([intent(), intent(), intent()]);
+        const before = await fresh.store.statusSnapshot({ hub: HUB, sender: SENDER, windowSeconds: 60, limit: 1 });
+        expect(before.intents.accepted).to.equal(5);
+        await other.close(); // its sessions end, their rows stay
+        const deadline = Date.now() + 10_000;
+        let folded = await fresh.store.compactCounts();
+        while (folded === 0 && Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, 100)); // the server notices the closed connections
+          folded = await fresh.store.compactCounts();
+        }
+        expect(folded).to.be.greaterThan(0);
+        expect(await fresh.store.compactCounts()).to.equal(0);
+        const after = await fresh.store.statusSnapshot({ hub: HUB, sender: SENDER, windowSeconds: 60, limit: 1 });
+        expect(after.intents).to.deep.equal(before.intents);
+        expect(await fresh.store.countMismatches()).to.deep.equal([]);
+      } finally {
+        await other.close().catch(() => undefined); // closed already unless the test failed first
+        await fresh.dispose();
+      }
+    });
+
     it("puts only intents still claimed by the sender into a batch, and tracks its transactions", async () => {
       const token = randomAddress();
       const rows = Array.from({ length: 3 }, () => intent({ token }));

@@ -375,7 +375,8 @@ $$;
 -- How many intents each status holds, for the status page (refreshed every second) without
 -- counting the whole history: kept up to date by the statement triggers below. Each database
 -- session writes rows of its own (backend = its process id), so concurrent transactions of
--- several instances never wait for one another here; readers sum the rows.
+-- several instances never wait for one another here; readers sum the rows, and the relayer
+-- folds the rows of sessions that ended into backend 0 (SqlStore.compactCounts).
 CREATE TABLE intent_counts (
   hub      text NOT NULL,
   status   text NOT NULL,

@@ -1107,6 +1107,23 @@ export class SqlStore implements Store {
     return rows.map((r) => ({ hub: checksum(r.hub), payer: checksum(r.payer), token: checksum(r.token) }));
   }
 
+  async compactCounts(): Promise<number> {
+    // PGlite is one session for good: its rows never multiply.
+    if (this.backend !== "postgres") return 0;
+    const [row] = await this.db.query<{ folded: Num }>(
+      `WITH gone AS (
+         DELETE FROM intent_counts c
+         WHERE backend <> 0 AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = c.backend)
+         RETURNING hub, status, n),
+       folded AS (
+         INSERT INTO intent_counts AS c (hub, status, backend, n)
+         SELECT hub, status, 0, sum(n) FROM gone GROUP BY hub, status ORDER BY hub, status
+         ON CONFLICT (hub, status, backend) DO UPDATE SET n = c.n + EXCLUDED.n)
+       SELECT count(*) AS folded FROM gone`,
+    );
+    return Number(row.folded);
+  }
+
   async countMismatches(): Promise<{ hub: Address; status: IntentStatus; kept: number; counted: number }[]> {
     const rows = await this.db.query<{ hub: string; status: IntentStatus; kept: Num; counted: Num }>(
       `SELECT hub, status, coalesce(k.n, 0) AS kept, coalesce(c.n, 0) AS counted

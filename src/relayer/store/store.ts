@@ -330,6 +330,12 @@ export interface Store {
 
   /** Payers whose maintained reservation differs from the one derived from their open intents (should be none). */
   reservationMismatches(): Promise<{ hub: Address; payer: Address; token: Address }[]>;
+  /**
+   * Folds the intent counts of database sessions that ended into one row (the counts stay the
+   * same): on a Postgres server each pooled connection writes rows of its own, and connections
+   * come and go. Returns the rows folded; 0 on PGlite, which is one session.
+   */
+  compactCounts(): Promise<number>;
   /** Statuses whose maintained intent count differs from a recount of the intents (should be none). */
   countMismatches(): Promise<{ hub: Address; status: IntentStatus; kept: number; counted: number }[]>;
   /** Applied schema versions, oldest first. */

@@ -43,6 +43,7 @@ export const STORE_METHODS = [
   "statusSnapshot",
   "reservationMismatches",
   "countMismatches",
+  "compactCounts",
   "schemaVersions",
 ] as const satisfies readonly Exclude<keyof Store & keyof SqlStore, "backend" | "close">[];
 
