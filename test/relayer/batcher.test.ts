@@ -36,7 +36,13 @@ describe("batcher (fake chain and hub)", () => {
     gate = new Gate();
     metrics = new RelayerMetrics();
     clock = Date.now();
-    txManager = new TxManager({
+    txManager = new TxManager(txManagerOptions());
+    await txManager.start();
+  });
+
+  /** A transaction manager over this test's chain and store (a restart builds a second one). */
+  function txManagerOptions() {
+    return {
       chain,
       store: temp.store,
       metrics,
@@ -47,9 +53,8 @@ describe("batcher (fake chain and hub)", () => {
       stuckAfterMs: 60_000,
       confirmations: 1,
       reorgWindow: 16,
-    });
-    await txManager.start();
-  });
+    };
+  }
 
   function batcher(overrides: Partial<BatcherOptions> = {}): Batcher {
     const time = new TimeSource(() => clock);
@@ -229,48 +234,15 @@ describe("batcher (fake chain and hub)", () => {
     // The relayer lost track of the first transaction (its batch abandoned): the intent is queued again.
     const [pending] = (await temp.store.pendingBatches(chain.sender)).filter((p) => p.attempts[0].hash === first.hash);
     await temp.store.abandonBatch(pending.id, "lost", 5);
-    const restarted = new TxManager({ ...txManagerOptions(), store: temp.store });
+    const restarted = new TxManager(txManagerOptions());
     await restarted.start();
-    const b2 = new Batcher({ ...batcherOptions(b), txManager: restarted });
+    const b2 = batcher({ txManager: restarted });
     await b2.tick({ force: true });
     chain.mine();
     await restarted.tick();
     const intent = await temp.store.getIntent(digest);
     expect(intent).to.deep.include({ status: "settled", txHash: first.hash });
     expect(hub.settledDigests().get(digest)).to.equal(1);
-
-    function txManagerOptions() {
-      return {
-        chain,
-        store: temp.store,
-        metrics,
-        logger: pino({ level: "silent" }),
-        time: new TimeSource(() => clock),
-        maxFeePerGas: parseGwei("100"),
-        feeBumpPercent: 25,
-        stuckAfterMs: 60_000,
-        confirmations: 1,
-        reorgWindow: 16,
-      };
-    }
-    function batcherOptions(_: Batcher): BatcherOptions {
-      return {
-        hub,
-        chain,
-        store: temp.store,
-        txManager: restarted,
-        reader: new HubReader(hub, { balanceTtlMs: 0 }),
-        gate,
-        time: new TimeSource(() => clock),
-        metrics,
-        logger: pino({ level: "silent" }),
-        maxBatchSize: 3,
-        maxWaitMs: 1_000,
-        maxInflight: 4,
-        claimLeaseMs: 60_000,
-        maxAttempts: 3,
-      };
-    }
   });
 
   it("confirms a batch it sent from what it sent, and one sent before a restart from the store", async () => {
@@ -296,18 +268,7 @@ describe("batcher (fake chain and hub)", () => {
     await batcher({ store }).tick({ force: true }); // sent; then the process stops
     const inFlight = (await temp.store.getIntent(before[0]))?.batchId;
     expect(inFlight).to.be.a("number");
-    const restarted = new TxManager({
-      chain,
-      store: temp.store,
-      metrics,
-      logger: pino({ level: "silent" }),
-      time: new TimeSource(() => clock),
-      maxFeePerGas: parseGwei("100"),
-      feeBumpPercent: 25,
-      stuckAfterMs: 60_000,
-      confirmations: 1,
-      reorgWindow: 16,
-    });
+    const restarted = new TxManager(txManagerOptions());
     await restarted.start();
     batcher({ store, txManager: restarted });
     chain.mine();
