@@ -1,27 +1,21 @@
 import { join } from "node:path";
-import { after, describe } from "node:test";
+import { describe } from "node:test";
 import { expect } from "chai";
-import { parseEther } from "viem";
-import { privateKeyToAccount } from "viem/accounts";
 import { freePort } from "../../../scripts/lib/anvil.js";
-import { ANVIL_KEYS } from "../helpers/anvil.js";
-import { type StoreLocation, storeLocation, type TestBackend } from "../helpers/store.js";
+import type { TestBackend } from "../helpers/store.js";
 import {
   auditWhenFinal,
   FAULT_SUITE,
   faultSeed,
-  fundPayers,
-  type HubChain,
   hubBalance,
   LOG_DIR,
   merchants,
-  type RelayerProcess,
   random,
   report,
   scenario,
+  scenarioWorld,
   signIntents,
   spawnRelayer,
-  startHubChain,
   submitIntents,
   untilReady,
 } from "./harness.js";
@@ -38,36 +32,21 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * and the server rolls back whatever transaction the dead process left open.
  */
 describe("fault: kill -9 during a 5,000-intent run", FAULT_SUITE, () => {
-  let chain: HubChain | undefined;
-  let store: StoreLocation | undefined;
-  let relayer: RelayerProcess | undefined;
-  const cleanUp = async () => {
-    await relayer?.stop();
-    await chain?.stop();
-    await store?.remove();
-    relayer = chain = store = undefined;
-  };
-  after(cleanUp);
+  const world = scenarioWorld();
 
   for (const backend of ["pglite", "postgres"] as const satisfies readonly TestBackend[]) {
     scenario(
       `settles every accepted intent exactly once or fails it with a reason, after ${KILLS} kills (${backend})`,
       async () => {
-        await cleanUp();
         const seed = faultSeed();
         const rand = random(seed);
-        chain = await startHubChain();
-        store = await storeLocation(backend);
-        const key = ANVIL_KEYS[3];
-        const address = privateKeyToAccount(key).address;
-        const deposit = parseEther("1");
-        const payers = await fundPayers(chain, 50, deposit);
+        const { chain, store, key, address, deposit, payers } = await world.start({ payers: 50, backend });
         const intents = await signIntents(chain, { payers, merchants: merchants(10), count: INTENTS });
         const before = await hubBalance(chain, address);
         const log = join(LOG_DIR, `crash-${backend}.log`);
         const options = { rpcUrl: chain.url, hub: chain.hub, key, store: store.flags, port: await freePort(), log };
 
-        relayer = await spawnRelayer(options);
+        let relayer = await spawnRelayer(options);
         const started = Date.now();
         const load = submitIntents([relayer.url], intents, {
           ratePerSecond: 150,

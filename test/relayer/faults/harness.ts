@@ -12,6 +12,7 @@ import {
   type Hex,
   http,
   type PublicClient,
+  parseEther,
   toHex,
   type WalletClient,
   zeroAddress,
@@ -24,7 +25,7 @@ import { createRelayerClient, type PaymentStatusResponse, RelayerRequestError } 
 import { PROJECT_ROOT } from "../../../src/relayer/config.js";
 import { openStore } from "../../../src/relayer/store/open.js";
 import { ANVIL_KEYS, bytecodeOf } from "../helpers/anvil.js";
-import type { StoreLocation } from "../helpers/store.js";
+import { type StoreLocation, storeLocation, type TestBackend } from "../helpers/store.js";
 
 /**
  * The fault suite's world: a real node (anvil) with a SettlementHub, funded payers, signed
@@ -243,6 +244,50 @@ const running = new Set<RelayerProcess>();
 after(async () => {
   await Promise.all([...running].map((relayer) => relayer.kill()));
 });
+
+/** A scenario's world: a chain with the hub, a store, the relayer key, funded payers. */
+export interface ScenarioWorld {
+  chain: HubChain;
+  store: StoreLocation;
+  /** The relayer's key (anvil's fourth dev key) and address. */
+  key: Hex;
+  address: Address;
+  /** What each payer holds on the hub at the start. */
+  deposit: bigint;
+  payers: PrivateKeyAccount[];
+}
+
+/**
+ * For one describe: `start` builds a fresh world (tearing down the previous one first); after
+ * the describe, its relayer processes are stopped (SIGTERM, as an operator would), then the
+ * chain, then the store is removed.
+ */
+export function scenarioWorld(): {
+  start(o: { payers: number; backend?: TestBackend }): Promise<ScenarioWorld>;
+  tearDown(): Promise<void>;
+} {
+  let chain: HubChain | undefined;
+  let store: StoreLocation | undefined;
+  const tearDown = async () => {
+    await Promise.all([...running].map((relayer) => relayer.stop()));
+    await chain?.stop();
+    await store?.remove();
+    chain = store = undefined;
+  };
+  after(tearDown);
+  return {
+    tearDown,
+    async start(o) {
+      await tearDown();
+      chain = await startHubChain();
+      store = await storeLocation(o.backend ?? "postgres");
+      const key = ANVIL_KEYS[3];
+      const deposit = parseEther("1");
+      const payers = await fundPayers(chain, o.payers, deposit);
+      return { chain, store, key, address: privateKeyToAccount(key).address, deposit, payers };
+    },
+  };
+}
 
 /** Starts `settlekit-relayer` as its own process and waits until its API answers. */
 export async function spawnRelayer(o: RelayerOptions, waitReady = true): Promise<RelayerProcess> {

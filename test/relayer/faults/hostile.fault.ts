@@ -1,19 +1,15 @@
 import { join } from "node:path";
-import { after, describe } from "node:test";
+import { describe } from "node:test";
 import { expect } from "chai";
 import fc from "fast-check";
-import { type Hex, parseEther } from "viem";
+import type { Hex } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { freePort } from "../../../scripts/lib/anvil.js";
 import { type Payment, signPayment } from "../../../src/client/index.js";
 import { ERROR_CODES } from "../../../src/relayer/errors.js";
-import { ANVIL_KEYS } from "../helpers/anvil.js";
-import { type StoreLocation, storeLocation } from "../helpers/store.js";
 import {
   ADMIN_TOKEN,
   FAULT_SUITE,
-  fundPayers,
-  type HubChain,
   hubBalance,
   LOG_DIR,
   merchants,
@@ -21,10 +17,10 @@ import {
   report,
   type SignedIntent,
   scenario,
+  scenarioWorld,
   signIntents,
   spawnRelayer,
   sql,
-  startHubChain,
   submitIntents,
   untilFinal,
 } from "./harness.js";
@@ -58,31 +54,22 @@ const json = (kind: string, path: string, value: unknown, headers: Record<string
  * Then a relayer with a small rate limit is flooded: beyond the limit, nothing gets in.
  */
 describe("fault: hostile input at a running relayer", FAULT_SUITE, () => {
-  let chain: HubChain | undefined;
-  let store: StoreLocation | undefined;
+  const world = scenarioWorld();
   const relayers: RelayerProcess[] = [];
-  after(async () => {
-    await Promise.all(relayers.map((r) => r.stop()));
-    await chain?.stop();
-    await store?.remove();
-  });
 
   scenario(
     `answers ${RUNS} hostile requests with 4xx, changes nothing, stays up, and holds its rate limit`,
     async () => {
-      const hubChain = await startHubChain();
-      chain = hubChain;
-      store = await storeLocation("postgres");
+      const { chain: hubChain, store, key, payers } = await world.start({ payers: 1 });
       const databaseUrl = store.options.databaseUrl as string;
-      const deposit = parseEther("1");
-      const [payer] = await fundPayers(hubChain, 1, deposit);
+      const [payer] = payers;
       const to = merchants(2);
       const start = async (flags: string[] = []) => {
         const relayer = await spawnRelayer({
           rpcUrl: hubChain.url,
           hub: hubChain.hub,
-          key: ANVIL_KEYS[3],
-          store: (store as StoreLocation).flags,
+          key,
+          store: store.flags,
           port: await freePort(),
           log: join(LOG_DIR, `hostile-${relayers.length}.log`),
           flags: ["--body-limit", String(BODY_LIMIT), ...flags],

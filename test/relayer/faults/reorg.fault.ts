@@ -1,28 +1,22 @@
 import { join } from "node:path";
-import { after, describe } from "node:test";
+import { describe } from "node:test";
 import { expect } from "chai";
-import { type Hex, parseEther } from "viem";
-import { privateKeyToAccount } from "viem/accounts";
+import type { Hex } from "viem";
 import { freePort } from "../../../scripts/lib/anvil.js";
-import { ANVIL_KEYS } from "../helpers/anvil.js";
-import { type StoreLocation, storeLocation } from "../helpers/store.js";
 import {
   auditWhenFinal,
   expectAllSettledOnce,
   FAULT_SUITE,
-  fundPayers,
-  type HubChain,
   hubBalance,
   LOG_DIR,
   merchants,
-  type RelayerProcess,
   report,
   type SignedIntent,
   scenario,
+  scenarioWorld,
   signIntents,
   spawnRelayer,
   sql,
-  startHubChain,
   submitIntents,
   untilFinalInStore,
 } from "./harness.js";
@@ -45,26 +39,13 @@ async function counter(url: string, series: string): Promise<number> {
  * intent settled exactly once, in a canonical block.
  */
 describe("fault: reorgs of depth 1 to 5 under settled batches", FAULT_SUITE, () => {
-  let chain: HubChain | undefined;
-  let store: StoreLocation | undefined;
-  let relayer: RelayerProcess | undefined;
-  after(async () => {
-    await relayer?.stop();
-    await chain?.stop();
-    await store?.remove();
-  });
+  const world = scenarioWorld();
 
   scenario(
     "detects the intents each reorg unsettled, resubmits them, and settles every intent exactly once",
     async () => {
-      const hubChain = await startHubChain();
-      chain = hubChain;
-      store = await storeLocation("postgres");
+      const { chain: hubChain, store, key, address, deposit, payers } = await world.start({ payers: 25 });
       const databaseUrl = store.options.databaseUrl as string;
-      const key = ANVIL_KEYS[3];
-      const address = privateKeyToAccount(key).address;
-      const deposit = parseEther("1");
-      const payers = await fundPayers(hubChain, 25, deposit);
       const to = merchants(5);
       const rounds: SignedIntent[][] = [];
       for (let depth = 1; depth <= 5; depth++) {
@@ -77,7 +58,7 @@ describe("fault: reorgs of depth 1 to 5 under settled batches", FAULT_SUITE, () 
         );
       }
       const before = await hubBalance(hubChain, address);
-      relayer = await spawnRelayer({
+      const relayer = await spawnRelayer({
         rpcUrl: hubChain.url,
         hub: hubChain.hub,
         key,

@@ -1,28 +1,21 @@
 import { join } from "node:path";
 import { after, describe } from "node:test";
 import { expect } from "chai";
-import { parseEther } from "viem";
-import { privateKeyToAccount } from "viem/accounts";
 import { freePort } from "../../../scripts/lib/anvil.js";
 import { createRelayerClient } from "../../../src/client/relayer.js";
-import { ANVIL_KEYS } from "../helpers/anvil.js";
-import { type StoreLocation, storeLocation } from "../helpers/store.js";
 import {
   auditWhenFinal,
   emptySubmitResult,
   expectAllSettledOnce,
   FAULT_SUITE,
-  fundPayers,
-  type HubChain,
   hubBalance,
   LOG_DIR,
   merchants,
-  type RelayerProcess,
   report,
   scenario,
+  scenarioWorld,
   signIntents,
   spawnRelayer,
-  startHubChain,
   startProxy,
   submitIntents,
   type TcpProxy,
@@ -37,28 +30,18 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * port and cuts every connection for 10 s (connections are refused), then opens again.
  */
 describe("fault: the node unreachable for 10 s mid-run", FAULT_SUITE, () => {
-  let chain: HubChain | undefined;
+  const world = scenarioWorld();
   let proxy: TcpProxy | undefined;
-  let store: StoreLocation | undefined;
-  let relayer: RelayerProcess | undefined;
   after(async () => {
-    await relayer?.stop();
     await proxy?.close();
-    await chain?.stop();
-    await store?.remove();
   });
 
   scenario("refuses with chain_unavailable while the node is away, then settles everything it accepted", async () => {
-    chain = await startHubChain();
+    const { chain, store, key, address, deposit, payers } = await world.start({ payers: 30 });
     proxy = await startProxy(chain.node.port);
-    store = await storeLocation("postgres");
-    const key = ANVIL_KEYS[3];
-    const address = privateKeyToAccount(key).address;
-    const deposit = parseEther("1");
-    const payers = await fundPayers(chain, 30, deposit);
     const intents = await signIntents(chain, { payers, merchants: merchants(10), count: INTENTS });
     const before = await hubBalance(chain, address);
-    relayer = await spawnRelayer({
+    const relayer = await spawnRelayer({
       rpcUrl: proxy.url,
       hub: chain.hub,
       key,

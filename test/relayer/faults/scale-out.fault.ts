@@ -1,11 +1,11 @@
 import { join } from "node:path";
-import { after, before, describe } from "node:test";
+import { before, describe } from "node:test";
 import { expect } from "chai";
 import { type Address, type Hex, parseEther, toHex } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { freePort } from "../../../scripts/lib/anvil.js";
 import { ANVIL_KEYS } from "../helpers/anvil.js";
-import { type StoreLocation, storeLocation } from "../helpers/store.js";
+import type { StoreLocation } from "../helpers/store.js";
 import {
   auditWhenFinal,
   expectAllSettledOnce,
@@ -20,10 +20,10 @@ import {
   type SignedIntent,
   type SubmitResult,
   scenario,
+  scenarioWorld,
   signIntents,
   spawnRelayer,
   sql,
-  startHubChain,
   submitIntents,
   untilFinalInStore,
 } from "./harness.js";
@@ -56,15 +56,10 @@ describe("fault: two relayer instances on one Postgres", FAULT_SUITE, () => {
   let store: StoreLocation;
   let databaseUrl: string;
   const relayers: RelayerProcess[] = [];
+  const world = scenarioWorld();
   before(async () => {
-    chain = await startHubChain();
-    store = await storeLocation("postgres");
+    ({ chain, store } = await world.start({ payers: 0 })); // each scenario funds payers of its own
     databaseUrl = store.options.databaseUrl as string;
-  });
-  after(async () => {
-    await Promise.all(relayers.map((r) => r.stop()));
-    await chain?.stop();
-    await store?.remove();
   });
 
   const start = async (key: Hex, log: string, flags: string[] = []) => {

@@ -1,28 +1,21 @@
 import { join } from "node:path";
-import { after, describe } from "node:test";
+import { describe } from "node:test";
 import { expect } from "chai";
-import { parseEther } from "viem";
-import { privateKeyToAccount } from "viem/accounts";
 import { freePort } from "../../../scripts/lib/anvil.js";
-import { ANVIL_KEYS } from "../helpers/anvil.js";
-import { type StoreLocation, storeLocation } from "../helpers/store.js";
 import {
   auditWhenFinal,
   emptySubmitResult,
   expectAllSettledOnce,
   FAULT_SUITE,
-  fundPayers,
-  type HubChain,
   hubBalance,
   LOG_DIR,
   merchants,
-  type RelayerProcess,
   report,
   scenario,
+  scenarioWorld,
   signIntents,
   spawnRelayer,
   sql,
-  startHubChain,
   submitIntents,
 } from "./harness.js";
 
@@ -35,24 +28,11 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * after the next start.
  */
 describe("fault: SIGTERM during load", FAULT_SUITE, () => {
-  let chain: HubChain | undefined;
-  let store: StoreLocation | undefined;
-  let relayer: RelayerProcess | undefined;
-  after(async () => {
-    await relayer?.stop();
-    await chain?.stop();
-    await store?.remove();
-  });
+  const world = scenarioWorld();
 
   scenario("persists everything it accepted before exiting, and settles all of it after a restart", async () => {
-    const hubChain = await startHubChain();
-    chain = hubChain;
-    store = await storeLocation("postgres");
+    const { chain: hubChain, store, key, address, deposit, payers } = await world.start({ payers: 20 });
     const databaseUrl = store.options.databaseUrl as string;
-    const key = ANVIL_KEYS[3];
-    const address = privateKeyToAccount(key).address;
-    const deposit = parseEther("1");
-    const payers = await fundPayers(hubChain, 20, deposit);
     const intents = await signIntents(hubChain, { payers, merchants: merchants(10), count: INTENTS });
     const before = await hubBalance(hubChain, address);
     const options = {
@@ -63,7 +43,7 @@ describe("fault: SIGTERM during load", FAULT_SUITE, () => {
       port: await freePort(),
       log: join(LOG_DIR, "shutdown.log"),
     };
-    relayer = await spawnRelayer(options);
+    let relayer = await spawnRelayer(options);
 
     const live = emptySubmitResult();
     const load = submitIntents([relayer.url], intents, { ratePerSecond: 250, concurrency: 32, into: live });

@@ -1,18 +1,13 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, describe } from "node:test";
+import { describe } from "node:test";
 import { expect } from "chai";
-import { type Hex, parseEther, parseGwei, toHex } from "viem";
-import { privateKeyToAccount } from "viem/accounts";
+import { type Hex, parseGwei, toHex } from "viem";
 import { freePort } from "../../../scripts/lib/anvil.js";
-import { ANVIL_KEYS } from "../helpers/anvil.js";
-import { type StoreLocation, storeLocation } from "../helpers/store.js";
 import {
   auditWhenFinal,
   expectAllSettledOnce,
   FAULT_SUITE,
-  fundPayers,
-  type HubChain,
   hubBalance,
   LOG_DIR,
   merchants,
@@ -20,10 +15,10 @@ import {
   report,
   type SignedIntent,
   scenario,
+  scenarioWorld,
   signIntents,
   spawnRelayer,
   sql,
-  startHubChain,
   submitIntents,
 } from "./harness.js";
 
@@ -46,24 +41,11 @@ interface AttemptRow {
  * back before the nonce gap it leaves blocks the next one for long.
  */
 describe("fault: stuck and dropped transactions (automine off, low fee cap)", FAULT_SUITE, () => {
-  let chain: HubChain | undefined;
-  let store: StoreLocation | undefined;
-  let relayer: RelayerProcess | undefined;
-  after(async () => {
-    await relayer?.stop();
-    await chain?.stop();
-    await store?.remove();
-  });
+  const world = scenarioWorld();
 
   scenario("replaces a stuck batch with a bumped fee within the cap, and refills a dropped nonce at once", async () => {
-    const hubChain = await startHubChain();
-    chain = hubChain;
-    store = await storeLocation("postgres");
+    const { chain: hubChain, store, key, address, deposit, payers } = await world.start({ payers: 3 });
     const databaseUrl = store.options.databaseUrl as string;
-    const key = ANVIL_KEYS[3];
-    const address = privateKeyToAccount(key).address;
-    const deposit = parseEther("1");
-    const payers = await fundPayers(hubChain, 3, deposit);
     const to = merchants(4);
     const phases: SignedIntent[][] = [
       await signIntents(hubChain, { payers: [payers[0]], merchants: to, count: 20 }),
@@ -78,7 +60,7 @@ describe("fault: stuck and dropped transactions (automine off, low fee cap)", FA
     await mine(parseGwei("1"));
     await hubChain.rpc("evm_setAutomine", [false]);
     const log = join(LOG_DIR, "stuck-dropped.log");
-    relayer = await spawnRelayer({
+    const relayer = await spawnRelayer({
       rpcUrl: hubChain.url,
       hub: hubChain.hub,
       key,
