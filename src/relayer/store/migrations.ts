@@ -360,10 +360,11 @@ BEGIN
   SELECT array_agg(digest) INTO inserted FROM ins;
 
   RETURN QUERY
-    SELECT CASE WHEN outcome[i] = 'inserted' AND NOT (p_digest[i] = ANY (coalesce(inserted, '{}')))
-                THEN 'nonce_conflict' ELSE outcome[i] END,
-           known_status[i], refused_at[i]
-    FROM generate_subscripts(p_digest, 1) AS i ORDER BY i;
+    SELECT CASE WHEN outcome[x.i] = 'inserted' AND ins.digest IS NULL THEN 'nonce_conflict' ELSE outcome[x.i] END,
+           known_status[x.i], refused_at[x.i]
+    FROM unnest(p_digest) WITH ORDINALITY AS x(d, i)
+    LEFT JOIN unnest(coalesce(inserted, '{}')) AS ins(digest) ON ins.digest = x.d
+    ORDER BY x.i;
 END
 $$;
 `,
