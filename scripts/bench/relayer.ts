@@ -592,7 +592,7 @@ export async function measureRelayer(
         const run = await runLoad(bench, mode, offered, options.intents, progress, options.drainTimeoutMs);
         runs.push(run);
         progress(
-          `relayer ${mode} @ ${offered}/s: ${run.settled}/${run.intents} settled, ${run.settledPerSecond}/s, ` +
+          `relayer ${MODE_LABEL[mode]} @ ${offered.toLocaleString("en-US")}/s: ${run.settled}/${run.intents} settled, ${run.settledPerSecond}/s, ` +
             `accept p99 ${run.acceptP99Ms} ms, confirmed p99 ${run.confirmP99Ms} ms, ${run.transactions} txs`,
         );
       }
