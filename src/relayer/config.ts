@@ -188,6 +188,13 @@ export const OPTIONS = {
     doc: "an unmined transaction older than this is replaced with bumped fees",
     schema: positiveInt,
   },
+  orphanAfterMs: {
+    flag: "orphan-after-ms",
+    env: "RELAYER_ORPHAN_AFTER_MS",
+    default: "300000",
+    doc: "a pending batch of another sending key (an instance gone, a rotated key) unseen this long is adopted: its results applied if mined, its items queued again once the node no longer has its transaction",
+    schema: positiveInt.min(1_000),
+  },
   confirmations: {
     flag: "confirmations",
     env: "RELAYER_CONFIRMATIONS",

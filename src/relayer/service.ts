@@ -44,6 +44,7 @@ export type ServiceConfig = Pick<
   | "maxFeePerGas"
   | "feeBumpPercent"
   | "stuckAfterMs"
+  | "orphanAfterMs"
   | "confirmations"
   | "reorgWindow"
   | "maxAttempts"
@@ -122,6 +123,7 @@ export class RelayerService {
       maxFeePerGas: config.maxFeePerGas,
       feeBumpPercent: config.feeBumpPercent,
       stuckAfterMs: config.stuckAfterMs,
+      orphanAfterMs: config.orphanAfterMs,
       confirmations: config.confirmations,
       reorgWindow: config.reorgWindow,
       maxAttempts: config.maxAttempts,

@@ -384,6 +384,48 @@ describe(`relayer store (${testBackend()})`, () => {
       expect((await temp.store.pendingBatches(SENDER)).map((b) => b.id)).to.not.include(batchId);
     });
 
+    it("lets one live instance adopt the pending batches of a sending key gone quiet, never its own", async () => {
+      const fresh = await tempStore(); // no other test's pending batches
+      try {
+        const gone = randomAddress();
+        const [alive, other] = [randomAddress(), randomAddress()];
+        const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+        const adopt = (sender: Address, unseenMs: number) =>
+          fresh.store
+            .adoptOrphanedBatches({ sender, unseenMs, limit: 100 })
+            .then((batches) => batches.map((b) => b.id));
+        await fresh.store.heartbeat(gone);
+        const { batchId } = await fresh.store.createBatch({ kind: "settle", contract: HUB, sender: gone, items: [] });
+        await fresh.store.recordAttempt(
+          {
+            hash: randomDigest(),
+            batchId,
+            nonce: 0,
+            gasLimit: 1n,
+            maxFeePerGas: 1n,
+            maxPriorityFeePerGas: 1n,
+            raw: "0x02",
+          },
+          gone,
+        );
+        expect(await adopt(alive, 60_000)).not.to.include(batchId); // its key was seen just now
+        expect(await adopt(gone, 1)).not.to.include(batchId); // never a key's own batches
+        await pause(50);
+        const [first, second] = await Promise.all([adopt(alive, 20), adopt(other, 20)]);
+        expect([...first, ...second].filter((id) => id === batchId)).to.have.length(1); // one adopter
+        const adopter = first.includes(batchId) ? alive : other;
+        const rival = adopter === alive ? other : alive;
+        expect(await adopt(rival, 20)).not.to.include(batchId); // its adopter is fresh
+        expect(await adopt(adopter, 20)).to.include(batchId); // the adopter finds it again (e.g. after a restart)
+        await pause(50);
+        expect(await adopt(rival, 20)).to.include(batchId); // the adopter went quiet too
+        const [batch] = await fresh.store.adoptOrphanedBatches({ sender: adopter, unseenMs: 1, limit: 100 });
+        expect(batch?.attempts).to.have.length(1);
+      } finally {
+        await fresh.dispose();
+      }
+    });
+
     it("fails intents that reached the attempt limit when their batch is abandoned", async () => {
       const token = randomAddress();
       const row = intent({ token });

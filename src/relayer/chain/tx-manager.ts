@@ -22,7 +22,15 @@ export interface TxManagerOptions {
   gapHealAfterMs?: number;
   /** Attempts of one item before an abandoned batch fails it instead of queueing it again. */
   maxAttempts?: number;
+  /**
+   * A pending batch of another sending key unseen this long (default 5 minutes) is adopted:
+   * its results applied if its transaction was mined, its items queued again once the node no
+   * longer has the transaction.
+   */
+  orphanAfterMs?: number;
 }
+
+const DEFAULT_ORPHAN_AFTER_MS = 5 * 60_000;
 
 interface Attempt extends Fees {
   hash: Hex;
@@ -98,6 +106,8 @@ export class TxManager {
   readonly #suspectTaken = new Set<number>();
   #nextNonce = 0;
   #gapSinceMs: number | undefined;
+  #lastHeartbeatMs = Number.NEGATIVE_INFINITY;
+  #lastAdoptionMs = Number.NEGATIVE_INFINITY;
   #ticking: Promise<void> | undefined;
 
   constructor(private readonly o: TxManagerOptions) {
@@ -277,7 +287,49 @@ export class TxManager {
 
     await this.#healGaps(confirmedCount, now);
     await this.#checkReorgs(head, canonical);
+    await this.#adoptOrphans(now, head, canonical);
     this.o.metrics.inflight.set(this.#tracked.size);
+  }
+
+  /**
+   * Notes this key as alive, and resolves pending batches of keys gone for `orphanAfterMs`:
+   * one mined is confirmed (its results applied, as for our own); one the node no longer has is
+   * abandoned, its items queued again. That is safe even if the transaction is mined later: the
+   * contracts never pay twice for one intent, release or voucher (nonces, cumulative totals),
+   * and the batcher records an intent settled by another transaction as settled there. A transaction still in
+   * the node's pool is left to be mined.
+   */
+  async #adoptOrphans(now: number, head: bigint, canonical: (n: bigint) => Promise<Hex | null>): Promise<void> {
+    const orphanAfterMs = this.o.orphanAfterMs ?? DEFAULT_ORPHAN_AFTER_MS;
+    if (now - this.#lastHeartbeatMs >= Math.min(5_000, orphanAfterMs / 4)) {
+      await this.o.store.heartbeat(this.sender);
+      this.#lastHeartbeatMs = now;
+    }
+    if (now - this.#lastAdoptionMs < Math.min(30_000, orphanAfterMs / 2)) return;
+    this.#lastAdoptionMs = now;
+    const orphans = await this.o.store.adoptOrphanedBatches({
+      sender: this.sender,
+      unseenMs: orphanAfterMs,
+      limit: 20,
+    });
+    for (const batch of orphans) {
+      if (batch.attempts.length === 0 || batch.nonce === null) {
+        await this.#abandon(batch.id, batch.kind, "sender_gone");
+        continue;
+      }
+      const tx = this.#fromRecord(batch, now);
+      const receipt = await this.#canonicalReceipt(tx, canonical);
+      if (receipt !== undefined) {
+        // Not watched for reorgs afterwards: a reorged transaction of another key cannot be ours to resend.
+        if (head - receipt.blockNumber + 1n >= BigInt(this.o.confirmations)) await this.#confirm(tx, receipt, false);
+        continue;
+      }
+      const known = await Promise.all(tx.attempts.map((a) => this.o.chain.hasTransaction(a.hash)));
+      if (!known.some(Boolean)) await this.#abandon(batch.id, batch.kind, "sender_gone");
+    }
+    if (orphans.length > 0) {
+      this.o.logger.warn({ batches: orphans.map((b) => b.id) }, "adopted pending batches of a sending key gone quiet");
+    }
   }
 
   /** The receipt of whichever attempt of `tx` is mined in a canonical block, newest attempt first. */
@@ -292,7 +344,7 @@ export class TxManager {
     return undefined;
   }
 
-  async #confirm(tx: TrackedTx, receipt: TxReceipt): Promise<void> {
+  async #confirm(tx: TrackedTx, receipt: TxReceipt, watch = true): Promise<void> {
     const handler = this.#handlers.get(tx.kind);
     // A failing handler (store down) leaves the transaction tracked: the next tick retries.
     if (handler) await handler.onConfirmed(tx, receipt);
@@ -303,7 +355,7 @@ export class TxManager {
         receipt.status === "success" ? "confirmed" : "reverted",
       );
     this.#tracked.delete(tx.batchId);
-    if (receipt.status === "success") {
+    if (receipt.status === "success" && watch) {
       this.#watched.set(tx.batchId, { tx, blockNumber: receipt.blockNumber, blockHash: receipt.blockHash });
     }
     this.o.metrics.transactions.inc({ event: receipt.status === "success" ? "confirmed" : "reverted" });

@@ -443,4 +443,19 @@ END
 $$;
 `,
   },
+  {
+    version: 6,
+    name: "sending keys seen, batches adopted from keys gone",
+    sql: `
+-- Each instance notes, every few seconds, that its sending key is alive. A pending batch of a key
+-- unseen for long (an instance gone for good, a rotated key) is adopted by one live instance,
+-- which applies its transaction's results if it was mined, or queues its items again once the
+-- node no longer has it (SqlStore.adoptOrphanedBatches).
+CREATE TABLE relayer_senders (
+  sender   text PRIMARY KEY,
+  seen_at  timestamptz NOT NULL
+);
+ALTER TABLE batches ADD COLUMN adopted_by text, ADD COLUMN adopted_at timestamptz;
+`,
+  },
 ];

@@ -769,6 +769,34 @@ export class SqlStore implements Store {
     return this.batchesWithAttempts(rows);
   }
 
+  async heartbeat(sender: Address): Promise<void> {
+    await this.db.query(
+      `INSERT INTO relayer_senders (sender, seen_at) VALUES ($1, now())
+       ON CONFLICT (sender) DO UPDATE SET seen_at = now()`,
+      [lower(sender)],
+    );
+  }
+
+  async adoptOrphanedBatches(args: { sender: Address; unseenMs: number; limit: number }): Promise<BatchRecord[]> {
+    const rows = await this.db.query<BatchRow>(
+      `UPDATE batches b SET adopted_by = $1, adopted_at = now()
+       WHERE b.id IN (
+         SELECT o.id FROM batches o
+         LEFT JOIN relayer_senders s ON s.sender = o.sender
+         LEFT JOIN relayer_senders a ON a.sender = o.adopted_by
+         WHERE o.status = 'pending' AND o.sender <> $1
+           AND coalesce(s.seen_at, o.created_at) < now() - $2 * interval '1 millisecond'
+           AND (o.adopted_by IS NULL OR o.adopted_by = $1
+                OR coalesce(a.seen_at, o.adopted_at) < now() - $2 * interval '1 millisecond')
+         ORDER BY o.id
+         LIMIT $3
+         FOR UPDATE OF o SKIP LOCKED)
+       RETURNING b.*`,
+      [lower(args.sender), args.unseenMs, args.limit],
+    );
+    return this.batchesWithAttempts(rows.sort((x, y) => Number(x.id) - Number(y.id)));
+  }
+
   async getBatch(batchId: number): Promise<BatchRecord | null> {
     const [batch] = await this.batchesWithAttempts(
       await this.db.query<BatchRow>("SELECT * FROM batches WHERE id = $1", [batchId]),

@@ -43,6 +43,8 @@ export const STORE_METHODS = [
   "statusSnapshot",
   "reservationMismatches",
   "countMismatches",
+  "heartbeat",
+  "adoptOrphanedBatches",
   "compactCounts",
   "schemaVersions",
 ] as const satisfies readonly Exclude<keyof Store & keyof SqlStore, "backend" | "close">[];

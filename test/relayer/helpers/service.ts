@@ -29,6 +29,7 @@ export function serviceConfig(overrides: Partial<ServiceConfig> = {}): ServiceCo
     maxFeePerGas: parseGwei("100"),
     feeBumpPercent: 25,
     stuckAfterMs: 30_000,
+    orphanAfterMs: 300_000,
     confirmations: 1,
     reorgWindow: 16,
     maxAttempts: 5,

@@ -1,0 +1,148 @@
+import { join } from "node:path";
+import { describe } from "node:test";
+import { expect } from "chai";
+import type { Hex } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import { freePort } from "../../../scripts/lib/anvil.js";
+import { ANVIL_KEYS } from "../helpers/anvil.js";
+import {
+  auditWhenFinal,
+  expectAllSettledOnce,
+  FAULT_SUITE,
+  hubBalance,
+  LOG_DIR,
+  merchants,
+  report,
+  scenario,
+  scenarioWorld,
+  signIntents,
+  spawnRelayer,
+  sql,
+  submitIntents,
+} from "./harness.js";
+
+const INTENTS = 40;
+const ORPHAN_AFTER_MS = 2_000;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * An instance gone for good (kill -9, never restarted) with two batches in flight, the node
+ * mining only when told; the node then drops the later transaction. A second instance, with a
+ * key of its own on the same Postgres, must adopt both batches once the first key has been
+ * quiet for `--orphan-after-ms`: queue the dropped batch's intents again (and settle them
+ * itself), leave the batch still in the node's pool alone, and apply its results once it is
+ * mined. Every intent exactly once.
+ */
+describe("fault: an instance gone for good with batches in flight", FAULT_SUITE, () => {
+  const world = scenarioWorld();
+
+  scenario(
+    "adopts the batches of a key gone quiet: settles the dropped one's intents, applies the other once mined",
+    async () => {
+      const { chain, store, key, address, deposit, payers } = await world.start({ payers: 4 });
+      const databaseUrl = store.options.databaseUrl as string;
+      const intents = await signIntents(chain, { payers, merchants: merchants(4), count: INTENTS });
+      const keyB = ANVIL_KEYS[2];
+      const addressB = privateKeyToAccount(keyB).address;
+      const before = await Promise.all([hubBalance(chain, address), hubBalance(chain, addressB)]);
+      // Batches leave full only: two of 20.
+      const flags = [
+        ...["--batch-max-size", String(INTENTS / 2), "--batch-max-wait-ms", "600000"],
+        ...["--orphan-after-ms", String(ORPHAN_AFTER_MS)],
+      ];
+
+      await chain.rpc("evm_setAutomine", [false]);
+      const a = await spawnRelayer({
+        rpcUrl: chain.url,
+        hub: chain.hub,
+        key,
+        store: store.flags,
+        port: await freePort(),
+        log: join(LOG_DIR, "orphan-a.log"),
+        flags,
+      });
+      const submitted = await submitIntents([a.url], intents, { concurrency: 8 });
+      expect(submitted.refused.size).to.equal(0);
+
+      // Both batches signed, recorded and in the node's pool: then the instance dies.
+      type Sent = { id: string; nonce: string; hash: Hex };
+      let sent: Sent[] = [];
+      for (const deadline = Date.now() + 30_000; sent.length < 2; await sleep(100)) {
+        if (Date.now() > deadline) throw new Error(`only ${sent.length} of 2 batches sent`);
+        sent = await sql<Sent>(
+          databaseUrl,
+          `SELECT b.id, b.nonce, t.hash FROM batches b JOIN transactions t ON t.batch_id = b.id
+         WHERE b.sender = $1 AND b.status = 'pending' AND b.kind = 'settle' ORDER BY b.nonce`,
+          [address.toLowerCase()],
+        );
+      }
+      await a.kill();
+      const [mined, dropped] = sent;
+      await chain.rpc("anvil_dropTransaction", [dropped.hash]); // the later nonce: the earlier stays
+      await sleep(ORPHAN_AFTER_MS + 500); // the first key has been quiet long enough
+
+      const b = await spawnRelayer({
+        rpcUrl: chain.url,
+        hub: chain.hub,
+        key: keyB,
+        store: store.flags,
+        port: await freePort(),
+        log: join(LOG_DIR, "orphan-b.log"),
+        flags,
+      });
+      // B's first adoption round abandons the dropped batch and leaves the one still in the
+      // node's pool to be mined; then the node mines again.
+      type Row = { id: string; status: string; note: string | null; adopted_by: string | null };
+      const states = () =>
+        sql<Row>(
+          databaseUrl,
+          "SELECT id, status, note, adopted_by FROM batches WHERE id = ANY($1::bigint[]) ORDER BY nonce",
+          [[mined.id, dropped.id]],
+        );
+      let seen: Row[] = [];
+      for (const deadline = Date.now() + 30_000; seen[1]?.status !== "abandoned"; await sleep(100)) {
+        if (Date.now() > deadline) throw new Error("the dropped batch was not abandoned");
+        seen = await states();
+      }
+      expect(seen.map((row) => [row.status, row.adopted_by])).to.deep.equal([
+        ["pending", addressB.toLowerCase()],
+        ["abandoned", addressB.toLowerCase()],
+      ]);
+      await chain.rpc("evm_setAutomine", [true]);
+      await chain.rpc("evm_mine");
+
+      const result = await auditWhenFinal({
+        store,
+        url: b.url,
+        timeoutMs: 60_000,
+        chain,
+        intents,
+        accepted: submitted.accepted,
+        deposit,
+        relayers: [
+          { address, before: before[0] },
+          { address: addressB, before: before[1] },
+        ],
+      });
+      const batches = await states();
+      const settledBy = await sql<{ sender: string; n: string }>(
+        databaseUrl,
+        `SELECT b.sender, count(*) AS n FROM payment_intents p JOIN batches b ON b.id = p.batch_id
+       WHERE p.status = 'settled' GROUP BY b.sender`,
+      );
+      const count = (sender: string) => Number(settledBy.find((r) => r.sender === sender.toLowerCase())?.n ?? 0);
+      report({
+        scenario: `orphaned batches: an instance killed for good with 2 batches in flight (postgres)`,
+        ...result,
+        notes: `its mined batch ${batches[0]?.status} by the other instance, its dropped batch ${batches[1]?.status} (${batches[1]?.note}); intents settled in the first key's batches ${count(address)}, in the second's ${count(addressB)}`,
+      });
+      expectAllSettledOnce(result, INTENTS);
+      expect(batches.map((row) => [row.status, row.adopted_by])).to.deep.equal([
+        ["confirmed", addressB.toLowerCase()],
+        ["abandoned", addressB.toLowerCase()],
+      ]);
+      expect(batches[1].note).to.equal("sender_gone");
+      expect([count(address), count(addressB)]).to.deep.equal([INTENTS / 2, INTENTS / 2]);
+    },
+  );
+});
