@@ -392,7 +392,7 @@ describe(`relayer store (${testBackend()})`, () => {
         const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
         const adopt = (sender: Address, unseenMs: number) =>
           fresh.store
-            .adoptOrphanedBatches({ sender, unseenMs, limit: 100 })
+            .adoptOrphanedBatches({ sender, unseenMs, limit: 100, kinds: ["settle"] })
             .then((batches) => batches.map((b) => b.id));
         await fresh.store.heartbeat(gone);
         const { batchId } = await fresh.store.createBatch({ kind: "settle", contract: HUB, sender: gone, items: [] });
@@ -411,6 +411,13 @@ describe(`relayer store (${testBackend()})`, () => {
         expect(await adopt(alive, 60_000)).not.to.include(batchId); // its key was seen just now
         expect(await adopt(gone, 1)).not.to.include(batchId); // never a key's own batches
         await pause(50);
+        const otherKinds = await fresh.store.adoptOrphanedBatches({
+          sender: alive,
+          unseenMs: 20,
+          limit: 100,
+          kinds: ["expire", "finalize"],
+        });
+        expect(otherKinds).to.deep.equal([]); // only kinds the adopter has a job for
         const [first, second] = await Promise.all([adopt(alive, 20), adopt(other, 20)]);
         expect([...first, ...second].filter((id) => id === batchId)).to.have.length(1); // one adopter
         const adopter = first.includes(batchId) ? alive : other;
@@ -419,7 +426,12 @@ describe(`relayer store (${testBackend()})`, () => {
         expect(await adopt(adopter, 20)).to.include(batchId); // the adopter finds it again (e.g. after a restart)
         await pause(50);
         expect(await adopt(rival, 20)).to.include(batchId); // the adopter went quiet too
-        const [batch] = await fresh.store.adoptOrphanedBatches({ sender: adopter, unseenMs: 1, limit: 100 });
+        const [batch] = await fresh.store.adoptOrphanedBatches({
+          sender: adopter,
+          unseenMs: 1,
+          limit: 100,
+          kinds: ["settle"],
+        });
         expect(batch?.attempts).to.have.length(1);
       } finally {
         await fresh.dispose();

@@ -307,10 +307,12 @@ export class TxManager {
     }
     if (now - this.#lastAdoptionMs < Math.min(30_000, orphanAfterMs / 2)) return;
     this.#lastAdoptionMs = now;
+    // Only kinds this instance has a job for (the job applies the results), and gap fillers.
     const orphans = await this.o.store.adoptOrphanedBatches({
       sender: this.sender,
       unseenMs: orphanAfterMs,
       limit: 20,
+      kinds: ["filler", ...this.#handlers.keys()],
     });
     for (const batch of orphans) {
       if (batch.attempts.length === 0 || batch.nonce === null) {

@@ -777,14 +777,19 @@ export class SqlStore implements Store {
     );
   }
 
-  async adoptOrphanedBatches(args: { sender: Address; unseenMs: number; limit: number }): Promise<BatchRecord[]> {
+  async adoptOrphanedBatches(args: {
+    sender: Address;
+    unseenMs: number;
+    limit: number;
+    kinds: readonly BatchKind[];
+  }): Promise<BatchRecord[]> {
     const rows = await this.db.query<BatchRow>(
       `UPDATE batches b SET adopted_by = $1, adopted_at = now()
        WHERE b.id IN (
          SELECT o.id FROM batches o
          LEFT JOIN relayer_senders s ON s.sender = o.sender
          LEFT JOIN relayer_senders a ON a.sender = o.adopted_by
-         WHERE o.status = 'pending' AND o.sender <> $1
+         WHERE o.status = 'pending' AND o.sender <> $1 AND o.kind = ANY($4::text[])
            AND coalesce(s.seen_at, o.created_at) < now() - $2 * interval '1 millisecond'
            AND (o.adopted_by IS NULL OR o.adopted_by = $1
                 OR coalesce(a.seen_at, o.adopted_at) < now() - $2 * interval '1 millisecond')
@@ -792,7 +797,7 @@ export class SqlStore implements Store {
          LIMIT $3
          FOR UPDATE OF o SKIP LOCKED)
        RETURNING b.*`,
-      [lower(args.sender), args.unseenMs, args.limit],
+      [lower(args.sender), args.unseenMs, args.limit, args.kinds],
     );
     return this.batchesWithAttempts(rows.sort((x, y) => Number(x.id) - Number(y.id)));
   }
