@@ -1,20 +1,18 @@
-import { join } from "node:path";
 import { describe } from "node:test";
 import { expect } from "chai";
-import { freePort } from "../../../scripts/lib/anvil.js";
 import type { TestBackend } from "../helpers/store.js";
 import {
   auditWhenFinal,
   FAULT_SUITE,
   faultSeed,
   hubBalance,
-  LOG_DIR,
   merchants,
   random,
   report,
   scenario,
   scenarioWorld,
   signIntents,
+  sleep,
   spawnRelayer,
   submitIntents,
   untilReady,
@@ -22,7 +20,6 @@ import {
 
 const INTENTS = 5_000;
 const KILLS = 10;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * The relayer process is killed with SIGKILL — no shutdown code runs — at random moments
@@ -40,11 +37,10 @@ describe("fault: kill -9 during a 5,000-intent run", FAULT_SUITE, () => {
       async () => {
         const seed = faultSeed();
         const rand = random(seed);
-        const { chain, store, key, address, deposit, payers } = await world.start({ payers: 50, backend });
+        const { chain, store, address, deposit, payers } = await world.start({ payers: 50, backend });
         const intents = await signIntents(chain, { payers, merchants: merchants(10), count: INTENTS });
         const before = await hubBalance(chain, address);
-        const log = join(LOG_DIR, `crash-${backend}.log`);
-        const options = { rpcUrl: chain.url, hub: chain.hub, key, store: store.flags, port: await freePort(), log };
+        const options = await world.relayerOptions({ log: `crash-${backend}.log` });
 
         let relayer = await spawnRelayer(options);
         const started = Date.now();
@@ -78,7 +74,7 @@ describe("fault: kill -9 during a 5,000-intent run", FAULT_SUITE, () => {
           expect(failure).to.equal(undefined);
         }
         relayer = await spawnRelayer(options, false);
-        await untilReady(relayer, log);
+        await untilReady(relayer, options.log);
         const submitted = await load;
         const result = await auditWhenFinal({
           store,

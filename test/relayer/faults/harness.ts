@@ -47,7 +47,7 @@ export const ADMIN_TOKEN = "faults-admin-token-0123456789";
 export const REPORT_DIR = join(PROJECT_ROOT, "reports");
 export const LOG_DIR = join(REPORT_DIR, "faults-logs");
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A seeded PRNG (mulberry32) so that "random moments" can be replayed: FAULTS_SEED=<n>. */
 export function random(seed: number): () => number {
@@ -249,8 +249,7 @@ after(async () => {
 export interface ScenarioWorld {
   chain: HubChain;
   store: StoreLocation;
-  /** The relayer's key (anvil's fourth dev key) and address. */
-  key: Hex;
+  /** The address of the relayer's key (anvil's fourth dev key, what `relayerOptions` uses by default). */
   address: Address;
   /** What each payer holds on the hub at the start. */
   deposit: bigint;
@@ -264,10 +263,16 @@ export interface ScenarioWorld {
  */
 export function scenarioWorld(): {
   start(o: { payers: number; backend?: TestBackend }): Promise<ScenarioWorld>;
+  /**
+   * Options of a relayer on the current world's chain and store, on a free port, logging to
+   * `log` in `LOG_DIR`; by default with the world's key, talking to the node directly.
+   */
+  relayerOptions(o: { log: string; key?: Hex; rpcUrl?: string; flags?: string[] }): Promise<RelayerOptions>;
   tearDown(): Promise<void>;
 } {
   let chain: HubChain | undefined;
   let store: StoreLocation | undefined;
+  const key = ANVIL_KEYS[3];
   const tearDown = async () => {
     await Promise.all([...running].map((relayer) => relayer.stop()));
     await chain?.stop();
@@ -281,10 +286,21 @@ export function scenarioWorld(): {
       await tearDown();
       chain = await startHubChain();
       store = await storeLocation(o.backend ?? "postgres");
-      const key = ANVIL_KEYS[3];
       const deposit = parseEther("1");
       const payers = await fundPayers(chain, o.payers, deposit);
-      return { chain, store, key, address: privateKeyToAccount(key).address, deposit, payers };
+      return { chain, store, address: privateKeyToAccount(key).address, deposit, payers };
+    },
+    async relayerOptions(o) {
+      if (chain === undefined || store === undefined) throw new Error("relayerOptions before start");
+      return {
+        rpcUrl: o.rpcUrl ?? chain.url,
+        hub: chain.hub,
+        key: o.key ?? key,
+        store: store.flags,
+        port: await freePort(),
+        log: join(LOG_DIR, o.log),
+        flags: o.flags,
+      };
     },
   };
 }

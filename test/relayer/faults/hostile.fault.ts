@@ -1,17 +1,14 @@
-import { join } from "node:path";
 import { describe } from "node:test";
 import { expect } from "chai";
 import fc from "fast-check";
 import type { Hex } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
-import { freePort } from "../../../scripts/lib/anvil.js";
 import { type Payment, signPayment } from "../../../src/client/index.js";
 import { ERROR_CODES } from "../../../src/relayer/errors.js";
 import {
   ADMIN_TOKEN,
   FAULT_SUITE,
   hubBalance,
-  LOG_DIR,
   merchants,
   type RelayerProcess,
   report,
@@ -60,20 +57,17 @@ describe("fault: hostile input at a running relayer", FAULT_SUITE, () => {
   scenario(
     `answers ${RUNS} hostile requests with 4xx, changes nothing, stays up, and holds its rate limit`,
     async () => {
-      const { chain: hubChain, store, key, payers } = await world.start({ payers: 1 });
+      const { chain: hubChain, store, payers } = await world.start({ payers: 1 });
       const databaseUrl = store.options.databaseUrl as string;
       const [payer] = payers;
       const to = merchants(2);
       const start = async (flags: string[] = []) => {
-        const relayer = await spawnRelayer({
-          rpcUrl: hubChain.url,
-          hub: hubChain.hub,
-          key,
-          store: store.flags,
-          port: await freePort(),
-          log: join(LOG_DIR, `hostile-${relayers.length}.log`),
-          flags: ["--body-limit", String(BODY_LIMIT), ...flags],
-        });
+        const relayer = await spawnRelayer(
+          await world.relayerOptions({
+            log: `hostile-${relayers.length}.log`,
+            flags: ["--body-limit", String(BODY_LIMIT), ...flags],
+          }),
+        );
         relayers.push(relayer);
         return relayer;
       };

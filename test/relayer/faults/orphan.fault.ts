@@ -1,21 +1,19 @@
-import { join } from "node:path";
 import { describe } from "node:test";
 import { expect } from "chai";
 import type { Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
-import { freePort } from "../../../scripts/lib/anvil.js";
 import { ANVIL_KEYS } from "../helpers/anvil.js";
 import {
   auditWhenFinal,
   expectAllSettledOnce,
   FAULT_SUITE,
   hubBalance,
-  LOG_DIR,
   merchants,
   report,
   scenario,
   scenarioWorld,
   signIntents,
+  sleep,
   spawnRelayer,
   sql,
   submitIntents,
@@ -23,7 +21,6 @@ import {
 
 const INTENTS = 40;
 const ORPHAN_AFTER_MS = 2_000;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * An instance gone for good (kill -9, never restarted) with two batches in flight, the node
@@ -39,7 +36,7 @@ describe("fault: an instance gone for good with batches in flight", FAULT_SUITE,
   scenario(
     "adopts the batches of a key gone quiet: settles the dropped one's intents, applies the other once mined",
     async () => {
-      const { chain, store, key, address, deposit, payers } = await world.start({ payers: 4 });
+      const { chain, store, address, deposit, payers } = await world.start({ payers: 4 });
       const databaseUrl = store.options.databaseUrl as string;
       const intents = await signIntents(chain, { payers, merchants: merchants(4), count: INTENTS });
       const keyB = ANVIL_KEYS[2];
@@ -52,15 +49,7 @@ describe("fault: an instance gone for good with batches in flight", FAULT_SUITE,
       ];
 
       await chain.rpc("evm_setAutomine", [false]);
-      const a = await spawnRelayer({
-        rpcUrl: chain.url,
-        hub: chain.hub,
-        key,
-        store: store.flags,
-        port: await freePort(),
-        log: join(LOG_DIR, "orphan-a.log"),
-        flags,
-      });
+      const a = await spawnRelayer(await world.relayerOptions({ log: "orphan-a.log", flags }));
       const submitted = await submitIntents([a.url], intents, { concurrency: 8 });
       expect(submitted.refused.size).to.equal(0);
 
@@ -81,15 +70,7 @@ describe("fault: an instance gone for good with batches in flight", FAULT_SUITE,
       await chain.rpc("anvil_dropTransaction", [dropped.hash]); // the later nonce: the earlier stays
       await sleep(ORPHAN_AFTER_MS + 500); // the first key has been quiet long enough
 
-      const b = await spawnRelayer({
-        rpcUrl: chain.url,
-        hub: chain.hub,
-        key: keyB,
-        store: store.flags,
-        port: await freePort(),
-        log: join(LOG_DIR, "orphan-b.log"),
-        flags,
-      });
+      const b = await spawnRelayer(await world.relayerOptions({ log: "orphan-b.log", key: keyB, flags }));
       // B's first adoption round abandons the dropped batch and leaves the one still in the
       // node's pool to be mined; then the node mines again.
       type Row = { id: string; status: string; note: string | null; adopted_by: string | null };

@@ -1,20 +1,18 @@
-import { join } from "node:path";
 import { describe } from "node:test";
 import { expect } from "chai";
 import type { Hex } from "viem";
-import { freePort } from "../../../scripts/lib/anvil.js";
 import {
   auditWhenFinal,
   expectAllSettledOnce,
   FAULT_SUITE,
   hubBalance,
-  LOG_DIR,
   merchants,
   report,
   type SignedIntent,
   scenario,
   scenarioWorld,
   signIntents,
+  sleep,
   spawnRelayer,
   sql,
   submitIntents,
@@ -22,7 +20,6 @@ import {
 } from "./harness.js";
 
 const BATCH = 25;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Reads a counter of the relayer's Prometheus metrics. */
 async function counter(url: string, series: string): Promise<number> {
@@ -44,7 +41,7 @@ describe("fault: reorgs of depth 1 to 5 under settled batches", FAULT_SUITE, () 
   scenario(
     "detects the intents each reorg unsettled, resubmits them, and settles every intent exactly once",
     async () => {
-      const { chain: hubChain, store, key, address, deposit, payers } = await world.start({ payers: 25 });
+      const { chain: hubChain, store, address, deposit, payers } = await world.start({ payers: 25 });
       const databaseUrl = store.options.databaseUrl as string;
       const to = merchants(5);
       const rounds: SignedIntent[][] = [];
@@ -58,15 +55,12 @@ describe("fault: reorgs of depth 1 to 5 under settled batches", FAULT_SUITE, () 
         );
       }
       const before = await hubBalance(hubChain, address);
-      const relayer = await spawnRelayer({
-        rpcUrl: hubChain.url,
-        hub: hubChain.hub,
-        key,
-        store: store.flags,
-        port: await freePort(),
-        log: join(LOG_DIR, "reorg.log"),
-        flags: ["--batch-max-size", String(BATCH), "--reorg-window", "16", "--confirmations", "1"],
-      });
+      const relayer = await spawnRelayer(
+        await world.relayerOptions({
+          log: "reorg.log",
+          flags: ["--batch-max-size", String(BATCH), "--reorg-window", "16", "--confirmations", "1"],
+        }),
+      );
 
       const accepted = new Map<Hex, number>();
       const perDepth: string[] = [];

@@ -1,7 +1,5 @@
-import { join } from "node:path";
 import { after, describe } from "node:test";
 import { expect } from "chai";
-import { freePort } from "../../../scripts/lib/anvil.js";
 import { createRelayerClient } from "../../../src/client/relayer.js";
 import {
   auditWhenFinal,
@@ -9,12 +7,12 @@ import {
   expectAllSettledOnce,
   FAULT_SUITE,
   hubBalance,
-  LOG_DIR,
   merchants,
   report,
   scenario,
   scenarioWorld,
   signIntents,
+  sleep,
   spawnRelayer,
   startProxy,
   submitIntents,
@@ -23,7 +21,6 @@ import {
 
 const INTENTS = 1_500;
 const OUTAGE_MS = 10_000;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * The relayer reaches the node through a TCP proxy; 4 s into a paced run the proxy closes its
@@ -37,18 +34,11 @@ describe("fault: the node unreachable for 10 s mid-run", FAULT_SUITE, () => {
   });
 
   scenario("refuses with chain_unavailable while the node is away, then settles everything it accepted", async () => {
-    const { chain, store, key, address, deposit, payers } = await world.start({ payers: 30 });
+    const { chain, store, address, deposit, payers } = await world.start({ payers: 30 });
     proxy = await startProxy(chain.node.port);
     const intents = await signIntents(chain, { payers, merchants: merchants(10), count: INTENTS });
     const before = await hubBalance(chain, address);
-    const relayer = await spawnRelayer({
-      rpcUrl: proxy.url,
-      hub: chain.hub,
-      key,
-      store: store.flags,
-      port: await freePort(),
-      log: join(LOG_DIR, "rpc-outage.log"),
-    });
+    const relayer = await spawnRelayer(await world.relayerOptions({ log: "rpc-outage.log", rpcUrl: proxy.url }));
 
     const live = emptySubmitResult();
     const load = submitIntents([relayer.url], intents, { ratePerSecond: 100, concurrency: 16, into: live });

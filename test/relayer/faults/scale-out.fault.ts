@@ -1,9 +1,7 @@
-import { join } from "node:path";
 import { before, describe } from "node:test";
 import { expect } from "chai";
 import { type Address, type Hex, parseEther, toHex } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
-import { freePort } from "../../../scripts/lib/anvil.js";
 import { ANVIL_KEYS } from "../helpers/anvil.js";
 import type { StoreLocation } from "../helpers/store.js";
 import {
@@ -13,7 +11,6 @@ import {
   fundPayers,
   type HubChain,
   hubBalance,
-  LOG_DIR,
   merchants,
   type RelayerProcess,
   report,
@@ -63,15 +60,7 @@ describe("fault: two relayer instances on one Postgres", FAULT_SUITE, () => {
   });
 
   const start = async (key: Hex, log: string, flags: string[] = []) => {
-    const relayer = await spawnRelayer({
-      rpcUrl: chain.url,
-      hub: chain.hub,
-      key,
-      store: store.flags,
-      port: await freePort(),
-      log: join(LOG_DIR, log),
-      flags,
-    });
+    const relayer = await spawnRelayer(await world.relayerOptions({ log, key, flags }));
     relayers.push(relayer);
     return relayer;
   };

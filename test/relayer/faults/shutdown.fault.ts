@@ -1,26 +1,23 @@
-import { join } from "node:path";
 import { describe } from "node:test";
 import { expect } from "chai";
-import { freePort } from "../../../scripts/lib/anvil.js";
 import {
   auditWhenFinal,
   emptySubmitResult,
   expectAllSettledOnce,
   FAULT_SUITE,
   hubBalance,
-  LOG_DIR,
   merchants,
   report,
   scenario,
   scenarioWorld,
   signIntents,
+  sleep,
   spawnRelayer,
   sql,
   submitIntents,
 } from "./harness.js";
 
 const INTENTS = 2_000;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * SIGTERM while intents pour in: the relayer must refuse new work with a clear code, persist
@@ -31,18 +28,11 @@ describe("fault: SIGTERM during load", FAULT_SUITE, () => {
   const world = scenarioWorld();
 
   scenario("persists everything it accepted before exiting, and settles all of it after a restart", async () => {
-    const { chain: hubChain, store, key, address, deposit, payers } = await world.start({ payers: 20 });
+    const { chain: hubChain, store, address, deposit, payers } = await world.start({ payers: 20 });
     const databaseUrl = store.options.databaseUrl as string;
     const intents = await signIntents(hubChain, { payers, merchants: merchants(10), count: INTENTS });
     const before = await hubBalance(hubChain, address);
-    const options = {
-      rpcUrl: hubChain.url,
-      hub: hubChain.hub,
-      key,
-      store: store.flags,
-      port: await freePort(),
-      log: join(LOG_DIR, "shutdown.log"),
-    };
+    const options = await world.relayerOptions({ log: "shutdown.log" });
     let relayer = await spawnRelayer(options);
 
     const live = emptySubmitResult();

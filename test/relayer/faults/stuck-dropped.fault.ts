@@ -1,15 +1,12 @@
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { describe } from "node:test";
 import { expect } from "chai";
 import { type Hex, parseGwei, toHex } from "viem";
-import { freePort } from "../../../scripts/lib/anvil.js";
 import {
   auditWhenFinal,
   expectAllSettledOnce,
   FAULT_SUITE,
   hubBalance,
-  LOG_DIR,
   merchants,
   type RelayerProcess,
   report,
@@ -17,6 +14,7 @@ import {
   scenario,
   scenarioWorld,
   signIntents,
+  sleep,
   spawnRelayer,
   sql,
   submitIntents,
@@ -24,7 +22,6 @@ import {
 
 const CAP = parseGwei("6");
 const STUCK_AFTER_MS = 1_500;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 interface AttemptRow {
   hash: Hex;
@@ -44,7 +41,7 @@ describe("fault: stuck and dropped transactions (automine off, low fee cap)", FA
   const world = scenarioWorld();
 
   scenario("replaces a stuck batch with a bumped fee within the cap, and refills a dropped nonce at once", async () => {
-    const { chain: hubChain, store, key, address, deposit, payers } = await world.start({ payers: 3 });
+    const { chain: hubChain, store, address, deposit, payers } = await world.start({ payers: 3 });
     const databaseUrl = store.options.databaseUrl as string;
     const to = merchants(4);
     const phases: SignedIntent[][] = [
@@ -59,20 +56,15 @@ describe("fault: stuck and dropped transactions (automine off, low fee cap)", FA
     };
     await mine(parseGwei("1"));
     await hubChain.rpc("evm_setAutomine", [false]);
-    const log = join(LOG_DIR, "stuck-dropped.log");
-    const relayer = await spawnRelayer({
-      rpcUrl: hubChain.url,
-      hub: hubChain.hub,
-      key,
-      store: store.flags,
-      port: await freePort(),
-      log,
+    const options = await world.relayerOptions({
+      log: "stuck-dropped.log",
       flags: [
         ...["--max-fee-gwei", "6", "--stuck-after-ms", String(STUCK_AFTER_MS)],
         // A phase's intents fill their batches (20 each) even when a loaded machine sends them slowly.
         ...["--batch-max-size", "20", "--batch-max-wait-ms", "5000", "--max-inflight-batches", "4"],
       ],
     });
+    const relayer = await spawnRelayer(options);
     // The transactions of the batches that carry a phase's intents, oldest first.
     const attempts = (intents: SignedIntent[]) =>
       sql<AttemptRow>(
@@ -160,7 +152,7 @@ describe("fault: stuck and dropped transactions (automine off, low fee cap)", FA
     );
     await mine(parseGwei("1"));
     await finalInStore(phases[1]);
-    const stuckAtCap = readFileSync(log, "utf8").includes("stuck at the fee cap");
+    const stuckAtCap = readFileSync(options.log, "utf8").includes("stuck at the fee cap");
 
     // 3. Dropped: two batches in the pool, the node forgets the first; its nonce must come back.
     await submit(phases[2]);
