@@ -1,8 +1,11 @@
 import { after, before, describe, it } from "node:test";
 import { expect } from "chai";
 import {
+  createPublicClient,
   encodeFunctionData,
+  http,
   keccak256,
+  type PublicClient,
   parseTransaction,
   recoverTransactionAddress,
   type TransactionSerializedEIP1559,
@@ -12,9 +15,10 @@ import {
 import { privateKeyToAccount } from "viem/accounts";
 import { freePort } from "../../scripts/lib/anvil.js";
 import { settlementHubAbi } from "../../src/client/index.js";
+import { ClientHubPort } from "../../src/relayer/chain/client-adapters.js";
 import { CallRevertedError } from "../../src/relayer/chain/ports.js";
 import { createRelayerPublicClient, ViemChain } from "../../src/relayer/chain/viem-chain.js";
-import { type HubChain, startHubChain } from "./faults/harness.js";
+import { fundPayers, type HubChain, startHubChain } from "./faults/harness.js";
 import { ANVIL_KEYS } from "./helpers/anvil.js";
 
 /** The relayer's chain port over a real node: what counts as a revert (and what does not). */
@@ -79,5 +83,51 @@ describe("ViemChain (anvil)", () => {
       expect(await recoverTransactionAddress({ serializedTransaction })).to.equal(account.address);
       expect(parseTransaction(signed.raw)).to.include({ to: chain.hub, nonce: 7, chainId: 31_337 });
     }
+  });
+
+  it("reads a group of hub balances and nonces in one call, each answer in its place", async () => {
+    const client = createRelayerPublicClient(chain.url, 31_337);
+    const port = new ClientHubPort(chain.hub, client);
+    const [payer] = await fundPayers(chain, 1, 12_345n);
+    const owner = chain.deployer.account?.address as `0x${string}`;
+    // Nonces 0 and 2 of word 0 and nonce 257 (word 1, bit 1) of the deployer become used.
+    for (const [word, mask] of [
+      [0n, 0b101n],
+      [1n, 0b10n],
+    ] as const) {
+      const hash = await chain.deployer.writeContract({
+        address: chain.hub,
+        abi: settlementHubAbi,
+        functionName: "invalidateNonces",
+        args: [word, mask],
+        account: chain.deployer.account ?? null,
+        chain: chain.deployer.chain,
+      });
+      await chain.publicClient.waitForTransactionReceipt({ hash });
+    }
+    let calls = 0;
+    const counting = createPublicClient({
+      transport: http(chain.url, {
+        onFetchRequest: (_request, init) => {
+          calls += (String(init.body).match(/"eth_call"/g) ?? []).length;
+        },
+      }),
+    }) as PublicClient;
+    const state = await new ClientHubPort(chain.hub, counting).readState({
+      balances: [
+        { account: owner, token: zeroAddress },
+        { account: payer.address, token: zeroAddress },
+      ],
+      nonces: [0n, 1n, 2n, 256n, 257n].map((nonce) => ({ owner, nonce })),
+    });
+    expect(state).to.deep.equal({ balances: [0n, 12_345n], noncesUsed: [true, false, true, false, true] });
+    expect(calls).to.equal(1);
+    expect(await port.readState({ balances: [], nonces: [] })).to.deep.equal({ balances: [], noncesUsed: [] });
+    // A hub address with no code answers nothing readable: the group fails, no value is made up.
+    const noHub = new ClientHubPort(payer.address, client);
+    const error = await noHub
+      .readState({ balances: [{ account: owner, token: zeroAddress }], nonces: [] })
+      .catch((e: unknown) => e);
+    expect(error).to.be.instanceOf(Error);
   });
 });

@@ -83,30 +83,38 @@ export class ClientHubPort implements HubPort {
   ) {}
 
   async readState(query: HubStateQuery): Promise<HubState> {
-    // Concurrent calls leave in one JSON-RPC batch (the relayer's public client batches).
-    const [balances, noncesUsed] = await Promise.all([
-      Promise.all(
-        query.balances.map((b) =>
-          this.client.readContract({
-            address: this.address,
-            abi: settlementHubAbi,
-            functionName: "balanceOf",
-            args: [b.account, b.token],
-          }),
+    if (query.balances.length + query.nonces.length === 0) return { balances: [], noncesUsed: [] };
+    // One `eth_call` for the whole group: a Multicall3 deployed within the call itself
+    // (deployless), so it needs no contract on the chain; any failed read fails the group.
+    const results = await this.client.multicall({
+      allowFailure: false,
+      deployless: true,
+      contracts: [
+        ...query.balances.map(
+          (b) =>
+            ({
+              address: this.address,
+              abi: settlementHubAbi,
+              functionName: "balanceOf",
+              args: [b.account, b.token],
+            }) as const,
         ),
-      ),
-      Promise.all(
-        query.nonces.map((n) =>
-          this.client.readContract({
-            address: this.address,
-            abi: settlementHubAbi,
-            functionName: "nonceUsed",
-            args: [n.owner, n.nonce],
-          }),
+        ...query.nonces.map(
+          (n) =>
+            ({
+              address: this.address,
+              abi: settlementHubAbi,
+              functionName: "nonceUsed",
+              args: [n.owner, n.nonce],
+            }) as const,
         ),
-      ),
-    ]);
-    return { balances, noncesUsed };
+      ],
+    });
+    const split = query.balances.length;
+    return {
+      balances: results.slice(0, split) as bigint[],
+      noncesUsed: results.slice(split) as boolean[],
+    };
   }
 
   encodeSettleBatch(payments: readonly Payment[], signatures: readonly Hex[]): Hex {
