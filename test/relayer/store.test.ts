@@ -392,7 +392,7 @@ describe(`relayer store (${testBackend()})`, () => {
         const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
         const adopt = (sender: Address, unseenMs: number) =>
           fresh.store
-            .adoptOrphanedBatches({ sender, unseenMs, limit: 100, kinds: ["settle"] })
+            .adoptOrphanedBatches({ sender, unseenMs, limit: 100, jobs: [{ kind: "settle", contract: HUB }] })
             .then((batches) => batches.map((b) => b.id));
         await fresh.store.heartbeat(gone);
         const { batchId } = await fresh.store.createBatch({ kind: "settle", contract: HUB, sender: gone, items: [] });
@@ -411,13 +411,18 @@ describe(`relayer store (${testBackend()})`, () => {
         expect(await adopt(alive, 60_000)).not.to.include(batchId); // its key was seen just now
         expect(await adopt(gone, 1)).not.to.include(batchId); // never a key's own batches
         await pause(50);
-        const otherKinds = await fresh.store.adoptOrphanedBatches({
+        const notOurs = await fresh.store.adoptOrphanedBatches({
           sender: alive,
           unseenMs: 20,
           limit: 100,
-          kinds: ["expire", "finalize"],
+          jobs: [
+            { kind: "expire", contract: HUB },
+            { kind: "finalize", contract: null },
+            { kind: "settle", contract: randomAddress() },
+          ],
         });
-        expect(otherKinds).to.deep.equal([]); // only kinds the adopter has a job for
+        // Only batches the adopter's jobs could have sent: same kind, same contract.
+        expect(notOurs).to.deep.equal([]);
         const [first, second] = await Promise.all([adopt(alive, 20), adopt(other, 20)]);
         expect([...first, ...second].filter((id) => id === batchId)).to.have.length(1); // one adopter
         const adopter = first.includes(batchId) ? alive : other;
@@ -430,9 +435,18 @@ describe(`relayer store (${testBackend()})`, () => {
           sender: adopter,
           unseenMs: 1,
           limit: 100,
-          kinds: ["settle"],
+          jobs: [{ kind: "settle", contract: HUB }],
         });
         expect(batch?.attempts).to.have.length(1);
+        // A gap filler calls no contract of ours: adopted whatever it called.
+        const filler = await fresh.store.createBatch({ kind: "filler", contract: gone, sender: gone, items: [] });
+        const fillers = await fresh.store.adoptOrphanedBatches({
+          sender: adopter,
+          unseenMs: 1,
+          limit: 100,
+          jobs: [{ kind: "filler", contract: null }],
+        });
+        expect(fillers.map((b) => b.id)).to.deep.equal([filler.batchId]);
       } finally {
         await fresh.dispose();
       }

@@ -1,7 +1,8 @@
 import { after, before, beforeEach, describe, it } from "node:test";
 import { expect } from "chai";
 import { pino } from "pino";
-import { type Address, type Hex, parseGwei, toHex } from "viem";
+import { type Address, type Hex, keccak256, parseGwei, toHex } from "viem";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { bumpedFees, initialFees } from "../../src/relayer/chain/fees.js";
 import type { TxReceipt } from "../../src/relayer/chain/ports.js";
 import { type TrackedTx, TxManager, type TxManagerOptions } from "../../src/relayer/chain/tx-manager.js";
@@ -385,5 +386,51 @@ describe("transaction manager (fake chain)", () => {
     chain.reorg(4);
     await m.tick();
     expect(recorder.reorged).to.deep.equal([]);
+  });
+
+  it("adopts a quiet key's pending batches of its own kinds and contracts, and gives up those the node lost", async () => {
+    const fresh = await tempStore(); // no other test's batches to adopt
+    try {
+      const key = privateKeyToAccount(generatePrivateKey()); // another key, never seen alive
+      const gone = key.address;
+      const pendingOf = async (contract: Address) => {
+        const { batchId } = await fresh.store.createBatch({ kind: "finalize", contract, sender: gone, items: [] });
+        const fields = { to: contract, nonce: batchId, gas: 100_000n, maxFeePerGas: 2n, maxPriorityFeePerGas: 1n };
+        const raw = await key.signTransaction({ ...fields, chainId: chain.chainId, type: "eip1559" });
+        await fresh.store.recordAttempt(
+          {
+            batchId,
+            hash: keccak256(raw),
+            nonce: batchId,
+            gasLimit: 100_000n,
+            maxFeePerGas: 2n,
+            maxPriorityFeePerGas: 1n,
+            raw,
+          },
+          gone,
+        );
+        return batchId;
+      };
+      const ours = await pendingOf(TARGET);
+      const elsewhere = await pendingOf("0x000000000000000000000000000000000000dead");
+      await new Promise((r) => setTimeout(r, 50)); // the key has been quiet for longer than orphanAfterMs
+
+      // A job registered without its contract adopts nothing of that kind.
+      const blind = manager({ store: fresh.store, orphanAfterMs: 20 });
+      await blind.start();
+      await blind.tick();
+      expect(recorder.abandoned).to.deep.equal([]);
+
+      const m = manager({ store: fresh.store, orphanAfterMs: 20 });
+      m.on("finalize", recorder.handler, TARGET);
+      await m.start();
+      await m.tick();
+      // The node has never seen the quiet key's transaction: its batch is given up, its items queued again.
+      expect(recorder.abandoned).to.deep.equal([{ batchId: ours, reason: "sender_gone" }]);
+      // A batch calling another contract is not this instance's to decode: left alone.
+      expect((await fresh.store.getBatch(elsewhere))?.status).to.equal("pending");
+    } finally {
+      await fresh.dispose();
+    }
   });
 });

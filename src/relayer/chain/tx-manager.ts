@@ -101,6 +101,8 @@ export class TxManager {
   readonly #tracked = new Map<number, TrackedTx>();
   readonly #watched = new Map<number, Watched>();
   readonly #handlers = new Map<BatchKind, TxHandler>();
+  /** The contract each kind's job serves (what an adopted batch of that kind must call). */
+  readonly #contracts = new Map<BatchKind, Address>();
   readonly #freeNonces: number[] = [];
   /** Batches whose nonce looked taken by another transaction at the previous tick. */
   readonly #suspectTaken = new Set<number>();
@@ -114,8 +116,15 @@ export class TxManager {
     this.sender = o.chain.sender;
   }
 
-  on(kind: BatchKind, handler: TxHandler): void {
+  /**
+   * Routes the results of `kind` batches to `handler`. With `contract`, the contract this
+   * instance's job for `kind` calls: pending batches of that kind and contract left by a key
+   * gone quiet are adopted; without it, none of that kind are.
+   */
+  on(kind: BatchKind, handler: TxHandler, contract?: Address): void {
     this.#handlers.set(kind, handler);
+    if (contract === undefined) this.#contracts.delete(kind);
+    else this.#contracts.set(kind, contract);
   }
 
   /** Transactions sent and not yet confirmed. */
@@ -307,12 +316,16 @@ export class TxManager {
     }
     if (now - this.#lastAdoptionMs < Math.min(30_000, orphanAfterMs / 2)) return;
     this.#lastAdoptionMs = now;
-    // Only kinds this instance has a job for (the job applies the results), and gap fillers.
+    // Only batches this instance's jobs could have sent (same kind, same contract: the job
+    // decodes and applies the results), and gap fillers, which call no contract.
     const orphans = await this.o.store.adoptOrphanedBatches({
       sender: this.sender,
       unseenMs: orphanAfterMs,
       limit: 20,
-      kinds: ["filler", ...this.#handlers.keys()],
+      jobs: [
+        { kind: "filler", contract: null },
+        ...[...this.#contracts].map(([kind, contract]) => ({ kind, contract })),
+      ],
     });
     for (const batch of orphans) {
       if (batch.attempts.length === 0 || batch.nonce === null) {

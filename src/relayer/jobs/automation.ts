@@ -110,8 +110,8 @@ export class Automation {
   chainSeconds: bigint | undefined;
 
   constructor(private readonly o: AutomationOptions) {
-    o.txManager.on("expire", this.#expireHandler);
-    o.txManager.on("finalize", this.#finalizeHandler);
+    o.txManager.on("expire", this.#expireHandler, o.escrow?.address);
+    o.txManager.on("finalize", this.#finalizeHandler, o.channels?.address);
   }
 
   start(intervalMs: number): void {

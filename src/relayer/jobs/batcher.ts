@@ -88,7 +88,7 @@ export class Batcher implements TxHandler {
 
   constructor(private readonly o: BatcherOptions) {
     this.#owner = o.chain.sender.toLowerCase();
-    o.txManager.on("settle", this);
+    o.txManager.on("settle", this, o.hub.address);
   }
 
   /** Gives back claims a previous run held, then forms batches every `interval` ms. */

@@ -48,8 +48,8 @@ export class Relays {
 
   constructor(private readonly o: RelaysOptions) {
     this.#owner = o.chain.sender.toLowerCase();
-    o.txManager.on("release", this.#releaseHandler);
-    o.txManager.on("claim", this.#claimHandler);
+    o.txManager.on("release", this.#releaseHandler, o.escrow?.address);
+    o.txManager.on("claim", this.#claimHandler, o.channels?.address);
   }
 
   start(intervalMs: number): void {

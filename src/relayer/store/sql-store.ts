@@ -781,7 +781,7 @@ export class SqlStore implements Store {
     sender: Address;
     unseenMs: number;
     limit: number;
-    kinds: readonly BatchKind[];
+    jobs: readonly { kind: BatchKind; contract: Address | null }[];
   }): Promise<BatchRecord[]> {
     const rows = await this.db.query<BatchRow>(
       `UPDATE batches b SET adopted_by = $1, adopted_at = now()
@@ -789,7 +789,9 @@ export class SqlStore implements Store {
          SELECT o.id FROM batches o
          LEFT JOIN relayer_senders s ON s.sender = o.sender
          LEFT JOIN relayer_senders a ON a.sender = o.adopted_by
-         WHERE o.status = 'pending' AND o.sender <> $1 AND o.kind = ANY($4::text[])
+         WHERE o.status = 'pending' AND o.sender <> $1
+           AND EXISTS (SELECT 1 FROM unnest($4::text[], $5::text[]) AS j(kind, contract)
+                       WHERE j.kind = o.kind AND (j.contract IS NULL OR j.contract = o.contract))
            AND coalesce(s.seen_at, o.created_at) < now() - $2 * interval '1 millisecond'
            AND (o.adopted_by IS NULL OR o.adopted_by = $1
                 OR coalesce(a.seen_at, o.adopted_at) < now() - $2 * interval '1 millisecond')
@@ -797,7 +799,13 @@ export class SqlStore implements Store {
          LIMIT $3
          FOR UPDATE OF o SKIP LOCKED)
        RETURNING b.*`,
-      [lower(args.sender), args.unseenMs, args.limit, args.kinds],
+      [
+        lower(args.sender),
+        args.unseenMs,
+        args.limit,
+        args.jobs.map((j) => j.kind),
+        args.jobs.map((j) => (j.contract === null ? null : lower(j.contract))),
+      ],
     );
     return this.batchesWithAttempts(rows.sort((x, y) => Number(x.id) - Number(y.id)));
   }

@@ -270,15 +270,17 @@ export interface Store {
   /** Notes that `sender`'s instance is alive (see `adoptOrphanedBatches`). */
   heartbeat(sender: Address): Promise<void>;
   /**
-   * Pending batches of `kinds` of other senders unseen for `unseenMs` (an instance gone for
-   * good, a rotated key), marked as adopted by `sender` so that no other live instance takes
-   * them too; also those `sender` adopted before and any whose adopter is unseen as long.
+   * Pending batches of other senders unseen for `unseenMs` (an instance gone for good, a rotated
+   * key) that one of `jobs` could have sent: the same kind, calling the same contract (`null`:
+   * any, for gap fillers). They are marked as adopted by `sender`, so that no other live
+   * instance takes them too; also returned: those `sender` adopted before, and any whose
+   * adopter is unseen as long.
    */
   adoptOrphanedBatches(args: {
     sender: Address;
     unseenMs: number;
     limit: number;
-    kinds: readonly BatchKind[];
+    jobs: readonly { kind: BatchKind; contract: Address | null }[];
   }): Promise<BatchRecord[]>;
   getBatch(batchId: number): Promise<BatchRecord | null>;
   /** Batches confirmed at or after `fromBlock` (the reorg watch after a restart). */
