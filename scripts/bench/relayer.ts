@@ -1,10 +1,11 @@
 // Relayer throughput and latency against a real local chain: anvil (automine), the SettlementHub
 // deployed from its build artifact, and the relayer started as `npm start` starts it, in a
-// process of its own (fresh embedded store per run). An open-loop generator in this process
+// process of its own (fresh embedded store per run; in the `pg` mode, a fresh database on a
+// local PostgreSQL server instead). An open-loop generator in this process
 // POSTs pre-signed intents at the offered rate whatever the answers (wrk2-style: latency counts
 // from each request's scheduled send time, so a late generator or a queueing relayer is never
 // hidden); a watcher polls the chain's logs for `PaymentSettled`/`PaymentFailed` by digest.
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { Agent, request } from "node:http";
 import { availableParallelism, tmpdir } from "node:os";
@@ -25,6 +26,7 @@ import { privateKeyToAccount } from "viem/accounts";
 import { foundry } from "viem/chains";
 import { type Payment, settlementHubAbi, signPayment } from "../../src/client/index.js";
 import { freePort, type LocalChain, startAnvil } from "../lib/anvil.js";
+import { type PostgresServer, postgresBinaries, startPostgres } from "../lib/postgres.js";
 
 const ROOT = resolve(import.meta.dirname, "..", "..");
 /** Anvil's first and fourth default dev keys (mnemonic "test … junk"): deployer and relayer. */
@@ -37,17 +39,22 @@ const FEE = 7n;
 /**
  * batched: one intent per `POST /v1/payments`, default batching; batch1: the same with batch
  * size 1 (one transaction per intent); multi: default batching, intents sent
- * {@link INTENTS_PER_REQUEST} to a `POST /v1/payments/batch` request.
+ * {@link INTENTS_PER_REQUEST} to a `POST /v1/payments/batch` request; pg: as batched, with the
+ * store on a PostgreSQL server (`DATABASE_URL`) instead of the embedded one.
  */
-export type Mode = "batched" | "batch1" | "multi";
+export type Mode = "batched" | "batch1" | "multi" | "pg";
 
 /** Intents per request in the `multi` mode. */
 export const INTENTS_PER_REQUEST = 64;
+
+/** The order the modes run and are reported in. */
+export const MODES: readonly Mode[] = ["batched", "multi", "pg", "batch1"];
 
 export const MODE_LABEL: Record<Mode, string> = {
   batched: "batched",
   batch1: "batch size 1",
   multi: `batched, ${INTENTS_PER_REQUEST} per request`,
+  pg: "batched, PostgreSQL server",
 };
 
 export interface RelayerRun {
@@ -87,10 +94,12 @@ export interface RelayerRun {
 export interface CpuShare {
   relayerMs: number;
   nodeMs: number;
+  /** The PostgreSQL server's processes (`pg` mode); null when the store is embedded in the relayer. */
+  databaseMs: number | null;
   /** This process: the load generator and the settlement watcher. */
   generatorMs: number;
   cores: number;
-  /** The three processes' CPU time ÷ (the run's wall time × cores), percent. */
+  /** The processes' CPU time ÷ (the run's wall time × cores), percent. */
   busyPercent: number;
 }
 
@@ -103,6 +112,8 @@ export interface RelayerSetup {
   batch1Flags: string[];
   watcherPollMs: number;
   warmUpIntents: number;
+  /** The server of the `pg` runs (`postgres --version`), null when they did not run. */
+  databaseServer: string | null;
 }
 
 interface Progress {
@@ -119,7 +130,7 @@ const COMMON_FLAGS = [
   // one-transaction-per-intent baseline is limited by transactions, not by the relayer's caps.
   ...["--max-inflight-batches", "64", "--poll-interval-ms", "50"],
 ];
-const MODE_FLAGS: Record<Mode, string[]> = { batched: [], batch1: ["--batch-max-size", "1"], multi: [] };
+const MODE_FLAGS: Record<Mode, string[]> = { batched: [], batch1: ["--batch-max-size", "1"], multi: [], pg: [] };
 
 function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
@@ -213,25 +224,30 @@ interface CpuSnapshot {
   relayer: number | null;
   node: number | null;
   generator: number;
+  /** Undefined without a database server; null when its processes cannot be read. */
+  database: number | null | undefined;
 }
 
-function cpuSnapshot(relayerPid: number, nodePid: number): CpuSnapshot {
+function cpuSnapshot(relayerPid: number, nodePid: number, database: PostgresServer | undefined): CpuSnapshot {
   const own = process.cpuUsage();
   return {
     atMs: performance.now(),
     relayer: processCpuSeconds(relayerPid),
     node: processCpuSeconds(nodePid),
     generator: (own.user + own.system) / 1e6,
+    database: database?.cpuSeconds(),
   };
 }
 
 function cpuShare(before: CpuSnapshot, after: CpuSnapshot, settled: number): CpuShare | null {
   if (settled === 0 || before.relayer === null || after.relayer === null || before.node === null || after.node === null)
     return null;
+  if (before.database === null || after.database === null) return null;
   const seconds = {
     relayer: after.relayer - before.relayer,
     node: after.node - before.node,
     generator: after.generator - before.generator,
+    database: before.database === undefined || after.database === undefined ? null : after.database - before.database,
   };
   const perIntent = (cpuSeconds: number) => Math.round((cpuSeconds * 100_000) / settled) / 100;
   const cores = availableParallelism();
@@ -240,8 +256,11 @@ function cpuShare(before: CpuSnapshot, after: CpuSnapshot, settled: number): Cpu
     relayerMs: perIntent(seconds.relayer),
     nodeMs: perIntent(seconds.node),
     generatorMs: perIntent(seconds.generator),
+    databaseMs: seconds.database === null ? null : perIntent(seconds.database),
     cores,
-    busyPercent: Math.round((100 * (seconds.relayer + seconds.node + seconds.generator)) / (wallSeconds * cores)),
+    busyPercent: Math.round(
+      (100 * (seconds.relayer + seconds.node + seconds.generator + (seconds.database ?? 0))) / (wallSeconds * cores),
+    ),
   };
 }
 
@@ -251,7 +270,20 @@ interface RunningRelayer {
   stop(): Promise<void>;
 }
 
-async function startRelayer(chainUrl: string, hub: Address, flags: string[]): Promise<RunningRelayer> {
+/** The relayer's environment: its key, and the embedded store unless `databaseUrl` is given. */
+function relayerEnv(databaseUrl: string | undefined): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, RELAYER_PRIVATE_KEY: RELAYER_KEY };
+  delete env.DATABASE_URL;
+  if (databaseUrl !== undefined) env.DATABASE_URL = databaseUrl;
+  return env;
+}
+
+async function startRelayer(
+  chainUrl: string,
+  hub: Address,
+  flags: string[],
+  databaseUrl?: string,
+): Promise<RunningRelayer> {
   const port = await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), "settlekit-bench-relayer-"));
   const log = join(dataDir, "relayer.log");
@@ -263,7 +295,7 @@ async function startRelayer(chainUrl: string, hub: Address, flags: string[]): Pr
       ...["--rpc-url", chainUrl, "--hub", hub, "--port", String(port), "--data-dir", join(dataDir, "store")],
       ...flags,
     ],
-    { cwd: ROOT, env: { ...process.env, RELAYER_PRIVATE_KEY: RELAYER_KEY }, stdio: ["ignore", out, out] },
+    { cwd: ROOT, env: relayerEnv(databaseUrl), stdio: ["ignore", out, out] },
   );
   if (child.pid === undefined) throw new Error("the relayer did not start");
   const pid = child.pid;
@@ -444,7 +476,10 @@ export async function startBenchChain(progress: Progress): Promise<BenchChain> {
   return { anvil, hub, chainId: 31_337, payers, merchants, nonces: payers.map(() => 0n) };
 }
 
-/** One run: a fresh relayer in `mode`, `count` pre-signed intents offered at `offered`/s. */
+/**
+ * One run: a fresh relayer in `mode`, `count` pre-signed intents offered at `offered`/s. The
+ * `pg` mode needs `database`, where the run gets a database of its own.
+ */
 export async function runLoad(
   bench: BenchChain,
   mode: Mode,
@@ -452,7 +487,9 @@ export async function runLoad(
   count: number,
   progress: Progress,
   drainTimeoutMs: number,
+  database?: PostgresServer,
 ): Promise<RelayerRun> {
+  if (mode === "pg" && database === undefined) throw new Error("the pg mode needs a PostgreSQL server");
   const { anvil, hub } = bench;
   const label = `relayer ${MODE_LABEL[mode]} @ ${offered.toLocaleString("en-US")}/s`;
   progress(`${label}: signing ${(WARM_UP + count).toLocaleString("en-US")} intents`);
@@ -487,7 +524,9 @@ export async function runLoad(
   }
 
   progress(`${label}: starting the relayer`);
-  const relayer = await startRelayer(anvil.url, hub, [...COMMON_FLAGS, ...MODE_FLAGS[mode]]);
+  const server = mode === "pg" ? database : undefined;
+  const store = server === undefined ? undefined : await server.createDatabase();
+  const relayer = await startRelayer(anvil.url, hub, [...COMMON_FLAGS, ...MODE_FLAGS[mode]], store?.url);
   const head = BigInt(await rpc<Hex>(anvil.url, "eth_blockNumber", []));
   const watcher = new SettlementWatcher(anvil.url, hub, head + 1n);
   watcher.start();
@@ -508,7 +547,7 @@ export async function runLoad(
       `${label}: answered ${answered}/${count}, on-chain ${watcher.seen.size}, ${((performance.now() - started) / 1000).toFixed(0)} s`,
     );
   }, 500);
-  const cpuBefore = cpuSnapshot(relayer.pid, anvil.pid);
+  const cpuBefore = cpuSnapshot(relayer.pid, anvil.pid, server);
   try {
     const answers = await openLoop(
       relayer.url,
@@ -523,7 +562,7 @@ export async function runLoad(
       await new Promise((r) => setTimeout(r, 50));
     }
     await watcher.poll();
-    const cpuAfter = cpuSnapshot(relayer.pid, anvil.pid);
+    const cpuAfter = cpuSnapshot(relayer.pid, anvil.pid, server);
     clearInterval(ticker);
 
     const rejected: Record<string, number> = {};
@@ -576,20 +615,34 @@ export async function runLoad(
     clearInterval(ticker);
     watcher.stop();
     await relayer.stop();
+    if (server !== undefined && store !== undefined) await server.dropDatabase(store.name);
   }
 }
 
-/** The relayer benchmark: every offered load, batched and with batch size 1. */
+/**
+ * The relayer benchmark: every offered load in every mode. The `pg` runs need PostgreSQL
+ * installed (Debian's package, as for the relayer tests); without it they are skipped and said so.
+ */
 export async function measureRelayer(
   progress: Progress,
   options: { loads: readonly number[]; intents: number; drainTimeoutMs: number },
 ): Promise<{ setup: RelayerSetup; runs: RelayerRun[] }> {
   const bench = await startBenchChain(progress);
   const runs: RelayerRun[] = [];
+  let database: PostgresServer | undefined;
+  let databaseServer: string | null = null;
   try {
-    for (const mode of ["batched", "multi", "batch1"] as const) {
+    const bin = postgresBinaries();
+    if (bin === undefined) progress("relayer: PostgreSQL is not installed; the PostgreSQL-server runs are skipped");
+    else {
+      progress("relayer: starting a PostgreSQL server on 127.0.0.1 for the PostgreSQL-server runs");
+      database = await startPostgres();
+      databaseServer = execFileSync(join(bin, "postgres"), ["--version"], { encoding: "utf8" }).trim();
+    }
+    const modes = database === undefined ? (["batched", "multi", "batch1"] as const) : MODES;
+    for (const mode of modes) {
       for (const offered of options.loads) {
-        const run = await runLoad(bench, mode, offered, options.intents, progress, options.drainTimeoutMs);
+        const run = await runLoad(bench, mode, offered, options.intents, progress, options.drainTimeoutMs, database);
         runs.push(run);
         progress(
           `relayer ${MODE_LABEL[mode]} @ ${offered.toLocaleString("en-US")}/s: ${run.settled}/${run.intents} settled, ${run.settledPerSecond}/s, ` +
@@ -599,6 +652,7 @@ export async function measureRelayer(
     }
   } finally {
     await bench.anvil.stop();
+    database?.dispose();
   }
   return {
     setup: {
@@ -610,6 +664,7 @@ export async function measureRelayer(
       batch1Flags: MODE_FLAGS.batch1,
       watcherPollMs: WATCH_POLL_MS,
       warmUpIntents: WARM_UP,
+      databaseServer,
     },
     runs,
   };

@@ -92,30 +92,35 @@ export function evaluateTargets(results: Omit<BenchResults, "targets" | "environ
     const top = Math.max(...results.relayer.runs.map((r) => r.offered));
     const mid = results.relayer.runs.some((r) => r.offered === 1000) ? 1000 : top;
     const baseTop = run("batch1", top);
-    // The targets hold for each way of submitting: one intent per request, and many per request.
-    for (const mode of ["batched", "multi"] as const) {
+    // The targets hold for each way of submitting (one intent per request, many per request) and
+    // for each store (embedded, or a PostgreSQL server).
+    const how: Record<"batched" | "multi" | "pg", string> = {
+      batched: "one intent per request",
+      multi: `${INTENTS_PER_REQUEST} intents per request`,
+      pg: "one intent per request, PostgreSQL server",
+    };
+    for (const mode of ["batched", "multi", "pg"] as const) {
       const runs = results.relayer.runs.filter((r) => r.mode === mode);
       if (runs.length === 0) continue;
-      const how = mode === "batched" ? "one intent per request" : `${INTENTS_PER_REQUEST} intents per request`;
       const best = Math.max(0, ...runs.map((r) => r.settledPerSecond));
       const atTop = run(mode, top);
       const atMid = run(mode, mid);
       const busy = atTop?.cpu ? `, cores ${atTop.cpu.busyPercent}% busy` : "";
       targets.push({
-        figure: `relayer sustained settled intents/s, ${how} (best offered load; at ${n(top)}/s: ${atTop ? n(atTop.settledPerSecond) : "–"}${busy})`,
+        figure: `relayer sustained settled intents/s, ${how[mode]} (best offered load; at ${n(top)}/s: ${atTop ? n(atTop.settledPerSecond) : "–"}${busy})`,
         measured: n(best),
         target: "≥ 2,000",
         met: best >= 2_000,
       });
       if (atMid) {
         targets.push({
-          figure: `relayer p99 accept latency at ${n(mid)}/s offered, ${how}`,
+          figure: `relayer p99 accept latency at ${n(mid)}/s offered, ${how[mode]}`,
           measured: `${atMid.acceptP99Ms} ms`,
           target: "≤ 50 ms",
           met: atMid.acceptP99Ms <= 50,
         });
         targets.push({
-          figure: `relayer p99 accept-to-confirmed at ${n(mid)}/s offered, ${how}`,
+          figure: `relayer p99 accept-to-confirmed at ${n(mid)}/s offered, ${how[mode]}`,
           measured: `${n(atMid.confirmP99Ms)} ms${atMid.unsettled > 0 ? ` (${n(atMid.unsettled)} unsettled)` : ""}`,
           target: "≤ 2,000 ms",
           met: atMid.confirmP99Ms <= 2_000 && atMid.unsettled === 0,
@@ -262,7 +267,10 @@ export function markdown(results: BenchResults): string {
     out.push(
       "## Relayer",
       "",
-      `Local ${s.chain}; the relayer runs as \`npm start\` runs it, in its own process with a fresh embedded store per run,`,
+      `Local ${s.chain}; the relayer runs as \`npm start\` runs it, in its own process with a fresh embedded store per run`,
+      s.databaseServer === null
+        ? "(the PostgreSQL-server runs were skipped: PostgreSQL is not installed),"
+        : `(in the "${MODE_LABEL.pg}" runs, a fresh database on a local server instead: ${s.databaseServer}, default settings, fsync on),`,
       `flags \`${s.relayerFlags.join(" ")}\` (batch size 1 adds \`${s.batch1Flags.join(" ")}\`; batched uses the default batch size and wait).`,
       `${n(s.payers)} payers → ${n(s.merchants)} merchants, native token. Each run first settles ${s.warmUpIntents} unmeasured warm-up intents;`,
       "then an open-loop generator POSTs pre-signed intents at the offered rate regardless of answers: one per `POST /v1/payments`,",
@@ -270,7 +278,7 @@ export function markdown(results: BenchResults): string {
       "Accept latency counts from each request's scheduled send time to its answer; accept-to-confirmed from the answer to the moment the benchmark sees",
       `the intent's \`PaymentSettled\` in a mined block (logs polled every ${s.watcherPollMs} ms). Settled/s = settled intents ÷`,
       '(last settlement seen − first scheduled send). "Unsettled" = accepted but not on-chain when the run stopped waiting.',
-      "The load generator, the relayer and anvil share this machine's CPUs.",
+      "The load generator, the relayer, anvil (and the PostgreSQL server) share this machine's CPUs.",
       "",
       "| offered /s | mode | sent /s | accepted | settled | settled /s | accept p50 | accept p99 | confirmed p50 | confirmed p99 | txs | unsettled | rejected |",
       "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
@@ -306,19 +314,21 @@ export function markdown(results: BenchResults): string {
       out.push(
         "",
         "CPU time (user + system, every thread) per settled intent while each run was measured (idle polling included), by",
-        "process, and how busy the machine's cores were. The three processes share the cores: a run with them near 100% busy",
-        "is CPU-bound, and settles faster only if the processes together spend less CPU per intent.",
+        "process, and how busy the machine's cores were. The processes share the cores: a run with them near 100% busy",
+        "is CPU-bound, and settles faster only if the processes together spend less CPU per intent. The embedded store runs",
+        "in a thread of the relayer, so its CPU counts in the relayer's column; the PostgreSQL server's is its own column.",
         "",
-        "| offered /s | mode | relayer | anvil | generator + watcher | total | cores busy |",
-        "| ---: | --- | ---: | ---: | ---: | ---: | ---: |",
+        "| offered /s | mode | relayer | anvil | generator + watcher | PostgreSQL server | total | cores busy |",
+        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
       );
       for (const r of withCpu) {
         const c = r.cpu as NonNullable<RelayerRun["cpu"]>;
         const ms = (value: number) => `${value.toFixed(2)} ms`;
+        const total = c.relayerMs + c.nodeMs + c.generatorMs + (c.databaseMs ?? 0);
         out.push(
-          `| ${n(r.offered)} | ${MODE_LABEL[r.mode]} | ${ms(c.relayerMs)} | ${ms(
-            c.nodeMs,
-          )} | ${ms(c.generatorMs)} | ${ms(c.relayerMs + c.nodeMs + c.generatorMs)} | ${c.busyPercent}% of ${c.cores} |`,
+          `| ${n(r.offered)} | ${MODE_LABEL[r.mode]} | ${ms(c.relayerMs)} | ${ms(c.nodeMs)} | ${ms(c.generatorMs)} | ${
+            c.databaseMs === null ? "–" : ms(c.databaseMs)
+          } | ${ms(total)} | ${c.busyPercent}% of ${c.cores} |`,
         );
       }
     }
@@ -485,6 +495,7 @@ export function svg(results: BenchResults): string {
             color: "#17becf",
             points: line("multi", (r) => r.confirmP99Ms),
           },
+          { label: "PostgreSQL server: accept p99", color: "#e377c2", points: line("pg", (r) => r.acceptP99Ms) },
           { label: "batch size 1: accept p99", color: "#8c564b", points: line("batch1", (r) => r.acceptP99Ms) },
           { label: "batch size 1: confirmed p99", color: "#d62728", points: line("batch1", (r) => r.confirmP99Ms) },
           { label: "target: accept p99 ≤ 50 ms", color: "#999", dashed: true, points: loads.map((x) => [x, 50]) },

@@ -1,6 +1,7 @@
 import { after, before, describe, it } from "node:test";
 import { expect } from "chai";
 import type { Address, Hex } from "viem";
+import { sharedPostgres } from "../../scripts/lib/postgres.js";
 import { MIGRATIONS } from "../../src/relayer/store/migrations.js";
 import { openStore } from "../../src/relayer/store/open.js";
 import { openPgliteDriver } from "../../src/relayer/store/pglite-driver.js";
@@ -8,7 +9,6 @@ import { openPostgresDriver } from "../../src/relayer/store/postgres-driver.js";
 import { QUEUE_GROUPS_SQL, STATUS_COUNTS_SQL } from "../../src/relayer/store/sql-store.js";
 import type { NewIntent } from "../../src/relayer/store/store.js";
 import { HUB, OTHER_TOKEN, payment, randomAddress, randomDigest, TOKEN } from "./helpers/fixtures.js";
-import { sharedPostgres } from "./helpers/postgres.js";
 import { storeLocation, type TempStore, tempStore, testBackend } from "./helpers/store.js";
 
 const SENDER: Address = "0x00000000000000000000000000000000000005e0";

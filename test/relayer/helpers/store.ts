@@ -2,13 +2,13 @@ import { cpSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
+import { sharedPostgres } from "../../../scripts/lib/postgres.js";
 import { openStore } from "../../../src/relayer/store/open.js";
 import type { SqlStore } from "../../../src/relayer/store/sql-store.js";
-import { sharedPostgres } from "./postgres.js";
 
 /**
  * The store backend the relayer tests run on: `SETTLEKIT_TEST_STORE=postgres` runs them against
- * a real PostgreSQL server (started by `helpers/postgres.ts`, one database per store); the
+ * a real PostgreSQL server (started by `scripts/lib/postgres.ts`, one database per store); the
  * default is the embedded PGlite store.
  */
 export type TestBackend = "pglite" | "postgres";

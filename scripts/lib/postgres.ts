@@ -3,16 +3,18 @@ import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync }
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
-import { freePort } from "../../../scripts/lib/anvil.js";
+import { freePort } from "./anvil.js";
 
 /**
- * A throwaway PostgreSQL server for tests: Debian's `postgresql` package (installed by
+ * A throwaway PostgreSQL server for tests and the bench: Debian's `postgresql` package (installed by
  * `.ci/run`), a fresh data directory in the temp folder, a free port on 127.0.0.1, trust
  * authentication for one superuser. The server refuses to run as root, so as root the data
  * directory belongs to the `postgres` user and the server runs as that user (`runuser`).
  */
 
 const SUPERUSER = "settlekit";
+/** Linux reports process CPU times in clock ticks of USER_HZ, 100 per second on every architecture. */
+const USER_HZ = 100;
 
 /** The PostgreSQL binaries: `SETTLEKIT_PG_BIN`, else the newest `/usr/lib/postgresql/<version>/bin`. */
 export function postgresBinaries(): string | undefined {
@@ -35,6 +37,11 @@ export interface PostgresServer {
   dropDatabase(name: string): Promise<void>;
   /** Runs SQL as the superuser on `database` (default `postgres`). */
   query<Row = Record<string, unknown>>(sql: string, params?: unknown[], database?: string): Promise<Row[]>;
+  /**
+   * CPU seconds (user + system) the server's processes have used so far: the postmaster and its
+   * children alive now (a backend that exited took its count with it); null without `/proc`.
+   */
+  cpuSeconds(): number | null;
   /** Stops the server (fast shutdown: open connections are cut) and keeps the data directory. */
   stop(): void;
   /** Starts it again on the same port and data directory. */
@@ -121,6 +128,28 @@ export async function startPostgres(): Promise<PostgresServer> {
     },
     async dropDatabase(name) {
       await query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    },
+    cpuSeconds() {
+      try {
+        const postmaster = Number(readFileSync(join(data, "postmaster.pid"), "utf8").split("\n")[0]);
+        let ticks = 0;
+        for (const entry of readdirSync("/proc")) {
+          if (!/^\d+$/.test(entry)) continue;
+          let stat: string;
+          try {
+            stat = readFileSync(join("/proc", entry, "stat"), "utf8");
+          } catch {
+            continue; // exited meanwhile
+          }
+          // Fields after the parenthesised command name: ppid is the 2nd, utime and stime the 12th and 13th.
+          const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+          if (Number(entry) === postmaster || Number(fields[1]) === postmaster)
+            ticks += Number(fields[11]) + Number(fields[12]);
+        }
+        return ticks / USER_HZ;
+      } catch {
+        return null;
+      }
     },
     stop,
     restart() {
