@@ -174,6 +174,13 @@ export const OPTIONS = {
     doc: "fee cap: maxFeePerGas never exceeds it, replacements included (gwei)",
     schema: gwei,
   },
+  txGasCap: {
+    flag: "tx-gas-cap",
+    env: "RELAYER_TX_GAS_CAP",
+    default: "16777216",
+    doc: "largest gas limit of one transaction: EIP-7825's cap (2^24) on chains since Osaka; a settle batch that needs more is split",
+    schema: positiveInt.min(1_000_000),
+  },
   feeBumpPercent: {
     flag: "fee-bump-percent",
     env: "RELAYER_FEE_BUMP_PERCENT",

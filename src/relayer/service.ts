@@ -42,6 +42,7 @@ export type ServiceConfig = Pick<
   | "batchMaxWaitMs"
   | "maxInflightBatches"
   | "maxFeePerGas"
+  | "txGasCap"
   | "feeBumpPercent"
   | "stuckAfterMs"
   | "orphanAfterMs"
@@ -121,6 +122,7 @@ export class RelayerService {
       logger,
       time: this.time,
       maxFeePerGas: config.maxFeePerGas,
+      txGasCap: BigInt(config.txGasCap),
       feeBumpPercent: config.feeBumpPercent,
       stuckAfterMs: config.stuckAfterMs,
       orphanAfterMs: config.orphanAfterMs,
@@ -155,6 +157,7 @@ export class RelayerService {
         metrics: this.metrics,
         logger,
         maxBatchSize: config.batchMaxSize,
+        txGasCap: BigInt(config.txGasCap),
         maxWaitMs: config.batchMaxWaitMs,
         maxInflight: config.maxInflightBatches,
         claimLeaseMs: config.claimLeaseMs,

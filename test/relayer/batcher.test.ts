@@ -1,7 +1,7 @@
 import { after, before, beforeEach, describe, it } from "node:test";
 import { expect } from "chai";
 import { pino } from "pino";
-import { type Address, parseGwei, parseTransaction } from "viem";
+import { type Address, hexToString, parseGwei, parseTransaction } from "viem";
 import { HubReader } from "../../src/relayer/chain/hub-reader.js";
 import type { Payment } from "../../src/relayer/chain/ports.js";
 import { TxManager } from "../../src/relayer/chain/tx-manager.js";
@@ -209,6 +209,28 @@ describe("batcher (fake chain and hub)", () => {
     await settleAll(b);
     expect(chain.simulations).to.deep.equal({ calls: 2, estimates: 1 });
     expect(gasOfLastSent()).to.equal((chain.callGas * 120n) / 100n);
+  });
+
+  it("keeps every transaction under the gas cap: halves a batch estimated over it, fails an intent alone over it", async () => {
+    const cap = 1_000_000n;
+    const b = batcher({ maxBatchSize: 8, txGasCap: cap });
+    const token: Address = randomAddress();
+    const payments = Array.from({ length: 8 }, () => payment({ token }));
+    const heavy = payments[1].from.toLowerCase(); // e.g. a contract wallet whose check costs 2M gas
+    chain.gasOf = (_to, data) =>
+      (JSON.parse(hexToString(data)) as { payments: { from: string }[] }).payments.reduce(
+        (gas, p) => gas + (p.from.toLowerCase() === heavy ? 2_000_000n : 200_000n),
+        0n,
+      );
+    const digests = await accept(payments);
+    for (let round = 0; round < 5; round++) await settleAll(b);
+
+    const statuses = await Promise.all(digests.map(statusOf));
+    expect(statuses).to.deep.equal(["settled", "failed", ...Array(6).fill("settled")]);
+    expect(await temp.store.getIntent(digests[1])).to.deep.include({ failureReason: "gas_over_cap" });
+    const limits = chain.sent.map((tx) => parseTransaction(tx.raw).gas as bigint);
+    expect(limits.length).to.be.greaterThan(1);
+    for (const gas of limits) expect(gas <= cap, `gas limit ${gas} over the cap ${cap}`).to.equal(true);
   });
 
   it("fails only the intents that make any batch revert, and settles the others", async () => {

@@ -25,6 +25,7 @@ describe("relayer configuration", () => {
       batchMaxSize: 200,
       confirmations: 1,
       maxFeePerGas: parseGwei("200"),
+      txGasCap: 16_777_216,
       logLevel: "info",
     });
     expect(config.databaseUrl).to.equal(undefined);
@@ -53,7 +54,7 @@ describe("relayer configuration", () => {
 
   it("lists every invalid option in one error", () => {
     expect(() =>
-      parseConfig(["--port", "70000", "--rpc-url", "not a url"], {
+      parseConfig(["--port", "70000", "--rpc-url", "not a url", "--tx-gas-cap", "21000"], {
         RELAYER_HUB_ADDRESS: "0x12",
         DATABASE_URL: "mysql://x",
       }),
@@ -62,6 +63,7 @@ describe("relayer configuration", () => {
       .with.property("message")
       .that.matches(/--rpc-url/)
       .and.matches(/--port/)
+      .and.matches(/--tx-gas-cap/)
       .and.matches(/--hub/)
       .and.matches(/--database-url/);
   });

@@ -290,6 +290,41 @@ describe(`relayer end to end (anvil, real contracts, HTTP, ${testBackend()} stor
     expect(await hubBalance(merchant)).to.equal(intents.reduce((sum, intent) => sum + intent.payment.amount, 0n));
   });
 
+  it("settles a batch whose gas budget is over the per-transaction cap, with a limit within it", async () => {
+    // 300 intents: a budget of 60,000 + 300 × 70,000 = 21,060,000 gas, over EIP-7825's cap,
+    // which this anvil enforces; the batch uses far less (five payees, already credited).
+    await stopRelayer();
+    relayer = await startRelayer(["--batch-max-size", "300", "--batch-max-wait-ms", "600000"]);
+    try {
+      const payers = Array.from({ length: 10 }, () => privateKeyToAccount(generatePrivateKey()));
+      const merchants = Array.from({ length: 5 }, () => privateKeyToAccount(generatePrivateKey()).address);
+      await fund(
+        payers.map((p) => p.address),
+        parseEther("1"),
+      );
+      await fund(merchants, 1n);
+      const intents = await Promise.all(
+        Array.from({ length: 300 }, (_, i) =>
+          signed(payers[i % 10], { to: merchants[i % 5], nonce: BigInt(Math.floor(i / 10)), amount: 10n }),
+        ),
+      );
+      const first = await relayer.submitPayments(intents.slice(0, 150));
+      const second = await relayer.submitPayments(intents.slice(150));
+      const answers = [...first.results, ...second.results];
+      expect(answers.filter((r) => r.accepted)).to.have.length(300);
+      const results = await settled(answers.flatMap((r) => (r.accepted ? [r.digest] : [])));
+      expect(results.filter((r) => r.status === "settled")).to.have.length(300);
+      const hashes = [...new Set(results.map((r) => r.txHash as Hex))];
+      expect(hashes).to.have.length(1); // one batch of 300, not split: it fits once capped
+      const tx = await publicClient.getTransaction({ hash: hashes[0] });
+      expect(tx.gas).to.equal(16_777_216n);
+      for (const merchant of merchants) expect(await hubBalance(merchant)).to.equal(1n + 60n * 10n);
+    } finally {
+      await stopRelayer();
+      relayer = await startRelayer();
+    }
+  });
+
   it("rejects invalid intents with their codes", async () => {
     const payer = privateKeyToAccount(generatePrivateKey());
     const stranger = privateKeyToAccount(generatePrivateKey());

@@ -1,7 +1,7 @@
 import { after, before, beforeEach, describe, it } from "node:test";
 import { expect } from "chai";
 import { pino } from "pino";
-import { type Address, type Hex, keccak256, parseGwei, toHex } from "viem";
+import { type Address, type Hex, keccak256, parseGwei, parseTransaction, toHex } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { bumpedFees, initialFees } from "../../src/relayer/chain/fees.js";
 import type { TxReceipt } from "../../src/relayer/chain/ports.js";
@@ -119,6 +119,32 @@ describe("transaction manager (fake chain)", () => {
     const batchId = await batch();
     return m.submit({ batchId, kind: "finalize", to: TARGET, data: toHex(batchId, { size: 32 }), gas: 100_000n });
   }
+
+  it("never signs a gas limit over the per-transaction cap (EIP-7825's 2^24 unless configured)", async () => {
+    const limitOf = (tx: TrackedTx) => parseTransaction(tx.attempts[0].raw).gas;
+    const m = manager();
+    await m.start();
+    const over = await m.submit({
+      batchId: await batch(),
+      kind: "finalize",
+      to: TARGET,
+      data: "0x01",
+      gas: 30_000_000n,
+    });
+    expect(limitOf(over)).to.equal(16_777_216n);
+    const under = await m.submit({ batchId: await batch(), kind: "finalize", to: TARGET, data: "0x02", gas: 500_000n });
+    expect(limitOf(under)).to.equal(500_000n);
+    const capped = manager({ txGasCap: 400_000n });
+    await capped.start();
+    const lowered = await capped.submit({
+      batchId: await batch(),
+      kind: "finalize",
+      to: TARGET,
+      data: "0x03",
+      gas: 500_000n,
+    });
+    expect(limitOf(lowered)).to.equal(400_000n);
+  });
 
   it("allocates consecutive nonces from the chain's pending count and records each transaction first", async () => {
     chain.mineExternal(0);

@@ -14,6 +14,11 @@ export interface TxManagerOptions {
   time: TimeSource;
   /** Fee cap (wei per gas) no transaction exceeds. */
   maxFeePerGas: bigint;
+  /**
+   * Largest gas limit of one transaction (default EIP-7825's 2^24): a node of a chain with that
+   * cap refuses any transaction over it, for good. A larger limit asked for is lowered to it.
+   */
+  txGasCap?: bigint;
   feeBumpPercent: number;
   stuckAfterMs: number;
   confirmations: number;
@@ -31,6 +36,12 @@ export interface TxManagerOptions {
 }
 
 const DEFAULT_ORPHAN_AFTER_MS = 5 * 60_000;
+
+/** EIP-7825 (Osaka): no transaction may have a gas limit over 2^24. */
+export const EIP7825_TX_GAS_CAP = 16_777_216n;
+
+/** A gas limit lowered to `cap` when over it. */
+export const withinCap = (gas: bigint, cap: bigint): bigint => (gas > cap ? cap : gas);
 
 interface Attempt extends Fees {
   hash: Hex;
@@ -176,8 +187,15 @@ export class TxManager {
     gas: bigint;
   }): Promise<TrackedTx> {
     const fees = initialFees(await this.o.chain.estimateFees(), this.o.maxFeePerGas);
+    const cap = this.o.txGasCap ?? EIP7825_TX_GAS_CAP;
     let nonce = this.#allocateNonce();
-    const tx: TrackedTx = { ...args, value: args.value ?? 0n, nonce, attempts: [] };
+    const tx: TrackedTx = {
+      ...args,
+      gas: withinCap(args.gas, cap),
+      value: args.value ?? 0n,
+      nonce,
+      attempts: [],
+    };
     for (let round = 0; ; round++) {
       let attempt: Attempt;
       try {

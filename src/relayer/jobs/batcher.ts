@@ -2,7 +2,14 @@ import type { Logger } from "pino";
 import type { Address, Hex } from "viem";
 import type { HubReader } from "../chain/hub-reader.js";
 import { CallRevertedError, type ChainPort, type HubPort, type TxReceipt } from "../chain/ports.js";
-import { inclusionOf, type TrackedTx, type TxHandler, type TxManager } from "../chain/tx-manager.js";
+import {
+  EIP7825_TX_GAS_CAP,
+  inclusionOf,
+  type TrackedTx,
+  type TxHandler,
+  type TxManager,
+  withinCap,
+} from "../chain/tx-manager.js";
 import type { Gate } from "../intake/gate.js";
 import type { RelayerMetrics } from "../metrics.js";
 import type { IntentRecord, PaymentResults, Store } from "../store/store.js";
@@ -25,6 +32,11 @@ export interface BatcherOptions {
   maxAttempts: number;
   /** When a batch falls back to `eth_estimateGas`: gas limit = estimate × (100 + this) / 100. */
   gasMarginPercent?: number;
+  /**
+   * Largest gas limit of one transaction (default EIP-7825's 2^24). A batch's gas budget is
+   * capped at it; a batch estimated over it is halved (the rest queued again) until it fits.
+   */
+  txGasCap?: bigint;
   /** How often the queue itself is scanned (default 1 s; see `noteAccepted`). */
   scanIntervalMs?: number;
   /** How far back a `PaymentSettled` of an intent that reported "nonce used" is looked for. */
@@ -287,11 +299,14 @@ export class Batcher implements TxHandler {
    * wallet's signature check costing more, a node that did not answer) the batch is estimated:
    * the hub skips failing intents, so a batch reverts only when one intent breaks the whole call
    * (an ERC-1271 wallet that burns the gas, say): such intents are found by bisection and failed
-   * with `simulation_reverted`; the others go ahead. Throws (nothing failed, nothing sent) when
-   * the node cannot be asked.
+   * with `simulation_reverted`; the others go ahead. No limit exceeds the transaction gas cap:
+   * the budget is capped at it, and a batch estimated over it is halved until it fits (`#fit`).
+   * Throws (nothing failed, nothing sent) when the node cannot be asked.
    */
   async #simulate(intents: IntentRecord[]): Promise<{ intents: IntentRecord[]; gas: bigint; data: Hex }> {
-    const budget = settleGasBudget(intents.length);
+    const cap = this.#txGasCap;
+    // A call that passes needs no more than it was given: the budget (or the cap) is then the limit.
+    const budget = withinCap(settleGasBudget(intents.length), cap);
     const data = this.#encode(intents);
     try {
       await this.o.chain.call({ to: this.o.hub.address, data, gas: budget });
@@ -299,15 +314,14 @@ export class Batcher implements TxHandler {
     } catch (error) {
       this.o.logger.debug({ err: error, size: intents.length }, "batch fails at its gas budget; estimating");
     }
-    const margin = BigInt(100 + (this.o.gasMarginPercent ?? 20));
-    const estimateData = (calldata: Hex) => this.o.chain.estimateGas({ to: this.o.hub.address, data: calldata });
-    const estimate = (batch: readonly IntentRecord[]) => estimateData(this.#encode(batch));
+    let estimated: bigint | undefined;
     try {
-      return { intents, gas: ((await estimateData(data)) * margin) / 100n, data };
+      estimated = await this.#estimate(data);
     } catch (error) {
       if (!(error instanceof CallRevertedError)) throw error;
     }
-    const culprits = await this.#culprits(intents, estimate);
+    if (estimated !== undefined) return this.#fit(intents, data, estimated);
+    const culprits = await this.#culprits(intents, (batch) => this.#estimate(this.#encode(batch)));
     let rest: IntentRecord[];
     if (culprits.length > 0) {
       const failed = await this.o.store.failAcceptedIntents(
@@ -329,7 +343,58 @@ export class Batcher implements TxHandler {
     }
     if (rest.length === 0) return { intents: rest, gas: 0n, data: "0x" };
     const restData = this.#encode(rest);
-    return { intents: rest, gas: ((await estimateData(restData)) * margin) / 100n, data: restData };
+    return this.#fit(rest, restData, await this.#estimate(restData));
+  }
+
+  get #txGasCap(): bigint {
+    return this.o.txGasCap ?? EIP7825_TX_GAS_CAP;
+  }
+
+  #estimate(data: Hex): Promise<bigint> {
+    return this.o.chain.estimateGas({ to: this.o.hub.address, data });
+  }
+
+  /**
+   * The gas limit of a batch estimated at `estimated`: the estimate with its margin, at most the
+   * cap. A batch estimated over the cap fits no transaction: it is halved, the second half queued
+   * again, until it fits; a single intent over the cap fails (`gas_over_cap`).
+   */
+  async #fit(
+    intents: IntentRecord[],
+    data: Hex,
+    estimated: bigint,
+  ): Promise<{ intents: IntentRecord[]; gas: bigint; data: Hex }> {
+    const cap = this.#txGasCap;
+    let batch = intents;
+    let calldata = data;
+    let gas = estimated;
+    while (gas > cap) {
+      if (batch.length === 1) {
+        const failed = await this.o.store.failAcceptedIntents([batch[0].digest], "gas_over_cap");
+        this.o.metrics.failed.inc({ reason: "gas_over_cap" }, failed.length);
+        for (const digest of failed) {
+          this.o.logger.warn(
+            { intentDigest: digest, gas: gas.toString() },
+            "intent needs more gas than a transaction may have; failed",
+          );
+        }
+        return { intents: [], gas: 0n, data: "0x" };
+      }
+      const half = Math.ceil(batch.length / 2);
+      await this.o.store.releaseClaims(
+        this.#owner,
+        batch.slice(half).map((i) => i.digest),
+      );
+      this.o.logger.info(
+        { size: batch.length, gas: gas.toString(), cap: cap.toString() },
+        "batch over the gas cap; halved",
+      );
+      batch = batch.slice(0, half);
+      calldata = this.#encode(batch);
+      gas = await this.#estimate(calldata);
+    }
+    const limit = (gas * BigInt(100 + (this.o.gasMarginPercent ?? 20))) / 100n;
+    return { intents: batch, gas: withinCap(limit, cap), data: calldata };
   }
 
   /** The intents that make a batch revert on their own (bisection). */

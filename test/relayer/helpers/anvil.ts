@@ -13,8 +13,11 @@ export const ANVIL_KEYS = [
 
 export type Anvil = LocalChain;
 
-/** Starts the npm anvil on 127.0.0.1 on a free port, quietly; `stop()` kills it by its PID. */
-export const startAnvil = (): Promise<Anvil> => startLocalChain({ args: ["--quiet"] });
+/**
+ * Starts the npm anvil on 127.0.0.1 on a free port, quietly, refusing transactions over EIP-7825's
+ * gas cap as chains since Osaka do (anvil does not by default); `stop()` kills it by its PID.
+ */
+export const startAnvil = (): Promise<Anvil> => startLocalChain({ args: ["--quiet", "--enable-tx-gas-limit"] });
 
 /** Deployable bytecode of a compiled contract (the Hardhat build runs before the tests). */
 export function bytecodeOf(folder: string, name: string): `0x${string}` {

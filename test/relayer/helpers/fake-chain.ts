@@ -57,6 +57,8 @@ export class FakeChain implements ChainPort {
   simulationRevert: string | undefined;
   /** Gas a simulated call needs: what eth_estimateGas answers; an eth_call given less runs out of it. */
   callGas = 100_000n;
+  /** When set, the gas each simulated call needs, by its calldata (instead of `callGas`). */
+  gasOf: ((to: Address, data: Hex) => bigint) | undefined;
   /** How many eth_estimateGas and eth_call requests were answered. */
   readonly simulations = { estimates: 0, calls: 0 };
   /** A contract's own simulation (throws `CallRevertedError` to revert). */
@@ -218,7 +220,7 @@ export class FakeChain implements ChainPort {
     if (this.simulationRevert !== undefined)
       throw new CallRevertedError(`execution reverted: ${this.simulationRevert}`);
     this.simulate(args.to, args.data);
-    return this.callGas;
+    return this.gasOf?.(args.to, args.data) ?? this.callGas;
   }
   async call(args: { to: Address; data: Hex; gas: bigint }): Promise<void> {
     this.#check();
@@ -226,7 +228,7 @@ export class FakeChain implements ChainPort {
     if (this.simulationRevert !== undefined)
       throw new CallRevertedError(`execution reverted: ${this.simulationRevert}`);
     this.simulate(args.to, args.data);
-    if (args.gas < this.callGas) throw new CallRevertedError("out of gas");
+    if (args.gas < (this.gasOf?.(args.to, args.data) ?? this.callGas)) throw new CallRevertedError("out of gas");
   }
   async signTransaction(tx: TxRequest): Promise<{ raw: Hex; hash: Hex }> {
     const raw = serializeTransaction({
