@@ -267,6 +267,31 @@ describe("transaction manager (fake chain)", () => {
     expect(recorder.confirmed.map((c) => c.batchId)).to.deep.equal(txs.map((tx) => tx.batchId));
   });
 
+  it("asks a node that keeps refusing a dropped transaction less and less often, and sends it once it takes it", async () => {
+    const m = manager(); // stuck after 10 s: no replacement within this test
+    await m.start();
+    const tx = await send(m);
+    chain.drop(tx.attempts[0].hash);
+    chain.refuseBroadcasts = "insufficient funds for gas * price + value";
+    const before = chain.broadcasts;
+    const poll = async (ms: number, until: () => boolean = () => false) => {
+      for (let t = 0; t < ms / 50 && !until(); t++) {
+        await m.tick();
+        clock += 50;
+      }
+    };
+    await poll(4_000); // 80 polls of 50 ms
+    expect(chain.broadcasts - before).to.equal(4); // tried at 0, 0.5, 1.5 and 3.5 s: not at every poll
+    chain.refuseBroadcasts = undefined;
+    await poll(5_000, () => chain.pool.has(tx.attempts[0].hash));
+    expect(chain.pool.has(tx.attempts[0].hash)).to.equal(true); // taken at the next try (7.5 s)
+    expect(chain.broadcasts - before).to.equal(5);
+    expect(tx.attempts).to.have.length(1);
+    chain.mine();
+    await m.tick();
+    expect(recorder.confirmed.map((c) => c.batchId)).to.deep.equal([tx.batchId]);
+  });
+
   it("replaces a stuck transaction the node evicted for a fee under the base fee and refuses to take back", async () => {
     chain.evictUnderpriced = true;
     const m = manager();

@@ -115,6 +115,8 @@ export class TxManager {
   /** The contract each kind's job serves (what an adopted batch of that kind must call). */
   readonly #contracts = new Map<BatchKind, Address>();
   readonly #freeNonces: number[] = [];
+  /** Transactions whose rebroadcast the node refused: how many times in a row, and when to try again. */
+  readonly #refusals = new WeakMap<TrackedTx, { count: number; retryAtMs: number }>();
   /** Batches whose nonce looked taken by another transaction at the previous tick. */
   readonly #suspectTaken = new Set<number>();
   #nextNonce = 0;
@@ -305,7 +307,7 @@ export class TxManager {
       if (!present[i]) {
         // Dropped: send it again. A node that evicted it for a fee under the base fee refuses
         // it again, though; once it is stuck, it is replaced with bumped fees instead.
-        const back = await this.#broadcast(tx, latest, "rebroadcast");
+        const back = await this.#rebroadcast(tx, latest, now);
         if (!back && stuck) await this.#replace(tx, latest);
       } else if (stuck) {
         await this.#replace(tx, latest);
@@ -410,6 +412,24 @@ export class TxManager {
     else await this.o.store.abandonBatch(batchId, reason, this.o.maxAttempts ?? 5);
     this.o.metrics.transactions.inc({ event: "abandoned" });
     this.o.logger.warn({ batchId, kind, reason }, "batch abandoned");
+  }
+
+  /**
+   * Sends a dropped transaction again; false when the node refused it, or refused it lately: after
+   * a refusal the next try waits, twice as long each time (0.5 s, 1 s, … at most 60 s), so a
+   * refusal that lasts (the key out of funds, say) costs a call and a log line a minute, not
+   * one every poll.
+   */
+  async #rebroadcast(tx: TrackedTx, attempt: Attempt, now: number): Promise<boolean> {
+    const refused = this.#refusals.get(tx);
+    if (refused !== undefined && now < refused.retryAtMs) return false;
+    if (await this.#broadcast(tx, attempt, "rebroadcast")) {
+      this.#refusals.delete(tx);
+      return true;
+    }
+    const count = (refused?.count ?? 0) + 1;
+    this.#refusals.set(tx, { count, retryAtMs: now + Math.min(60_000, 500 * 2 ** (count - 1)) });
+    return false;
   }
 
   /** Sends a signed transaction again; false when the node refused it. */

@@ -53,6 +53,10 @@ export class FakeChain implements ChainPort {
   evictUnderpriced = false;
   /** The sender's native balance (wei), as `getBalance` reports it. */
   balance = 10n ** 18n;
+  /** `eth_sendRawTransaction` refuses every transaction with this message while set (a key out of funds, say). */
+  refuseBroadcasts: string | undefined;
+  /** How many `eth_sendRawTransaction` requests were made, refused ones included. */
+  broadcasts = 0;
   /** Simulated calls (eth_estimateGas and eth_call) revert with this message while set. */
   simulationRevert: string | undefined;
   /** Gas a simulated call needs: what eth_estimateGas answers; an eth_call given less runs out of it. */
@@ -246,6 +250,8 @@ export class FakeChain implements ChainPort {
   }
   async sendRawTransaction(raw: Hex): Promise<Hex> {
     this.#check();
+    this.broadcasts++;
+    if (this.refuseBroadcasts !== undefined) throw new Error(this.refuseBroadcasts);
     const parsed = parseTransaction(raw);
     const hash = keccak256(raw);
     const nonce = parsed.nonce ?? 0;
