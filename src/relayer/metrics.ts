@@ -60,6 +60,11 @@ export class RelayerMetrics {
     help: "Transactions sent and not yet confirmed",
     registers: [this.registry],
   });
+  readonly refused = new Gauge({
+    name: "relayer_refused_transactions",
+    help: "In-flight transactions the node no longer has and refused to take back at the latest try (a key out of funds, say)",
+    registers: [this.registry],
+  });
   readonly queueDepth = new Gauge({
     name: "relayer_queue_depth",
     help: "Accepted intents waiting for a batch (sampled by the batcher)",

@@ -268,7 +268,8 @@ describe("transaction manager (fake chain)", () => {
   });
 
   it("asks a node that keeps refusing a dropped transaction less and less often, and sends it once it takes it", async () => {
-    const m = manager(); // stuck after 10 s: no replacement within this test
+    const metrics = new RelayerMetrics();
+    const m = manager({ metrics }); // stuck after 10 s: no replacement within this test
     await m.start();
     const tx = await send(m);
     chain.drop(tx.attempts[0].hash);
@@ -282,11 +283,14 @@ describe("transaction manager (fake chain)", () => {
     };
     await poll(4_000); // 80 polls of 50 ms
     expect(chain.broadcasts - before).to.equal(4); // tried at 0, 0.5, 1.5 and 3.5 s: not at every poll
+    expect((await metrics.refused.get()).values[0].value).to.equal(1);
     chain.refuseBroadcasts = undefined;
     await poll(5_000, () => chain.pool.has(tx.attempts[0].hash));
     expect(chain.pool.has(tx.attempts[0].hash)).to.equal(true); // taken at the next try (7.5 s)
     expect(chain.broadcasts - before).to.equal(5);
     expect(tx.attempts).to.have.length(1);
+    await m.tick();
+    expect((await metrics.refused.get()).values[0].value).to.equal(0);
     chain.mine();
     await m.tick();
     expect(recorder.confirmed.map((c) => c.batchId)).to.deep.equal([tx.batchId]);

@@ -318,6 +318,7 @@ export class TxManager {
     await this.#checkReorgs(head, canonical);
     await this.#adoptOrphans(now, head, canonical);
     this.o.metrics.inflight.set(this.#tracked.size);
+    this.o.metrics.refused.set([...this.#tracked.values()].filter((tx) => this.#refusals.has(tx)).length);
   }
 
   /**
