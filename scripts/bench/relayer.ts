@@ -27,6 +27,7 @@ import { foundry } from "viem/chains";
 import { type Payment, settlementHubAbi, signPayment } from "../../src/client/index.js";
 import { freePort, type LocalChain, startAnvil } from "../lib/anvil.js";
 import { type PostgresServer, postgresBinaries, startPostgres } from "../lib/postgres.js";
+import { processStat } from "../lib/proc.js";
 
 const ROOT = resolve(import.meta.dirname, "..", "..");
 /** Anvil's first and fourth default dev keys (mnemonic "test … junk"): deployer and relayer. */
@@ -204,21 +205,6 @@ class SettlementWatcher {
   }
 }
 
-/** Linux reports process CPU times in clock ticks of USER_HZ, 100 per second on every architecture. */
-const USER_HZ = 100;
-
-/** CPU seconds a process has used so far (user + system, all its threads), or null without `/proc`. */
-function processCpuSeconds(pid: number): number | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // Fields after the parenthesised command name; utime and stime are fields 14 and 15 of stat.
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / USER_HZ;
-  } catch {
-    return null;
-  }
-}
-
 interface CpuSnapshot {
   atMs: number;
   relayer: number | null;
@@ -232,8 +218,8 @@ function cpuSnapshot(relayerPid: number, nodePid: number, database: PostgresServ
   const own = process.cpuUsage();
   return {
     atMs: performance.now(),
-    relayer: processCpuSeconds(relayerPid),
-    node: processCpuSeconds(nodePid),
+    relayer: processStat(relayerPid)?.cpuSeconds ?? null,
+    node: processStat(nodePid)?.cpuSeconds ?? null,
     generator: (own.user + own.system) / 1e6,
     database: database?.cpuSeconds(),
   };

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { freePort } from "./anvil.js";
+import { processStat } from "./proc.js";
 
 /**
  * A throwaway PostgreSQL server for tests and the bench: Debian's `postgresql` package (installed by
@@ -13,8 +14,6 @@ import { freePort } from "./anvil.js";
  */
 
 const SUPERUSER = "settlekit";
-/** Linux reports process CPU times in clock ticks of USER_HZ, 100 per second on every architecture. */
-const USER_HZ = 100;
 
 /** The PostgreSQL binaries: `SETTLEKIT_PG_BIN`, else the newest `/usr/lib/postgresql/<version>/bin`. */
 export function postgresBinaries(): string | undefined {
@@ -132,21 +131,13 @@ export async function startPostgres(): Promise<PostgresServer> {
     cpuSeconds() {
       try {
         const postmaster = Number(readFileSync(join(data, "postmaster.pid"), "utf8").split("\n")[0]);
-        let ticks = 0;
+        let seconds = 0;
         for (const entry of readdirSync("/proc")) {
           if (!/^\d+$/.test(entry)) continue;
-          let stat: string;
-          try {
-            stat = readFileSync(join("/proc", entry, "stat"), "utf8");
-          } catch {
-            continue; // exited meanwhile
-          }
-          // Fields after the parenthesised command name: ppid is the 2nd, utime and stime the 12th and 13th.
-          const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-          if (Number(entry) === postmaster || Number(fields[1]) === postmaster)
-            ticks += Number(fields[11]) + Number(fields[12]);
+          const stat = processStat(Number(entry)); // null: exited meanwhile
+          if (stat !== null && (Number(entry) === postmaster || stat.ppid === postmaster)) seconds += stat.cpuSeconds;
         }
-        return ticks / USER_HZ;
+        return seconds;
       } catch {
         return null;
       }

@@ -157,7 +157,6 @@ export class RelayerService {
         metrics: this.metrics,
         logger,
         maxBatchSize: config.batchMaxSize,
-        txGasCap: BigInt(config.txGasCap),
         maxWaitMs: config.batchMaxWaitMs,
         maxInflight: config.maxInflightBatches,
         claimLeaseMs: config.claimLeaseMs,

@@ -213,7 +213,9 @@ describe("batcher (fake chain and hub)", () => {
 
   it("keeps every transaction under the gas cap: halves a batch estimated over it, fails an intent alone over it", async () => {
     const cap = 1_000_000n;
-    const b = batcher({ maxBatchSize: 8, txGasCap: cap });
+    txManager = new TxManager({ ...txManagerOptions(), txGasCap: cap });
+    await txManager.start();
+    const b = batcher({ maxBatchSize: 8 });
     const token: Address = randomAddress();
     const payments = Array.from({ length: 8 }, () => payment({ token }));
     const heavy = payments[1].from.toLowerCase(); // e.g. a contract wallet whose check costs 2M gas

@@ -111,9 +111,8 @@ export class TxManager {
   readonly sender: Address;
   readonly #tracked = new Map<number, TrackedTx>();
   readonly #watched = new Map<number, Watched>();
-  readonly #handlers = new Map<BatchKind, TxHandler>();
-  /** The contract each kind's job serves (what an adopted batch of that kind must call). */
-  readonly #contracts = new Map<BatchKind, Address>();
+  /** Each kind's job, and the contract it calls (what an adopted batch of that kind must call). */
+  readonly #handlers = new Map<BatchKind, { handler: TxHandler; contract?: Address }>();
   readonly #freeNonces: number[] = [];
   /** Transactions whose rebroadcast the node refused: how many times in a row, and when to try again. */
   readonly #refusals = new WeakMap<TrackedTx, { count: number; retryAtMs: number }>();
@@ -135,9 +134,12 @@ export class TxManager {
    * gone quiet are adopted; without it, none of that kind are.
    */
   on(kind: BatchKind, handler: TxHandler, contract?: Address): void {
-    this.#handlers.set(kind, handler);
-    if (contract === undefined) this.#contracts.delete(kind);
-    else this.#contracts.set(kind, contract);
+    this.#handlers.set(kind, { handler, contract });
+  }
+
+  /** The largest gas limit this manager gives a transaction. */
+  get txGasCap(): bigint {
+    return this.o.txGasCap ?? EIP7825_TX_GAS_CAP;
   }
 
   /** Transactions sent and not yet confirmed. */
@@ -189,7 +191,7 @@ export class TxManager {
     gas: bigint;
   }): Promise<TrackedTx> {
     const fees = initialFees(await this.o.chain.estimateFees(), this.o.maxFeePerGas);
-    const cap = this.o.txGasCap ?? EIP7825_TX_GAS_CAP;
+    const cap = this.txGasCap;
     let nonce = this.#allocateNonce();
     const tx: TrackedTx = {
       ...args,
@@ -345,7 +347,7 @@ export class TxManager {
       limit: 20,
       jobs: [
         { kind: "filler", contract: null },
-        ...[...this.#contracts].map(([kind, contract]) => ({ kind, contract })),
+        ...[...this.#handlers].flatMap(([kind, { contract }]) => (contract === undefined ? [] : [{ kind, contract }])),
       ],
     });
     for (const batch of orphans) {
@@ -381,7 +383,7 @@ export class TxManager {
   }
 
   async #confirm(tx: TrackedTx, receipt: TxReceipt, watch = true): Promise<void> {
-    const handler = this.#handlers.get(tx.kind);
+    const handler = this.#handlers.get(tx.kind)?.handler;
     // A failing handler (store down) leaves the transaction tracked: the next tick retries.
     if (handler) await handler.onConfirmed(tx, receipt);
     else
@@ -408,7 +410,7 @@ export class TxManager {
   }
 
   async #abandon(batchId: number, kind: BatchKind, reason: string): Promise<void> {
-    const handler = this.#handlers.get(kind);
+    const handler = this.#handlers.get(kind)?.handler;
     if (handler) await handler.onAbandoned(batchId, reason);
     else await this.o.store.abandonBatch(batchId, reason, this.o.maxAttempts ?? 5);
     this.o.metrics.transactions.inc({ event: "abandoned" });
@@ -546,7 +548,7 @@ export class TxManager {
         { batchId, txHash: watched.tx.receipt?.transactionHash, block: watched.blockNumber.toString() },
         "reorg: a confirmed transaction's block is no longer canonical",
       );
-      const handler = this.#handlers.get(watched.tx.kind);
+      const handler = this.#handlers.get(watched.tx.kind)?.handler;
       if (handler) await handler.onReorged(watched.tx);
       else await this.o.store.reopenBatch(batchId);
       this.#watched.delete(batchId);

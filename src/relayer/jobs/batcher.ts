@@ -2,14 +2,7 @@ import type { Logger } from "pino";
 import type { Address, Hex } from "viem";
 import type { HubReader } from "../chain/hub-reader.js";
 import { CallRevertedError, type ChainPort, type HubPort, type TxReceipt } from "../chain/ports.js";
-import {
-  EIP7825_TX_GAS_CAP,
-  inclusionOf,
-  type TrackedTx,
-  type TxHandler,
-  type TxManager,
-  withinCap,
-} from "../chain/tx-manager.js";
+import { inclusionOf, type TrackedTx, type TxHandler, type TxManager, withinCap } from "../chain/tx-manager.js";
 import type { Gate } from "../intake/gate.js";
 import type { RelayerMetrics } from "../metrics.js";
 import type { IntentRecord, PaymentResults, Store } from "../store/store.js";
@@ -32,11 +25,6 @@ export interface BatcherOptions {
   maxAttempts: number;
   /** When a batch falls back to `eth_estimateGas`: gas limit = estimate × (100 + this) / 100. */
   gasMarginPercent?: number;
-  /**
-   * Largest gas limit of one transaction (default EIP-7825's 2^24). A batch's gas budget is
-   * capped at it; a batch estimated over it is halved (the rest queued again) until it fits.
-   */
-  txGasCap?: bigint;
   /** How often the queue itself is scanned (default 1 s; see `noteAccepted`). */
   scanIntervalMs?: number;
   /** How far back a `PaymentSettled` of an intent that reported "nonce used" is looked for. */
@@ -304,7 +292,7 @@ export class Batcher implements TxHandler {
    * Throws (nothing failed, nothing sent) when the node cannot be asked.
    */
   async #simulate(intents: IntentRecord[]): Promise<{ intents: IntentRecord[]; gas: bigint; data: Hex }> {
-    const cap = this.#txGasCap;
+    const cap = this.o.txManager.txGasCap;
     // A call that passes needs no more than it was given: the budget (or the cap) is then the limit.
     const budget = withinCap(settleGasBudget(intents.length), cap);
     const data = this.#encode(intents);
@@ -346,10 +334,6 @@ export class Batcher implements TxHandler {
     return this.#fit(rest, restData, await this.#estimate(restData));
   }
 
-  get #txGasCap(): bigint {
-    return this.o.txGasCap ?? EIP7825_TX_GAS_CAP;
-  }
-
   #estimate(data: Hex): Promise<bigint> {
     return this.o.chain.estimateGas({ to: this.o.hub.address, data });
   }
@@ -364,7 +348,7 @@ export class Batcher implements TxHandler {
     data: Hex,
     estimated: bigint,
   ): Promise<{ intents: IntentRecord[]; gas: bigint; data: Hex }> {
-    const cap = this.#txGasCap;
+    const cap = this.o.txManager.txGasCap;
     let batch = intents;
     let calldata = data;
     let gas = estimated;
