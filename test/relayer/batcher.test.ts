@@ -6,7 +6,12 @@ import { HubReader } from "../../src/relayer/chain/hub-reader.js";
 import type { Payment } from "../../src/relayer/chain/ports.js";
 import { TxManager } from "../../src/relayer/chain/tx-manager.js";
 import { Gate } from "../../src/relayer/intake/gate.js";
-import { Batcher, type BatcherOptions, settleGasBudget } from "../../src/relayer/jobs/batcher.js";
+import {
+  Batcher,
+  type BatcherOptions,
+  SETTLE_CALLDATA_MAX_BYTES,
+  settleGasBudget,
+} from "../../src/relayer/jobs/batcher.js";
 import { RelayerMetrics } from "../../src/relayer/metrics.js";
 import { TimeSource } from "../../src/relayer/time.js";
 import { FakeChain } from "./helpers/fake-chain.js";
@@ -233,6 +238,22 @@ describe("batcher (fake chain and hub)", () => {
     const limits = chain.sent.map((tx) => parseTransaction(tx.raw).gas as bigint);
     expect(limits.length).to.be.greaterThan(1);
     for (const gas of limits) expect(gas <= cap, `gas limit ${gas} over the cap ${cap}`).to.equal(true);
+  });
+
+  it("keeps every transaction under the nodes' size limit: the intents that fit go first, the others next", async () => {
+    const b = batcher({ maxBatchSize: 400 });
+    const token: Address = randomAddress();
+    const payments = Array.from({ length: 400 }, () => payment({ token }));
+    const digests = await accept(payments);
+    await settleAll(b);
+
+    expect(await Promise.all(digests.map(statusOf))).to.deep.equal(Array(400).fill("settled"));
+    const sizes = chain.sent.map((tx) => (tx.data.length - 2) / 2);
+    expect(sizes).to.have.length(2);
+    for (const size of sizes) expect(size).to.be.at.most(SETTLE_CALLDATA_MAX_BYTES);
+    // The first is as full as it can be: room for less than one more intent.
+    const oneIntent = (hub.encodeSettleBatch([payments[0]], ["0x"]).length - 2) / 2;
+    expect(SETTLE_CALLDATA_MAX_BYTES - sizes[0]).to.be.lessThan(oneIntent);
   });
 
   it("fails only the intents that make any batch revert, and settles the others", async () => {

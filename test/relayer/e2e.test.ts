@@ -28,6 +28,7 @@ import {
 import { createRelayerClient, type RelayerClient, RelayerRequestError } from "../../src/client/relayer.js";
 import { startFromConfig } from "../../src/relayer/cli.js";
 import { parseConfig } from "../../src/relayer/config.js";
+import { SETTLE_CALLDATA_MAX_BYTES, settleGasBudget } from "../../src/relayer/jobs/batcher.js";
 import type { RelayerService } from "../../src/relayer/service.js";
 import { ANVIL_KEYS, type Anvil, bytecodeOf, startAnvil } from "./helpers/anvil.js";
 import { type StoreLocation, storeLocation, testBackend } from "./helpers/store.js";
@@ -290,11 +291,13 @@ describe(`relayer end to end (anvil, real contracts, HTTP, ${testBackend()} stor
     expect(await hubBalance(merchant)).to.equal(intents.reduce((sum, intent) => sum + intent.payment.amount, 0n));
   });
 
-  it("settles a batch whose gas budget is over the per-transaction cap, with a limit within it", async () => {
+  it("settles a batch over the per-transaction gas cap and size limit in transactions within both", async () => {
     // 300 intents: a budget of 60,000 + 300 × 70,000 = 21,060,000 gas, over EIP-7825's cap,
-    // which this anvil enforces; the batch uses far less (five payees, already credited).
+    // which this anvil enforces (the batch uses far less: five payees, already credited), and
+    // 134,532 bytes of calldata, over the 128 KiB a node's pool takes: the 289 that fit go
+    // first, with a limit of exactly the cap; the other 11 once they have waited 3 s.
     await stopRelayer();
-    relayer = await startRelayer(["--batch-max-size", "300", "--batch-max-wait-ms", "600000"]);
+    relayer = await startRelayer(["--batch-max-size", "300", "--batch-max-wait-ms", "3000"]);
     try {
       const payers = Array.from({ length: 10 }, () => privateKeyToAccount(generatePrivateKey()));
       const merchants = Array.from({ length: 5 }, () => privateKeyToAccount(generatePrivateKey()).address);
@@ -314,10 +317,14 @@ describe(`relayer end to end (anvil, real contracts, HTTP, ${testBackend()} stor
       expect(answers.filter((r) => r.accepted)).to.have.length(300);
       const results = await settled(answers.flatMap((r) => (r.accepted ? [r.digest] : [])));
       expect(results.filter((r) => r.status === "settled")).to.have.length(300);
-      const hashes = [...new Set(results.map((r) => r.txHash as Hex))];
-      expect(hashes).to.have.length(1); // one batch of 300, not split: it fits once capped
-      const tx = await publicClient.getTransaction({ hash: hashes[0] });
-      expect(tx.gas).to.equal(16_777_216n);
+      const count = (hash: Hex) => results.filter((r) => r.txHash === hash).length;
+      const hashes = [...new Set(results.map((r) => r.txHash as Hex))].sort((a, b) => count(b) - count(a));
+      const sizes = hashes.map(count);
+      expect(sizes).to.deep.equal([289, 11]);
+      const txs = await Promise.all(hashes.map((hash) => publicClient.getTransaction({ hash })));
+      expect(txs[0].gas).to.equal(16_777_216n);
+      expect(txs[1].gas).to.equal(settleGasBudget(11));
+      for (const tx of txs) expect((tx.input.length - 2) / 2).to.be.at.most(SETTLE_CALLDATA_MAX_BYTES);
       for (const merchant of merchants) expect(await hubBalance(merchant)).to.equal(1n + 60n * 10n);
     } finally {
       await stopRelayer();

@@ -146,6 +146,35 @@ describe("transaction manager (fake chain)", () => {
     expect(limitOf(lowered)).to.equal(400_000n);
   });
 
+  it("keeps gas limits within what the chain's blocks hold, read at start and every minute", async () => {
+    // Blocks of 4,096,000 gas: the next block may hold 1/1024 less, 4,092,000, and no limit is above that.
+    const limitOf = (tx: TrackedTx) => parseTransaction(tx.attempts[0].raw).gas;
+    const big = async (m: TxManager) =>
+      m.submit({ batchId: await batch(), kind: "finalize", to: TARGET, data: toHex(clock), gas: 30_000_000n });
+    chain.blockGasLimit = 4_096_000n;
+    const m = manager();
+    expect(m.txGasCap).to.equal(16_777_216n); // nothing read yet
+    await m.start();
+    expect(m.txGasCap).to.equal(4_092_000n);
+    const first = await big(m);
+    expect(limitOf(first)).to.equal(4_092_000n);
+    expect(chain.pool.has(first.attempts[0].hash)).to.equal(true); // the node took it
+    chain.mine();
+
+    // The chain's blocks grow past the configured cap: the cap applies again, after the next read.
+    chain.blockGasLimit = 60_000_000n;
+    const reads = chain.gasLimitReads;
+    clock += 30_000;
+    await m.tick();
+    expect(chain.gasLimitReads).to.equal(reads); // not yet a minute
+    expect(m.txGasCap).to.equal(4_092_000n);
+    clock += 30_000;
+    await m.tick();
+    expect(chain.gasLimitReads).to.equal(reads + 1);
+    expect(m.txGasCap).to.equal(16_777_216n);
+    expect(limitOf(await big(m))).to.equal(16_777_216n);
+  });
+
   it("allocates consecutive nonces from the chain's pending count and records each transaction first", async () => {
     chain.mineExternal(0);
     const m = manager();

@@ -1,11 +1,13 @@
 import { after, before, describe, it } from "node:test";
 import { expect } from "chai";
+import { pino } from "pino";
 import {
   createPublicClient,
   encodeFunctionData,
   http,
   keccak256,
   type PublicClient,
+  parseGwei,
   parseTransaction,
   recoverTransactionAddress,
   type TransactionSerializedEIP1559,
@@ -13,13 +15,17 @@ import {
   zeroAddress,
 } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
-import { freePort } from "../../scripts/lib/anvil.js";
+import { type LocalChain as Anvil, freePort, startAnvil as startLocalChain } from "../../scripts/lib/anvil.js";
 import { settlementHubAbi } from "../../src/client/index.js";
 import { ClientHubPort } from "../../src/relayer/chain/client-adapters.js";
 import { CallRevertedError } from "../../src/relayer/chain/ports.js";
+import { TxManager } from "../../src/relayer/chain/tx-manager.js";
 import { createRelayerPublicClient, ViemChain } from "../../src/relayer/chain/viem-chain.js";
+import { RelayerMetrics } from "../../src/relayer/metrics.js";
+import { TimeSource } from "../../src/relayer/time.js";
 import { fundPayers, type HubChain, startHubChain } from "./faults/harness.js";
 import { ANVIL_KEYS } from "./helpers/anvil.js";
+import { type TempStore, tempStore } from "./helpers/store.js";
 
 /** The relayer's chain port over a real node: what counts as a revert (and what does not). */
 describe("ViemChain (anvil)", () => {
@@ -129,5 +135,51 @@ describe("ViemChain (anvil)", () => {
       .readState({ balances: [{ account: owner, token: zeroAddress }], nonces: [] })
       .catch((e: unknown) => e);
     expect(error).to.be.instanceOf(Error);
+  });
+});
+
+/** The transaction manager over a real node whose blocks hold less than EIP-7825's cap. */
+describe("TxManager over ViemChain (anvil with 5,000,000-gas blocks)", () => {
+  let anvil: Anvil;
+  let temp: TempStore;
+  before(async () => {
+    anvil = await startLocalChain({ args: ["--quiet", "--gas-limit", "5000000"] });
+    temp = await tempStore();
+  });
+  after(async () => {
+    await temp.dispose();
+    await anvil.stop();
+  });
+
+  it("reads the block gas limit and signs no transaction over what the next block can hold", async () => {
+    const client = createRelayerPublicClient(anvil.url, 31_337);
+    const chain = new ViemChain(client, ANVIL_KEYS[3]);
+    expect(await chain.getBlockGasLimit()).to.equal(5_000_000n);
+    const manager = new TxManager({
+      chain,
+      store: temp.store,
+      metrics: new RelayerMetrics(),
+      logger: pino({ level: "silent" }),
+      time: new TimeSource(),
+      maxFeePerGas: parseGwei("100"),
+      feeBumpPercent: 25,
+      stuckAfterMs: 60_000,
+      confirmations: 1,
+      reorgWindow: 16,
+    });
+    await manager.start();
+    expect(manager.txGasCap).to.equal(5_000_000n - 5_000_000n / 1024n);
+    const target = privateKeyToAccount(ANVIL_KEYS[2]).address;
+    const { batchId } = await temp.store.createBatch({
+      kind: "finalize",
+      contract: target,
+      sender: chain.sender,
+      items: [],
+    });
+    // Asked for 30M (an estimate with a generous margin, say): the node would refuse that for good.
+    const tx = await manager.submit({ batchId, kind: "finalize", to: target, data: "0x", gas: 30_000_000n });
+    const receipt = await client.waitForTransactionReceipt({ hash: tx.attempts[0].hash });
+    expect(receipt.status).to.equal("success");
+    expect((await client.getTransaction({ hash: tx.attempts[0].hash })).gas).to.equal(4_995_118n);
   });
 });

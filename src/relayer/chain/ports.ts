@@ -207,6 +207,8 @@ export interface ChainPort {
   getBlockHash(number: bigint): Promise<Hex | null>;
   /** Latest block timestamp, unix seconds. */
   getBlockTimestamp(): Promise<bigint>;
+  /** Gas limit of the latest block: no transaction with a larger one can be included. */
+  getBlockGasLimit(): Promise<bigint>;
   /** Whether `address` has code at block `blockNumber` (needs the node to keep that state). */
   hasCode(address: Address, blockNumber: bigint): Promise<boolean>;
   getTransactionCount(blockTag: "latest" | "pending"): Promise<number>;

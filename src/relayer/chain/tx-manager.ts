@@ -16,7 +16,8 @@ export interface TxManagerOptions {
   maxFeePerGas: bigint;
   /**
    * Largest gas limit of one transaction (default EIP-7825's 2^24): a node of a chain with that
-   * cap refuses any transaction over it, for good. A larger limit asked for is lowered to it.
+   * cap refuses any transaction over it, for good. A larger limit asked for is lowered to it, or
+   * to what the chain's blocks can hold when that is less (see `txGasCap`).
    */
   txGasCap?: bigint;
   feeBumpPercent: number;
@@ -39,6 +40,15 @@ const DEFAULT_ORPHAN_AFTER_MS = 5 * 60_000;
 
 /** EIP-7825 (Osaka): no transaction may have a gas limit over 2^24. */
 export const EIP7825_TX_GAS_CAP = 16_777_216n;
+
+/**
+ * Largest signed transaction nodes take into their pool (geth, reth and Nethermind: 4 slots of
+ * 32 KiB); a larger one is refused for good ("oversized data").
+ */
+export const TX_MAX_BYTES = 128 * 1024;
+
+/** How often the latest block's gas limit is read again. */
+const BLOCK_GAS_LIMIT_REFRESH_MS = 60_000;
 
 /** A gas limit lowered to `cap` when over it. */
 export const withinCap = (gas: bigint, cap: bigint): bigint => (gas > cap ? cap : gas);
@@ -122,6 +132,9 @@ export class TxManager {
   #gapSinceMs: number | undefined;
   #lastHeartbeatMs = Number.NEGATIVE_INFINITY;
   #lastAdoptionMs = Number.NEGATIVE_INFINITY;
+  /** The latest block's gas limit when last read (at start, then every minute). */
+  #blockGasLimit: bigint | undefined;
+  #blockGasLimitReadAtMs = Number.NEGATIVE_INFINITY;
   #ticking: Promise<void> | undefined;
 
   constructor(private readonly o: TxManagerOptions) {
@@ -137,9 +150,16 @@ export class TxManager {
     this.#handlers.set(kind, { handler, contract });
   }
 
-  /** The largest gas limit this manager gives a transaction. */
+  /**
+   * The largest gas limit this manager gives a transaction: the configured cap, or less on a
+   * chain whose blocks hold less. A block's gas limit may fall by 1/1024 from its parent's, so
+   * the limit kept is the lowest the next block can have: a transaction at the latest block's
+   * own limit could fit no later block, and the node would keep it (or refuse it) for good.
+   */
   get txGasCap(): bigint {
-    return this.o.txGasCap ?? EIP7825_TX_GAS_CAP;
+    const configured = this.o.txGasCap ?? EIP7825_TX_GAS_CAP;
+    if (this.#blockGasLimit === undefined) return configured;
+    return withinCap(this.#blockGasLimit - this.#blockGasLimit / 1024n, configured);
   }
 
   /** Transactions sent and not yet confirmed. */
@@ -151,6 +171,7 @@ export class TxManager {
   async start(): Promise<void> {
     this.#nextNonce = await this.o.chain.getTransactionCount("pending");
     const now = this.o.time.nowMs();
+    await this.#readBlockGasLimit(now);
     for (const batch of await this.o.store.pendingBatches(this.sender)) {
       if (batch.attempts.length === 0 || batch.nonce === null) {
         await this.#abandon(batch.id, batch.kind, "never_sent");
@@ -172,9 +193,32 @@ export class TxManager {
     }
     this.o.metrics.inflight.set(this.#tracked.size);
     this.o.logger.info(
-      { sender: this.sender, nextNonce: this.#nextNonce, resumed: this.#tracked.size, watched: this.#watched.size },
+      {
+        sender: this.sender,
+        nextNonce: this.#nextNonce,
+        resumed: this.#tracked.size,
+        watched: this.#watched.size,
+        txGasCap: this.txGasCap.toString(),
+      },
       "transaction manager started",
     );
+  }
+
+  /** Reads the latest block's gas limit, and says so when it lowers or raises the cap in force. */
+  async #readBlockGasLimit(now: number): Promise<void> {
+    const before = this.txGasCap;
+    this.#blockGasLimit = await this.o.chain.getBlockGasLimit();
+    this.#blockGasLimitReadAtMs = now;
+    const cap = this.txGasCap;
+    const configured = this.o.txGasCap ?? EIP7825_TX_GAS_CAP;
+    if (cap !== before) {
+      this.o.logger.warn(
+        { blockGasLimit: this.#blockGasLimit.toString(), txGasCap: configured.toString(), limit: cap.toString() },
+        cap < configured
+          ? "the chain's blocks hold less gas than the transaction gas cap: transactions are limited to what they hold"
+          : "transactions are limited to the transaction gas cap again",
+      );
+    }
   }
 
   /**
@@ -261,6 +305,7 @@ export class TxManager {
     // The nonce count first: a transaction mined after it is read is then seen by its receipt.
     const confirmedCount = await chain.getTransactionCount("latest");
     const head = await chain.getBlockNumber();
+    if (now - this.#blockGasLimitReadAtMs >= BLOCK_GAS_LIMIT_REFRESH_MS) await this.#readBlockGasLimit(now);
     // Nonces below the chain's count are spent, whoever spent them.
     this.#nextNonce = Math.max(this.#nextNonce, confirmedCount);
     this.#freeNonces.splice(0, this.#freeNonces.length, ...this.#freeNonces.filter((n) => n >= confirmedCount));

@@ -100,6 +100,10 @@ export class ViemChain implements ChainPort {
     return (await this.client.getBlock({ blockTag: "latest" })).timestamp;
   }
 
+  async getBlockGasLimit(): Promise<bigint> {
+    return (await this.client.getBlock({ blockTag: "latest" })).gasLimit;
+  }
+
   async hasCode(address: Address, blockNumber: bigint): Promise<boolean> {
     const code = await this.client.getCode({ address, blockNumber });
     return code !== undefined && code !== "0x";

@@ -2,7 +2,14 @@ import type { Logger } from "pino";
 import type { Address, Hex } from "viem";
 import type { HubReader } from "../chain/hub-reader.js";
 import { CallRevertedError, type ChainPort, type HubPort, type TxReceipt } from "../chain/ports.js";
-import { inclusionOf, type TrackedTx, type TxHandler, type TxManager, withinCap } from "../chain/tx-manager.js";
+import {
+  inclusionOf,
+  type TrackedTx,
+  TX_MAX_BYTES,
+  type TxHandler,
+  type TxManager,
+  withinCap,
+} from "../chain/tx-manager.js";
 import type { Gate } from "../intake/gate.js";
 import type { RelayerMetrics } from "../metrics.js";
 import type { IntentRecord, PaymentResults, Store } from "../store/store.js";
@@ -57,6 +64,15 @@ export interface BatcherOptions {
 export const SETTLE_GAS_PER_INTENT = 70_000n;
 export const SETTLE_GAS_PER_BATCH = 60_000n;
 export const settleGasBudget = (intents: number) => SETTLE_GAS_PER_BATCH + SETTLE_GAS_PER_INTENT * BigInt(intents);
+
+/**
+ * Largest calldata of a `settleBatch`: a signed transaction over `TX_MAX_BYTES` is refused by
+ * the node, and 1 KiB is left for the rest of it (type, nonce, fees, gas, recipient, signature:
+ * under 200 bytes). An EOA-signed intent takes 448 bytes (132 more per batch): 289 fit.
+ */
+export const SETTLE_CALLDATA_MAX_BYTES = TX_MAX_BYTES - 1_024;
+
+const byteLength = (data: Hex) => (data.length - 2) / 2;
 
 /**
  * What this instance knows of a token's queue without asking the store: how many intents wait
@@ -289,13 +305,14 @@ export class Batcher implements TxHandler {
    * (an ERC-1271 wallet that burns the gas, say): such intents are found by bisection and failed
    * with `simulation_reverted`; the others go ahead. No limit exceeds the transaction gas cap:
    * the budget is capped at it, and a batch estimated over it is halved until it fits (`#fit`).
+   * A batch too large for a transaction is cut to the intents that fit first (`#withinSize`).
    * Throws (nothing failed, nothing sent) when the node cannot be asked.
    */
-  async #simulate(intents: IntentRecord[]): Promise<{ intents: IntentRecord[]; gas: bigint; data: Hex }> {
+  async #simulate(claimed: IntentRecord[]): Promise<{ intents: IntentRecord[]; gas: bigint; data: Hex }> {
     const cap = this.o.txManager.txGasCap;
+    const { intents, data } = await this.#withinSize(claimed);
     // A call that passes needs no more than it was given: the budget (or the cap) is then the limit.
     const budget = withinCap(settleGasBudget(intents.length), cap);
-    const data = this.#encode(intents);
     try {
       await this.o.chain.call({ to: this.o.hub.address, data, gas: budget });
       return { intents, gas: budget, data };
@@ -332,6 +349,31 @@ export class Batcher implements TxHandler {
     if (rest.length === 0) return { intents: rest, gas: 0n, data: "0x" };
     const restData = this.#encode(rest);
     return this.#fit(rest, restData, await this.#estimate(restData));
+  }
+
+  /**
+   * As many of `intents`, from the first, as a transaction's calldata can carry
+   * (`SETTLE_CALLDATA_MAX_BYTES`), and their calldata; the others are queued again. One intent
+   * always fits: the API takes signatures of at most 2,048 bytes.
+   */
+  async #withinSize(intents: IntentRecord[]): Promise<{ intents: IntentRecord[]; data: Hex }> {
+    let size = intents.length;
+    let data = this.#encode(intents);
+    while (byteLength(data) > SETTLE_CALLDATA_MAX_BYTES && size > 1) {
+      // Calldata grows with each intent: scale down to the limit, then step down while still over.
+      size = Math.max(1, Math.min(size - 1, Math.floor((size * SETTLE_CALLDATA_MAX_BYTES) / byteLength(data))));
+      data = this.#encode(intents.slice(0, size));
+    }
+    if (size === intents.length) return { intents, data };
+    await this.o.store.releaseClaims(
+      this.#owner,
+      intents.slice(size).map((i) => i.digest),
+    );
+    this.o.logger.info(
+      { size: intents.length, sent: size, bytes: byteLength(data), limit: SETTLE_CALLDATA_MAX_BYTES },
+      "batch over the transaction size limit; the intents that fit go first",
+    );
+    return { intents: intents.slice(0, size), data };
   }
 
   #estimate(data: Hex): Promise<bigint> {

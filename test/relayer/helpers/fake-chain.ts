@@ -8,6 +8,7 @@ import {
   type TxReceipt,
   type TxRequest,
 } from "../../../src/relayer/chain/ports.js";
+import { TX_MAX_BYTES } from "../../../src/relayer/chain/tx-manager.js";
 
 interface PoolTx {
   hash: Hex;
@@ -51,6 +52,10 @@ export class FakeChain implements ChainPort {
    * pooled ones the base fee has risen past (otherwise they wait in the pool, as in geth).
    */
   evictUnderpriced = false;
+  /** The latest block's gas limit, as `getBlockGasLimit` reports it (anvil's default). */
+  blockGasLimit = 30_000_000n;
+  /** How many times `getBlockGasLimit` was asked. */
+  gasLimitReads = 0;
   /** The sender's native balance (wei), as `getBalance` reports it. */
   balance = 10n ** 18n;
   /** `eth_sendRawTransaction` refuses every transaction with this message while set (a key out of funds, say). */
@@ -198,6 +203,11 @@ export class FakeChain implements ChainPort {
     this.#check();
     return this.blocks[this.blocks.length - 1].timestamp;
   }
+  async getBlockGasLimit(): Promise<bigint> {
+    this.#check();
+    this.gasLimitReads++;
+    return this.blockGasLimit;
+  }
   async hasCode(address: Address, blockNumber: bigint): Promise<boolean> {
     this.#check();
     return blockNumber >= (this.codeFrom.get(address) ?? 0n);
@@ -257,6 +267,8 @@ export class FakeChain implements ChainPort {
     const nonce = parsed.nonce ?? 0;
     if (this.pool.has(hash) || this.receiptOf(hash)) throw new Error("already known");
     if (nonce < this.minedCount()) throw new Error("nonce too low");
+    if ((parsed.gas ?? 0n) > this.blockGasLimit) throw new Error("exceeds block gas limit");
+    if ((raw.length - 2) / 2 > TX_MAX_BYTES) throw new Error("oversized data"); // as geth's pool
     if (this.evictUnderpriced && (parsed.maxFeePerGas ?? 0n) < this.baseFeePerGas) {
       throw new Error("max fee per gas less than block base fee");
     }
