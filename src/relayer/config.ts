@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { getAddress, isAddress, parseGwei } from "viem";
+import { getAddress, isAddress, parseEther, parseGwei } from "viem";
 import { z } from "zod/v4";
 
 /** The project folder (two levels above this file); the embedded store's default data dir lives in it. */
@@ -38,6 +38,10 @@ const gwei = z
   .string()
   .regex(/^\d+(\.\d{1,9})?$/, { message: "must be a decimal amount of gwei", abort: true })
   .transform((value) => parseGwei(value));
+const ether = z
+  .string()
+  .regex(/^\d+(\.\d{1,18})?$/, { message: "must be a decimal amount of ether", abort: true })
+  .transform((value) => parseEther(value));
 const url = z.string().url();
 const bool = z
   .enum(["true", "false", "1", "0", "yes", "no", "on", "off"], { message: "must be true or false" })
@@ -173,6 +177,13 @@ export const OPTIONS = {
     default: "200",
     doc: "fee cap: maxFeePerGas never exceeds it, replacements included (gwei)",
     schema: gwei,
+  },
+  maxTxFee: {
+    flag: "max-tx-fee-eth",
+    env: "RELAYER_MAX_TX_FEE_ETH",
+    default: "1",
+    doc: "most one transaction may cost at its fee cap (gas limit × max fee per gas), as geth refuses more (--rpc.txfeecap, 1 ether by default); a larger transaction gets a lower fee cap per gas; 0: no limit (ether)",
+    schema: ether,
   },
   txGasCap: {
     flag: "tx-gas-cap",

@@ -42,6 +42,7 @@ export type ServiceConfig = Pick<
   | "batchMaxWaitMs"
   | "maxInflightBatches"
   | "maxFeePerGas"
+  | "maxTxFee"
   | "txGasCap"
   | "feeBumpPercent"
   | "stuckAfterMs"
@@ -122,6 +123,7 @@ export class RelayerService {
       logger,
       time: this.time,
       maxFeePerGas: config.maxFeePerGas,
+      maxTxFee: config.maxTxFee,
       txGasCap: BigInt(config.txGasCap),
       feeBumpPercent: config.feeBumpPercent,
       stuckAfterMs: config.stuckAfterMs,

@@ -5,7 +5,7 @@ import { after, describe, it } from "node:test";
 import { inspect } from "node:util";
 import { expect } from "chai";
 import { encryptKeystoreJson, Wallet } from "ethers";
-import { parseGwei } from "viem";
+import { parseEther, parseGwei } from "viem";
 import { decryptKeystore, loadRelayerKey } from "../../src/relayer/chain/keystore.js";
 import { ConfigError, helpText, OPTIONS, PROJECT_ROOT, parseConfig } from "../../src/relayer/config.js";
 
@@ -25,6 +25,7 @@ describe("relayer configuration", () => {
       batchMaxSize: 200,
       confirmations: 1,
       maxFeePerGas: parseGwei("200"),
+      maxTxFee: 10n ** 18n,
       txGasCap: 16_777_216,
       logLevel: "info",
     });
@@ -34,7 +35,7 @@ describe("relayer configuration", () => {
   });
 
   it("takes flags over environment variables over defaults", () => {
-    const config = parseConfig(["--port", "9000", "--max-fee-gwei", "1.5"], {
+    const config = parseConfig(["--port", "9000", "--max-fee-gwei", "1.5", "--max-tx-fee-eth", "0.25"], {
       RELAYER_PORT: "7000",
       RELAYER_BATCH_MAX_SIZE: "50",
       DATABASE_URL: "postgres://relayer@127.0.0.1:5432/relayer",
@@ -43,6 +44,7 @@ describe("relayer configuration", () => {
     expect(config.port).to.equal(9000);
     expect(config.batchMaxSize).to.equal(50);
     expect(config.maxFeePerGas).to.equal(parseGwei("1.5"));
+    expect(config.maxTxFee).to.equal(parseEther("0.25"));
     expect(config.databaseUrl).to.equal("postgres://relayer@127.0.0.1:5432/relayer");
     expect(config.hubAddress).to.equal("0x5FbDB2315678afecb367f032d93F642f64180aa3");
   });
@@ -54,7 +56,7 @@ describe("relayer configuration", () => {
 
   it("lists every invalid option in one error", () => {
     expect(() =>
-      parseConfig(["--port", "70000", "--rpc-url", "not a url", "--tx-gas-cap", "21000"], {
+      parseConfig(["--port", "70000", "--rpc-url", "not a url", "--tx-gas-cap", "21000", "--max-tx-fee-eth", "lots"], {
         RELAYER_HUB_ADDRESS: "0x12",
         DATABASE_URL: "mysql://x",
       }),
@@ -64,6 +66,7 @@ describe("relayer configuration", () => {
       .that.matches(/--rpc-url/)
       .and.matches(/--port/)
       .and.matches(/--tx-gas-cap/)
+      .and.matches(/--max-tx-fee-eth/)
       .and.matches(/--hub/)
       .and.matches(/--database-url/);
   });

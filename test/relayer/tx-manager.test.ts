@@ -1,7 +1,7 @@
 import { after, before, beforeEach, describe, it } from "node:test";
 import { expect } from "chai";
 import { pino } from "pino";
-import { type Address, type Hex, keccak256, parseGwei, parseTransaction, toHex } from "viem";
+import { type Address, type Hex, keccak256, parseEther, parseGwei, parseTransaction, toHex } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { bumpedFees, initialFees } from "../../src/relayer/chain/fees.js";
 import type { TxReceipt } from "../../src/relayer/chain/ports.js";
@@ -173,6 +173,31 @@ describe("transaction manager (fake chain)", () => {
     expect(chain.gasLimitReads).to.equal(reads + 1);
     expect(m.txGasCap).to.equal(16_777_216n);
     expect(limitOf(await big(m))).to.equal(16_777_216n);
+  });
+
+  it("keeps every transaction's fee at its cap (gas limit × max fee) within the limit, replacements included", async () => {
+    // As a geth node with --rpc.txfeecap 0.01 ether. A 5M-gas transaction may offer at most
+    // 2 gwei per gas (2.1 gwei would be its due: twice the 1 gwei base fee, plus the tip).
+    const limit = parseEther("0.01");
+    chain.txFeeCap = limit;
+    const feeOf = (tx: TrackedTx) => tx.attempts.map((a) => a.maxFeePerGas * tx.gas);
+    const m = manager({ maxTxFee: limit });
+    await m.start();
+    const big = await m.submit({ batchId: await batch(), kind: "finalize", to: TARGET, data: "0x01", gas: 5_000_000n });
+    expect(big.attempts[0].maxFeePerGas).to.equal(parseGwei("2"));
+    expect(chain.pool.has(big.attempts[0].hash)).to.equal(true); // the node took it
+    const small = await m.submit({ batchId: await batch(), kind: "finalize", to: TARGET, data: "0x02", gas: 100_000n });
+    expect(small.attempts[0].maxFeePerGas).to.equal(parseGwei("2.1")); // far from the limit: unchanged
+
+    // Stuck: the small one is replaced with bumped fees; the big one has no room to bump, and waits.
+    clock += 10_000;
+    await m.tick();
+    expect(small.attempts).to.have.length(2);
+    expect(big.attempts).to.have.length(1);
+    for (const fee of [...feeOf(big), ...feeOf(small)]) expect(fee <= limit, `fee ${fee} over ${limit}`).to.equal(true);
+    chain.mine();
+    await m.tick();
+    expect(recorder.confirmed.map((c) => c.batchId).sort()).to.deep.equal([big.batchId, small.batchId].sort());
   });
 
   it("allocates consecutive nonces from the chain's pending count and records each transaction first", async () => {

@@ -15,6 +15,12 @@ export interface TxManagerOptions {
   /** Fee cap (wei per gas) no transaction exceeds. */
   maxFeePerGas: bigint;
   /**
+   * Most one transaction may cost at its fee cap, gas limit × max fee per gas, in wei (0 or
+   * unset: no limit). A geth node refuses a transaction over its `--rpc.txfeecap` (1 ether by
+   * default) for good; a larger transaction gets a lower fee cap per gas instead.
+   */
+  maxTxFee?: bigint;
+  /**
    * Largest gas limit of one transaction (default EIP-7825's 2^24): a node of a chain with that
    * cap refuses any transaction over it, for good. A larger limit asked for is lowered to it, or
    * to what the chain's blocks can hold when that is less (see `txGasCap`).
@@ -162,6 +168,16 @@ export class TxManager {
     return withinCap(this.#blockGasLimit - this.#blockGasLimit / 1024n, configured);
   }
 
+  /**
+   * The fee cap per gas of a transaction of `gas`: the configured one, or less when that would
+   * let the transaction cost more than `maxTxFee`. Under the base fee, it waits for the base
+   * fee to come down, as a transaction at the configured cap does.
+   */
+  #feeCap(gas: bigint): bigint {
+    const perGas = this.o.maxTxFee ? this.o.maxTxFee / gas : undefined;
+    return perGas !== undefined && perGas < this.o.maxFeePerGas ? perGas : this.o.maxFeePerGas;
+  }
+
   /** Transactions sent and not yet confirmed. */
   get inflight(): number {
     return this.#tracked.size;
@@ -234,16 +250,15 @@ export class TxManager {
     value?: bigint;
     gas: bigint;
   }): Promise<TrackedTx> {
-    const fees = initialFees(await this.o.chain.estimateFees(), this.o.maxFeePerGas);
-    const cap = this.txGasCap;
     let nonce = this.#allocateNonce();
     const tx: TrackedTx = {
       ...args,
-      gas: withinCap(args.gas, cap),
+      gas: withinCap(args.gas, this.txGasCap),
       value: args.value ?? 0n,
       nonce,
       attempts: [],
     };
+    const fees = initialFees(await this.o.chain.estimateFees(), this.#feeCap(tx.gas));
     for (let round = 0; ; round++) {
       let attempt: Attempt;
       try {
@@ -495,7 +510,7 @@ export class TxManager {
   }
 
   async #replace(tx: TrackedTx, latest: Attempt): Promise<void> {
-    const fees = bumpedFees(latest, await this.o.chain.estimateFees(), this.o.maxFeePerGas, this.o.feeBumpPercent);
+    const fees = bumpedFees(latest, await this.o.chain.estimateFees(), this.#feeCap(tx.gas), this.o.feeBumpPercent);
     if (fees === null) {
       // At the fee cap: keep waiting for the base fee to come down.
       this.o.logger.warn({ batchId: tx.batchId, txHash: latest.hash }, "transaction stuck at the fee cap");
@@ -558,7 +573,7 @@ export class TxManager {
       items: [],
       note: `fills nonce ${gap}`,
     });
-    const fees = initialFees(await this.o.chain.estimateFees(), this.o.maxFeePerGas);
+    const fees = initialFees(await this.o.chain.estimateFees(), this.#feeCap(21_000n));
     const tx: TrackedTx = {
       batchId,
       kind: "filler",

@@ -54,6 +54,8 @@ export class FakeChain implements ChainPort {
   evictUnderpriced = false;
   /** The latest block's gas limit, as `getBlockGasLimit` reports it (anvil's default). */
   blockGasLimit = 30_000_000n;
+  /** Like geth's `--rpc.txfeecap`: a transaction whose gas limit × fee cap is over it is refused. */
+  txFeeCap: bigint | undefined;
   /** How many times `getBlockGasLimit` was asked. */
   gasLimitReads = 0;
   /** The sender's native balance (wei), as `getBalance` reports it. */
@@ -269,6 +271,9 @@ export class FakeChain implements ChainPort {
     if (nonce < this.minedCount()) throw new Error("nonce too low");
     if ((parsed.gas ?? 0n) > this.blockGasLimit) throw new Error("exceeds block gas limit");
     if ((raw.length - 2) / 2 > TX_MAX_BYTES) throw new Error("oversized data"); // as geth's pool
+    if (this.txFeeCap !== undefined && (parsed.gas ?? 0n) * (parsed.maxFeePerGas ?? 0n) > this.txFeeCap) {
+      throw new Error("tx fee exceeds the configured cap");
+    }
     if (this.evictUnderpriced && (parsed.maxFeePerGas ?? 0n) < this.baseFeePerGas) {
       throw new Error("max fee per gas less than block base fee");
     }

@@ -27,6 +27,7 @@ export function serviceConfig(overrides: Partial<ServiceConfig> = {}): ServiceCo
     batchMaxWaitMs: 20,
     maxInflightBatches: 4,
     maxFeePerGas: parseGwei("100"),
+    maxTxFee: 10n ** 18n,
     txGasCap: 16_777_216,
     feeBumpPercent: 25,
     stuckAfterMs: 30_000,
