@@ -218,6 +218,17 @@ describe("transaction manager (fake chain)", () => {
     expect(m.inflight).to.equal(0);
   });
 
+  it("takes no nonce for a transaction it could not price (node down): the next one gets it", async () => {
+    const m = manager();
+    await m.start();
+    chain.down = true;
+    const error = await send(m).catch((e: unknown) => e);
+    chain.down = false;
+    expect(error).to.be.instanceOf(Error);
+    expect(m.inflight).to.equal(0);
+    expect((await send(m)).nonce).to.equal(0);
+  });
+
   it("never offers more than the fee cap, even when the node suggests more", async () => {
     chain.baseFeePerGas = parseGwei("50");
     const m = manager();

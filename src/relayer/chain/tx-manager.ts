@@ -250,15 +250,10 @@ export class TxManager {
     value?: bigint;
     gas: bigint;
   }): Promise<TrackedTx> {
+    const gas = withinCap(args.gas, this.txGasCap);
+    const fees = initialFees(await this.o.chain.estimateFees(), this.#feeCap(gas));
     let nonce = this.#allocateNonce();
-    const tx: TrackedTx = {
-      ...args,
-      gas: withinCap(args.gas, this.txGasCap),
-      value: args.value ?? 0n,
-      nonce,
-      attempts: [],
-    };
-    const fees = initialFees(await this.o.chain.estimateFees(), this.#feeCap(tx.gas));
+    const tx: TrackedTx = { ...args, gas, value: args.value ?? 0n, nonce, attempts: [] };
     for (let round = 0; ; round++) {
       let attempt: Attempt;
       try {
