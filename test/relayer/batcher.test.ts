@@ -1,7 +1,7 @@
 import { after, before, beforeEach, describe, it } from "node:test";
 import { expect } from "chai";
 import { pino } from "pino";
-import { type Address, hexToString, parseGwei, parseTransaction } from "viem";
+import { type Address, hexToString, parseEther, parseGwei, parseTransaction } from "viem";
 import { HubReader } from "../../src/relayer/chain/hub-reader.js";
 import type { Payment } from "../../src/relayer/chain/ports.js";
 import { TxManager } from "../../src/relayer/chain/tx-manager.js";
@@ -238,6 +238,47 @@ describe("batcher (fake chain and hub)", () => {
     const limits = chain.sent.map((tx) => parseTransaction(tx.raw).gas as bigint);
     expect(limits.length).to.be.greaterThan(1);
     for (const gas of limits) expect(gas <= cap, `gas limit ${gas} over the cap ${cap}`).to.equal(true);
+  });
+
+  it("sizes batches to what fees afford within the transaction fee limit, so none is priced under the base fee", async () => {
+    // 0.005 ether at the 2.1 gwei fees call for (twice the 1 gwei base fee, plus the tip) pays
+    // for 2,380,952 gas: two 1M-gas intents, not eight. Eight in one transaction would have to
+    // offer 0.52 gwei per gas, under the base fee, and the node (like anvil) would refuse it.
+    const limit = parseEther("0.005");
+    chain.evictUnderpriced = true;
+    chain.txFeeCap = limit;
+    txManager = new TxManager({ ...txManagerOptions(), maxTxFee: limit });
+    await txManager.start();
+    expect(await txManager.affordableGas()).to.equal(limit / parseGwei("2.1"));
+    const b = batcher({ maxBatchSize: 8 });
+    const token: Address = randomAddress();
+    chain.gasOf = (_to, data) =>
+      1_000_000n * BigInt((JSON.parse(hexToString(data)) as { payments: [] }).payments.length);
+    const digests = await accept(Array.from({ length: 8 }, () => payment({ token })));
+    for (let round = 0; round < 4; round++) await settleAll(b);
+
+    expect(await Promise.all(digests.map(statusOf))).to.deep.equal(Array(8).fill("settled"));
+    const sent = chain.sent.map((tx) => parseTransaction(tx.raw));
+    expect(sent).to.have.length(4);
+    for (const tx of sent) {
+      expect(tx.maxFeePerGas).to.equal(parseGwei("2.1")); // the full price, not squeezed under the limit
+      expect((tx.gas as bigint) * (tx.maxFeePerGas as bigint) <= limit).to.equal(true);
+    }
+  });
+
+  it("sends an intent that alone needs more gas than fees afford on its own, at a lower fee cap per gas", async () => {
+    const limit = parseEther("0.005"); // affords 2,380,952 gas at 2.1 gwei
+    chain.txFeeCap = limit;
+    txManager = new TxManager({ ...txManagerOptions(), maxTxFee: limit });
+    await txManager.start();
+    const b = batcher();
+    chain.gasOf = () => 3_000_000n; // e.g. a contract wallet's costly check
+    const [digest] = await accept([payment({ token: randomAddress() })]);
+    await settleAll(b);
+    expect(await statusOf(digest)).to.equal("settled"); // not failed: it fits a transaction
+    const [tx] = chain.sent.map((t) => parseTransaction(t.raw));
+    expect(tx.gas).to.equal(3_600_000n);
+    expect(tx.maxFeePerGas).to.equal(limit / 3_600_000n);
   });
 
   it("keeps every transaction under the nodes' size limit: the intents that fit go first, the others next", async () => {

@@ -178,6 +178,19 @@ export class TxManager {
     return perGas !== undefined && perGas < this.o.maxFeePerGas ? perGas : this.o.maxFeePerGas;
   }
 
+  /**
+   * The largest gas limit a new transaction can have and still offer the fee cap per gas that
+   * the node's fees call for now (twice the base fee plus the tip, within `maxFeePerGas`)
+   * without costing more than `maxTxFee` at it; the transaction gas cap when that allows more.
+   * A batch sized to it is not priced under what the chain asks (see `#feeCap`).
+   */
+  async affordableGas(): Promise<bigint> {
+    const cap = this.txGasCap;
+    if (!this.o.maxTxFee) return cap;
+    const { maxFeePerGas } = initialFees(await this.o.chain.estimateFees(), this.o.maxFeePerGas);
+    return maxFeePerGas === 0n ? cap : withinCap(this.o.maxTxFee / maxFeePerGas, cap);
+  }
+
   /** Transactions sent and not yet confirmed. */
   get inflight(): number {
     return this.#tracked.size;

@@ -303,13 +303,14 @@ export class Batcher implements TxHandler {
    * wallet's signature check costing more, a node that did not answer) the batch is estimated:
    * the hub skips failing intents, so a batch reverts only when one intent breaks the whole call
    * (an ERC-1271 wallet that burns the gas, say): such intents are found by bisection and failed
-   * with `simulation_reverted`; the others go ahead. No limit exceeds the transaction gas cap:
-   * the budget is capped at it, and a batch estimated over it is halved until it fits (`#fit`).
-   * A batch too large for a transaction is cut to the intents that fit first (`#withinSize`).
-   * Throws (nothing failed, nothing sent) when the node cannot be asked.
+   * with `simulation_reverted`; the others go ahead. No limit exceeds the transaction gas cap,
+   * and a batch is kept to the gas it can afford at today's fees within `--max-tx-fee-eth`
+   * (`TxManager.affordableGas`): the budget is capped at that, and a batch estimated over it is
+   * halved until it fits (`#fit`). A batch too large for a transaction is cut to the intents that
+   * fit first (`#withinSize`). Throws (nothing failed, nothing sent) when the node cannot be asked.
    */
   async #simulate(claimed: IntentRecord[]): Promise<{ intents: IntentRecord[]; gas: bigint; data: Hex }> {
-    const cap = this.o.txManager.txGasCap;
+    const cap = await this.o.txManager.affordableGas();
     const { intents, data } = await this.#withinSize(claimed);
     // A call that passes needs no more than it was given: the budget (or the cap) is then the limit.
     const budget = withinCap(settleGasBudget(intents.length), cap);
@@ -325,7 +326,7 @@ export class Batcher implements TxHandler {
     } catch (error) {
       if (!(error instanceof CallRevertedError)) throw error;
     }
-    if (estimated !== undefined) return this.#fit(intents, data, estimated);
+    if (estimated !== undefined) return this.#fit(intents, data, estimated, cap);
     const culprits = await this.#culprits(intents, (batch) => this.#estimate(this.#encode(batch)));
     let rest: IntentRecord[];
     if (culprits.length > 0) {
@@ -348,7 +349,7 @@ export class Batcher implements TxHandler {
     }
     if (rest.length === 0) return { intents: rest, gas: 0n, data: "0x" };
     const restData = this.#encode(rest);
-    return this.#fit(rest, restData, await this.#estimate(restData));
+    return this.#fit(rest, restData, await this.#estimate(restData), cap);
   }
 
   /**
@@ -381,21 +382,24 @@ export class Batcher implements TxHandler {
   }
 
   /**
-   * The gas limit of a batch estimated at `estimated`: the estimate with its margin, at most the
-   * cap. A batch estimated over the cap fits no transaction: it is halved, the second half queued
-   * again, until it fits; a single intent over the cap fails (`gas_over_cap`).
+   * The gas limit of a batch estimated at `estimated`: the estimate with its margin, at most
+   * `cap` (the transaction gas cap, or less: the gas the batch can afford at today's fees). A
+   * batch estimated over `cap` is halved, the second half queued again, until it fits. A single
+   * intent over the transaction gas cap fits no transaction and fails (`gas_over_cap`); one only
+   * over what fees afford goes alone, at a lower fee cap per gas (see `TxManager.submit`).
    */
   async #fit(
     intents: IntentRecord[],
     data: Hex,
     estimated: bigint,
+    cap: bigint,
   ): Promise<{ intents: IntentRecord[]; gas: bigint; data: Hex }> {
-    const cap = this.o.txManager.txGasCap;
     let batch = intents;
     let calldata = data;
     let gas = estimated;
     while (gas > cap) {
       if (batch.length === 1) {
+        if (gas <= this.o.txManager.txGasCap) break;
         const failed = await this.o.store.failAcceptedIntents([batch[0].digest], "gas_over_cap");
         this.o.metrics.failed.inc({ reason: "gas_over_cap" }, failed.length);
         for (const digest of failed) {
@@ -413,14 +417,14 @@ export class Batcher implements TxHandler {
       );
       this.o.logger.info(
         { size: batch.length, gas: gas.toString(), cap: cap.toString() },
-        "batch over the gas cap; halved",
+        "batch over the gas it may have (the transaction gas cap, or what fees afford); halved",
       );
       batch = batch.slice(0, half);
       calldata = this.#encode(batch);
       gas = await this.#estimate(calldata);
     }
     const limit = (gas * BigInt(100 + (this.o.gasMarginPercent ?? 20))) / 100n;
-    return { intents: batch, gas: withinCap(limit, cap), data: calldata };
+    return { intents: batch, gas: withinCap(limit, gas > cap ? this.o.txManager.txGasCap : cap), data: calldata };
   }
 
   /** The intents that make a batch revert on their own (bisection). */
