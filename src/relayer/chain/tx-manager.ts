@@ -48,8 +48,8 @@ const DEFAULT_ORPHAN_AFTER_MS = 5 * 60_000;
 export const EIP7825_TX_GAS_CAP = 16_777_216n;
 
 /**
- * Largest signed transaction nodes take into their pool (geth, reth and Nethermind: 4 slots of
- * 32 KiB); a larger one is refused for good ("oversized data").
+ * Largest transaction nodes take into their pool: geth's refuses a signed transaction over 4
+ * slots of 32 KiB for good ("oversized data"), and reth's one whose input alone is over that.
  */
 export const TX_MAX_BYTES = 128 * 1024;
 
