@@ -1,7 +1,7 @@
 import { after, before, beforeEach, describe, it } from "node:test";
 import { expect } from "chai";
 import { pino } from "pino";
-import { type Address, hexToString, parseEther, parseGwei, parseTransaction } from "viem";
+import { type Address, hexToString, parseEther, parseGwei, parseTransaction, size } from "viem";
 import { HubReader } from "../../src/relayer/chain/hub-reader.js";
 import type { Payment } from "../../src/relayer/chain/ports.js";
 import { TxManager } from "../../src/relayer/chain/tx-manager.js";
@@ -289,11 +289,11 @@ describe("batcher (fake chain and hub)", () => {
     await settleAll(b);
 
     expect(await Promise.all(digests.map(statusOf))).to.deep.equal(Array(400).fill("settled"));
-    const sizes = chain.sent.map((tx) => (tx.data.length - 2) / 2);
+    const sizes = chain.sent.map((tx) => size(tx.data));
     expect(sizes).to.have.length(2);
     for (const size of sizes) expect(size).to.be.at.most(SETTLE_CALLDATA_MAX_BYTES);
     // The first is as full as it can be: room for less than one more intent.
-    const oneIntent = (hub.encodeSettleBatch([payments[0]], ["0x"]).length - 2) / 2;
+    const oneIntent = size(hub.encodeSettleBatch([payments[0]], ["0x"]));
     expect(SETTLE_CALLDATA_MAX_BYTES - sizes[0]).to.be.lessThan(oneIntent);
   });
 

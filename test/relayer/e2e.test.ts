@@ -9,6 +9,7 @@ import {
   http,
   type PublicClient,
   parseEther,
+  size,
   toHex,
   type WalletClient,
   zeroAddress,
@@ -324,7 +325,7 @@ describe(`relayer end to end (anvil, real contracts, HTTP, ${testBackend()} stor
       const txs = await Promise.all(hashes.map((hash) => publicClient.getTransaction({ hash })));
       expect(txs[0].gas).to.equal(16_777_216n);
       expect(txs[1].gas).to.equal(settleGasBudget(11));
-      for (const tx of txs) expect((tx.input.length - 2) / 2).to.be.at.most(SETTLE_CALLDATA_MAX_BYTES);
+      for (const tx of txs) expect(size(tx.input)).to.be.at.most(SETTLE_CALLDATA_MAX_BYTES);
       for (const merchant of merchants) expect(await hubBalance(merchant)).to.equal(1n + 60n * 10n);
     } finally {
       await stopRelayer();

@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import type { Address, Hex } from "viem";
+import { type Address, type Hex, size } from "viem";
 import type { HubReader } from "../chain/hub-reader.js";
 import { CallRevertedError, type ChainPort, type HubPort, type TxReceipt } from "../chain/ports.js";
 import {
@@ -71,8 +71,6 @@ export const settleGasBudget = (intents: number) => SETTLE_GAS_PER_BATCH + SETTL
  * under 200 bytes). An EOA-signed intent takes 448 bytes (132 more per batch): 289 fit.
  */
 export const SETTLE_CALLDATA_MAX_BYTES = TX_MAX_BYTES - 1_024;
-
-const byteLength = (data: Hex) => (data.length - 2) / 2;
 
 /**
  * What this instance knows of a token's queue without asking the store: how many intents wait
@@ -358,23 +356,23 @@ export class Batcher implements TxHandler {
    * always fits: the API takes signatures of at most 2,048 bytes.
    */
   async #withinSize(intents: IntentRecord[]): Promise<{ intents: IntentRecord[]; data: Hex }> {
-    let size = intents.length;
+    let count = intents.length;
     let data = this.#encode(intents);
-    while (byteLength(data) > SETTLE_CALLDATA_MAX_BYTES && size > 1) {
+    while (size(data) > SETTLE_CALLDATA_MAX_BYTES && count > 1) {
       // Calldata grows with each intent: scale down to the limit, then step down while still over.
-      size = Math.max(1, Math.min(size - 1, Math.floor((size * SETTLE_CALLDATA_MAX_BYTES) / byteLength(data))));
-      data = this.#encode(intents.slice(0, size));
+      count = Math.max(1, Math.min(count - 1, Math.floor((count * SETTLE_CALLDATA_MAX_BYTES) / size(data))));
+      data = this.#encode(intents.slice(0, count));
     }
-    if (size === intents.length) return { intents, data };
+    if (count === intents.length) return { intents, data };
     await this.o.store.releaseClaims(
       this.#owner,
-      intents.slice(size).map((i) => i.digest),
+      intents.slice(count).map((i) => i.digest),
     );
     this.o.logger.info(
-      { size: intents.length, sent: size, bytes: byteLength(data), limit: SETTLE_CALLDATA_MAX_BYTES },
+      { size: intents.length, sent: count, bytes: size(data), limit: SETTLE_CALLDATA_MAX_BYTES },
       "batch over the transaction size limit; the intents that fit go first",
     );
-    return { intents: intents.slice(0, size), data };
+    return { intents: intents.slice(0, count), data };
   }
 
   #estimate(data: Hex): Promise<bigint> {

@@ -1,5 +1,14 @@
 import { randomBytes } from "node:crypto";
-import { type Address, getAddress, type Hex, keccak256, parseTransaction, serializeTransaction, toHex } from "viem";
+import {
+  type Address,
+  getAddress,
+  type Hex,
+  keccak256,
+  parseTransaction,
+  serializeTransaction,
+  size,
+  toHex,
+} from "viem";
 import {
   CallRevertedError,
   type ChainLog,
@@ -270,7 +279,7 @@ export class FakeChain implements ChainPort {
     if (this.pool.has(hash) || this.receiptOf(hash)) throw new Error("already known");
     if (nonce < this.minedCount()) throw new Error("nonce too low");
     if ((parsed.gas ?? 0n) > this.blockGasLimit) throw new Error("exceeds block gas limit");
-    if ((raw.length - 2) / 2 > TX_MAX_BYTES) throw new Error("oversized data"); // as geth's pool
+    if (size(raw) > TX_MAX_BYTES) throw new Error("oversized data"); // as geth's pool
     if (this.txFeeCap !== undefined && (parsed.gas ?? 0n) * (parsed.maxFeePerGas ?? 0n) > this.txFeeCap) {
       throw new Error("tx fee exceeds the configured cap");
     }
