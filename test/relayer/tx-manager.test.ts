@@ -480,6 +480,35 @@ describe("transaction manager (fake chain)", () => {
     expect(recorder.confirmed[1].receipt.blockHash).to.not.equal(firstBlock);
   });
 
+  it("reads watched blocks' hashes again only when the head changes, and still sees a reorg under the head", async () => {
+    const m = manager();
+    await m.start();
+    const sent = [];
+    for (let i = 0; i < 3; i++) {
+      sent.push(await send(m));
+      chain.mine();
+      await m.tick();
+    }
+    expect(recorder.confirmed).to.have.length(3);
+    // Same head: its hash stands for every block below it, so no watched block is asked for.
+    const reads = chain.blockHashReads;
+    for (let i = 0; i < 5; i++) await m.tick();
+    expect(chain.blockHashReads).to.equal(reads);
+    // A new head: every watched block once (the newest, the old head, is not the new one).
+    chain.mineEmpty(1);
+    await m.tick();
+    expect(chain.blockHashReads).to.equal(reads + 3);
+    await m.tick();
+    expect(chain.blockHashReads).to.equal(reads + 3);
+    // A reorg of the last watched block and the empty one above it: the head number is unchanged.
+    const head = await chain.getBlockNumber();
+    chain.reorg(2);
+    expect(await chain.getBlockNumber()).to.equal(head);
+    await m.tick();
+    expect(recorder.reorged).to.deep.equal([sent[2].batchId]);
+    expect(m.inflight).to.equal(1);
+  });
+
   it("rebroadcasts a reorged transaction the new chain forgot", async () => {
     const m = manager();
     await m.start();

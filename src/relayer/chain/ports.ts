@@ -203,6 +203,8 @@ export interface ChainPort {
   readonly sender: Address;
   getChainId(): Promise<number>;
   getBlockNumber(): Promise<bigint>;
+  /** Number and hash of the latest block. */
+  getHead(): Promise<{ number: bigint; hash: Hex }>;
   /** Hash of the canonical block at `number`, or null if there is none (yet). */
   getBlockHash(number: bigint): Promise<Hex | null>;
   /** Latest block timestamp, unix seconds. */

@@ -118,8 +118,9 @@ const isAlreadyKnown = (error: unknown) => /already known|already imported|known
  * - **Stuck**: a transaction unmined after `stuckAfterMs` is replaced (same nonce and data,
  *   fees raised by `feeBumpPercent`); one the node no longer knows (dropped) is rebroadcast.
  * - **Finality**: results are handed to the job only at `confirmations` blocks; for
- *   `reorgWindow` blocks after that, the block hash is re-checked, and a transaction whose
- *   block left the canonical chain goes back to being tracked (`onReorged`).
+ *   `reorgWindow` blocks after that, the block hash is re-checked whenever the head changes,
+ *   and a transaction whose block left the canonical chain goes back to being tracked
+ *   (`onReorged`).
  * - **Crash safety**: every signed transaction is recorded in the store before it is
  *   broadcast; `start()` resumes tracking whatever a previous run left in flight.
  */
@@ -134,6 +135,11 @@ export class TxManager {
   readonly #refusals = new WeakMap<TrackedTx, { count: number; retryAtMs: number }>();
   /** Batches whose nonce looked taken by another transaction at the previous tick. */
   readonly #suspectTaken = new Set<number>();
+  /**
+   * The head whose hash was read before every watched block was last found canonical; unset
+   * when a block is watched that was not part of that check.
+   */
+  #reorgCheckedAt: Hex | undefined;
   #nextNonce = 0;
   #gapSinceMs: number | undefined;
   #lastHeartbeatMs = Number.NEGATIVE_INFINITY;
@@ -327,12 +333,13 @@ export class TxManager {
     const now = this.o.time.nowMs();
     // The nonce count first: a transaction mined after it is read is then seen by its receipt.
     const confirmedCount = await chain.getTransactionCount("latest");
-    const head = await chain.getBlockNumber();
+    const latest = await chain.getHead();
+    const head = latest.number;
     if (now - this.#blockGasLimitReadAtMs >= BLOCK_GAS_LIMIT_REFRESH_MS) await this.#readBlockGasLimit(now);
     // Nonces below the chain's count are spent, whoever spent them.
     this.#nextNonce = Math.max(this.#nextNonce, confirmedCount);
     this.#freeNonces.splice(0, this.#freeNonces.length, ...this.#freeNonces.filter((n) => n >= confirmedCount));
-    const hashes = new Map<bigint, Promise<Hex | null>>();
+    const hashes = new Map<bigint, Promise<Hex | null>>([[head, Promise.resolve(latest.hash)]]);
     const canonical = (n: bigint) => {
       let hash = hashes.get(n);
       if (hash === undefined) {
@@ -385,7 +392,7 @@ export class TxManager {
     }
 
     await this.#healGaps(confirmedCount, now);
-    await this.#checkReorgs(head, canonical);
+    await this.#checkReorgs(latest, canonical);
     await this.#adoptOrphans(now, head, canonical);
     this.o.metrics.inflight.set(this.#tracked.size);
     this.o.metrics.refused.set([...this.#tracked.values()].filter((tx) => this.#refusals.has(tx)).length);
@@ -463,6 +470,7 @@ export class TxManager {
     this.#tracked.delete(tx.batchId);
     if (receipt.status === "success" && watch) {
       this.#watched.set(tx.batchId, { tx, blockNumber: receipt.blockNumber, blockHash: receipt.blockHash });
+      this.#reorgCheckedAt = undefined;
     }
     this.o.metrics.transactions.inc({ event: receipt.status === "success" ? "confirmed" : "reverted" });
     this.o.logger.info(
@@ -603,10 +611,19 @@ export class TxManager {
     await this.#broadcast(tx, attempt, "sent");
   }
 
-  async #checkReorgs(head: bigint, canonical: (n: bigint) => Promise<Hex | null>): Promise<void> {
+  async #checkReorgs(
+    head: { number: bigint; hash: Hex },
+    canonical: (n: bigint) => Promise<Hex | null>,
+  ): Promise<void> {
     for (const [batchId, watched] of this.#watched) {
-      if (head - watched.blockNumber > BigInt(this.o.reorgWindow)) this.#watched.delete(batchId);
+      if (head.number - watched.blockNumber > BigInt(this.o.reorgWindow)) this.#watched.delete(batchId);
     }
+    // A block's hash commits to its parent's, so to the whole chain below it: while the head is
+    // the one read before every watched block was last found canonical, none of them can have
+    // left the chain, and they are not asked for again (one call per tick instead of one per
+    // watched block). Should the chain change while they are read, the next tick sees another
+    // head and checks them all again.
+    if (this.#watched.size === 0 || head.hash === this.#reorgCheckedAt) return;
     // Every watched block's hash at once (one JSON-RPC batch), then each verdict in turn.
     const watching = [...this.#watched];
     const current = await Promise.all(watching.map(([, w]) => canonical(w.blockNumber)));
@@ -625,6 +642,7 @@ export class TxManager {
       this.#tracked.set(batchId, watched.tx);
       this.o.metrics.transactions.inc({ event: "reorged" });
     }
+    this.#reorgCheckedAt = head.hash;
   }
 
   async #sign(tx: TrackedTx, fees: Fees): Promise<Attempt> {

@@ -86,6 +86,11 @@ export class ViemChain implements ChainPort {
     return this.client.getBlockNumber({ cacheTime: 0 });
   }
 
+  async getHead(): Promise<{ number: bigint; hash: Hex }> {
+    const block = await this.client.getBlock({ blockTag: "latest" });
+    return { number: block.number, hash: block.hash };
+  }
+
   async getBlockHash(number: bigint): Promise<Hex | null> {
     try {
       const block = await this.client.getBlock({ blockNumber: number });

@@ -67,6 +67,9 @@ export class FakeChain implements ChainPort {
   txFeeCap: bigint | undefined;
   /** How many times `getBlockGasLimit` was asked. */
   gasLimitReads = 0;
+  /** How many times `getHead` and `getBlockHash` were asked. */
+  headReads = 0;
+  blockHashReads = 0;
   /** The sender's native balance (wei), as `getBalance` reports it. */
   balance = 10n ** 18n;
   /** `eth_sendRawTransaction` refuses every transaction with this message while set (a key out of funds, say). */
@@ -206,8 +209,15 @@ export class FakeChain implements ChainPort {
     this.#check();
     return BigInt(this.blocks.length - 1);
   }
+  async getHead(): Promise<{ number: bigint; hash: Hex }> {
+    this.#check();
+    this.headReads++;
+    const head = this.blocks[this.blocks.length - 1];
+    return { number: head.number, hash: head.hash };
+  }
   async getBlockHash(number: bigint): Promise<Hex | null> {
     this.#check();
+    this.blockHashReads++;
     return this.blocks[Number(number)]?.hash ?? null;
   }
   async getBlockTimestamp(): Promise<bigint> {
