@@ -289,10 +289,9 @@ export class RelayerService {
     });
   }
 
-  /** One chain poll: transactions, and the chain's clock for validity windows. */
+  /** One chain poll: transactions, and the chain's clock for validity windows (the tick reads the head). */
   async pollChain(): Promise<void> {
     try {
-      this.time.observeBlock(await this.o.ports.chain.getBlockTimestamp());
       await this.txManager.tick();
       if (!this.#chainHealthy) this.o.logger.info("chain reachable again");
       this.#chainHealthy = true;

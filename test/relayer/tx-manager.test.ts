@@ -200,6 +200,18 @@ describe("transaction manager (fake chain)", () => {
     expect(recorder.confirmed.map((c) => c.batchId).sort()).to.deep.equal([big.batchId, small.batchId].sort());
   });
 
+  it("reads the head once per tick and keeps the chain's clock from its timestamp", async () => {
+    const m = manager();
+    await m.start();
+    // The test clock is at 1,000 s after the epoch; the fake chain's blocks are in 2023.
+    expect(time.seconds()).to.equal(1_000n);
+    chain.mineEmpty(2);
+    const reads = chain.headReads;
+    await m.tick();
+    expect(chain.headReads).to.equal(reads + 1);
+    expect(time.seconds()).to.equal(chain.blocks[chain.blocks.length - 1].timestamp);
+  });
+
   it("allocates consecutive nonces from the chain's pending count and records each transaction first", async () => {
     chain.mineExternal(0);
     const m = manager();

@@ -197,14 +197,21 @@ export interface FeeEstimate {
   maxPriorityFeePerGas: bigint;
 }
 
+/** The latest block, as a poll sees it. */
+export interface ChainHead {
+  number: bigint;
+  hash: Hex;
+  timestamp: bigint;
+}
+
 /** Plain EVM access plus the relayer key: what the transaction manager needs. */
 export interface ChainPort {
   /** The relayer's address (the key's). */
   readonly sender: Address;
   getChainId(): Promise<number>;
   getBlockNumber(): Promise<bigint>;
-  /** Number and hash of the latest block. */
-  getHead(): Promise<{ number: bigint; hash: Hex }>;
+  /** Number, hash and timestamp (unix seconds) of the latest block. */
+  getHead(): Promise<ChainHead>;
   /** Hash of the canonical block at `number`, or null if there is none (yet). */
   getBlockHash(number: bigint): Promise<Hex | null>;
   /** Latest block timestamp, unix seconds. */

@@ -4,7 +4,7 @@ import type { RelayerMetrics } from "../metrics.js";
 import type { BatchKind, BatchRecord, Store } from "../store/store.js";
 import type { TimeSource } from "../time.js";
 import { bumpedFees, type Fees, initialFees } from "./fees.js";
-import type { ChainPort, TxReceipt } from "./ports.js";
+import type { ChainHead, ChainPort, TxReceipt } from "./ports.js";
 
 export interface TxManagerOptions {
   chain: ChainPort;
@@ -335,6 +335,7 @@ export class TxManager {
     const confirmedCount = await chain.getTransactionCount("latest");
     const latest = await chain.getHead();
     const head = latest.number;
+    this.o.time.observeBlock(latest.timestamp);
     if (now - this.#blockGasLimitReadAtMs >= BLOCK_GAS_LIMIT_REFRESH_MS) await this.#readBlockGasLimit(now);
     // Nonces below the chain's count are spent, whoever spent them.
     this.#nextNonce = Math.max(this.#nextNonce, confirmedCount);
@@ -611,10 +612,7 @@ export class TxManager {
     await this.#broadcast(tx, attempt, "sent");
   }
 
-  async #checkReorgs(
-    head: { number: bigint; hash: Hex },
-    canonical: (n: bigint) => Promise<Hex | null>,
-  ): Promise<void> {
+  async #checkReorgs(head: ChainHead, canonical: (n: bigint) => Promise<Hex | null>): Promise<void> {
     for (const [batchId, watched] of this.#watched) {
       if (head.number - watched.blockNumber > BigInt(this.o.reorgWindow)) this.#watched.delete(batchId);
     }

@@ -19,7 +19,14 @@ import {
 import { privateKeyToAccount } from "viem/accounts";
 import { bytesToHex, hexToBytes } from "../../client/signing/bytes.js";
 import { keccak256Bytes } from "../../client/signing/keccak.js";
-import { CallRevertedError, type ChainPort, type FeeEstimate, type TxReceipt, type TxRequest } from "./ports.js";
+import {
+  CallRevertedError,
+  type ChainHead,
+  type ChainPort,
+  type FeeEstimate,
+  type TxReceipt,
+  type TxRequest,
+} from "./ports.js";
 
 /**
  * A public client for the relayer: JSON-RPC batching on, so the concurrent reads of many
@@ -86,9 +93,9 @@ export class ViemChain implements ChainPort {
     return this.client.getBlockNumber({ cacheTime: 0 });
   }
 
-  async getHead(): Promise<{ number: bigint; hash: Hex }> {
+  async getHead(): Promise<ChainHead> {
     const block = await this.client.getBlock({ blockTag: "latest" });
-    return { number: block.number, hash: block.hash };
+    return { number: block.number, hash: block.hash, timestamp: block.timestamp };
   }
 
   async getBlockHash(number: bigint): Promise<Hex | null> {

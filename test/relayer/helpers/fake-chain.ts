@@ -11,6 +11,7 @@ import {
 } from "viem";
 import {
   CallRevertedError,
+  type ChainHead,
   type ChainLog,
   type ChainPort,
   type FeeEstimate,
@@ -209,11 +210,11 @@ export class FakeChain implements ChainPort {
     this.#check();
     return BigInt(this.blocks.length - 1);
   }
-  async getHead(): Promise<{ number: bigint; hash: Hex }> {
+  async getHead(): Promise<ChainHead> {
     this.#check();
     this.headReads++;
     const head = this.blocks[this.blocks.length - 1];
-    return { number: head.number, hash: head.hash };
+    return { number: head.number, hash: head.hash, timestamp: head.timestamp };
   }
   async getBlockHash(number: bigint): Promise<Hex | null> {
     this.#check();
