@@ -126,6 +126,17 @@ describe(`relayer API (fastify inject, fake chain, ${testBackend()} store)`, () 
         },
       ],
       [
+        "a mixed-case address whose EIP-55 checksum fails",
+        () => {
+          const { payment: p, signature } = signed();
+          // Swap the case of one letter of the (checksummed) payer address: a typo EIP-55 catches.
+          const at = p.from.slice(2).search(/[a-fA-F]/) + 2;
+          const letter = p.from[at] as string;
+          const from = `${p.from.slice(0, at)}${letter === letter.toLowerCase() ? letter.toUpperCase() : letter.toLowerCase()}${p.from.slice(at + 1)}`;
+          return { body: { payment: { ...wire(p), from }, signature }, code: "invalid_request", status: 400 };
+        },
+      ],
+      [
         "malformed hex",
         () => {
           const { payment: p } = signed();
@@ -231,6 +242,19 @@ describe(`relayer API (fastify inject, fake chain, ${testBackend()} store)`, () 
         expect(response.json().message).to.be.a("string").and.not.equal("");
       });
     }
+
+    it("takes an address in all-lowercase or all-uppercase (no checksum) as the same address", async () => {
+      for (const spell of [(hex: string) => hex.toLowerCase(), (hex: string) => hex.toUpperCase()]) {
+        const intent = signed();
+        const from = `0x${spell(intent.payment.from.slice(2))}`;
+        const response = await post("/v1/payments", {
+          payment: { ...wire(intent.payment), from },
+          signature: intent.signature,
+        });
+        expect(response.statusCode).to.equal(202);
+        expect(response.json().digest).to.equal(intent.digest);
+      }
+    });
 
     it("lists every schema problem of an invalid request", async () => {
       const response = await post("/v1/payments", { payment: { from: "0x1" }, signature: 5 });

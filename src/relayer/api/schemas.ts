@@ -1,4 +1,4 @@
-import type { Address, Hex } from "viem";
+import { getAddress, type Hex, isAddress } from "viem";
 import { z } from "zod/v4";
 import { ERROR_CODES, type ErrorCode } from "../errors.js";
 
@@ -27,10 +27,22 @@ const uint = (bits: 64 | 256) =>
 
 export const uint256 = uint(256);
 export const uint64 = uint(64);
+/**
+ * An address in any case, parsed to its EIP-55 checksummed form. In mixed case it carries a
+ * checksum, which must hold (otherwise it is likely a typo, and viem's encoders refuse it);
+ * all-lowercase and all-uppercase carry none.
+ */
 export const address = z
   .string()
   .regex(/^0x[0-9a-fA-F]{40}$/, { message: "a 20-byte 0x-hex address", abort: true })
-  .transform((value) => value as Address)
+  .refine(
+    (value) => {
+      const hex = value.slice(2);
+      return hex === hex.toLowerCase() || hex === hex.toUpperCase() || isAddress(value, { strict: true });
+    },
+    { message: "a mixed-case address must carry a valid EIP-55 checksum", abort: true },
+  )
+  .transform((value) => getAddress(value.toLowerCase()))
   .meta({ description: "address, 0x-hex", examples: ["0x70997970C51812dc3A010C7d01b50e0d17dc79C8"] });
 export const bytes32 = z
   .string()
