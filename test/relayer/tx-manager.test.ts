@@ -437,6 +437,49 @@ describe("transaction manager (fake chain)", () => {
     expect(recorder.confirmed.map((c) => c.batchId)).to.deep.equal([tx.batchId]);
   });
 
+  it("keeps no transaction without an attempt when signing again after 'nonce too low' fails", async () => {
+    const m = manager();
+    await m.start();
+    chain.mineExternal(0); // the manager still counts nonce 0 as free: the node refuses it
+    const sign = chain.signTransaction.bind(chain);
+    let signed = 0;
+    chain.signTransaction = async (request) => {
+      if (++signed > 1) throw new Error("signer unavailable");
+      return sign(request);
+    };
+    const error = await send(m).catch((e: unknown) => e);
+    expect(error).to.be.instanceOf(Error).with.property("message", "signer unavailable");
+    expect(m.inflight).to.equal(0);
+    // The next ticks follow nothing half-made (before, they threw on a transaction without attempts).
+    await m.tick();
+    await m.tick();
+    chain.signTransaction = sign;
+    const next = await send(m);
+    expect(next.nonce).to.equal(1);
+  });
+
+  it("follows the other transactions when one's results cannot be handed over, and that one again next tick", async () => {
+    const m = manager();
+    await m.start();
+    const first = await send(m);
+    const second = await send(m);
+    chain.mine();
+    const handler = recorder.handler;
+    let refuse = true;
+    const onConfirmed = handler.onConfirmed.bind(handler);
+    handler.onConfirmed = async (tx, receipt) => {
+      if (refuse && tx.batchId === first.batchId) throw new Error("eth_getLogs: block range too large");
+      return onConfirmed(tx, receipt);
+    };
+    await m.tick();
+    expect(recorder.confirmed.map((c) => c.batchId)).to.deep.equal([second.batchId]);
+    expect(m.inflight).to.equal(1);
+    refuse = false;
+    await m.tick();
+    expect(recorder.confirmed.map((c) => c.batchId)).to.deep.equal([second.batchId, first.batchId]);
+    expect(m.inflight).to.equal(0);
+  });
+
   it("fills a nonce gap below its in-flight transactions with a transaction to itself", async () => {
     const m = manager();
     await m.start();

@@ -306,8 +306,12 @@ export class TxManager {
         if (isAlreadyKnown(error)) return tx;
         if (isNonceTooLow(error) && round < 3) {
           // Something else used this nonce: take a fresh one from the chain and sign again.
-          await this.o.store.markAttemptRejected(attempt.hash);
+          // Untracked meanwhile: a tick must not follow a transaction without an attempt, nor
+          // keep one should signing or recording fail now (the batch is then abandoned).
+          this.#tracked.delete(tx.batchId);
+          this.o.metrics.inflight.set(this.#tracked.size);
           tx.attempts.pop();
+          await this.o.store.markAttemptRejected(attempt.hash);
           this.#nextNonce = Math.max(this.#nextNonce, await this.o.chain.getTransactionCount("pending"));
           nonce = this.#allocateNonce();
           tx.nonce = nonce;
@@ -333,14 +337,14 @@ export class TxManager {
     const now = this.o.time.nowMs();
     // The nonce count first: a transaction mined after it is read is then seen by its receipt.
     const confirmedCount = await chain.getTransactionCount("latest");
-    const latest = await chain.getHead();
-    const head = latest.number;
-    this.o.time.observeBlock(latest.timestamp);
+    const headBlock = await chain.getHead();
+    const head = headBlock.number;
+    this.o.time.observeBlock(headBlock.timestamp);
     if (now - this.#blockGasLimitReadAtMs >= BLOCK_GAS_LIMIT_REFRESH_MS) await this.#readBlockGasLimit(now);
     // Nonces below the chain's count are spent, whoever spent them.
     this.#nextNonce = Math.max(this.#nextNonce, confirmedCount);
     this.#freeNonces.splice(0, this.#freeNonces.length, ...this.#freeNonces.filter((n) => n >= confirmedCount));
-    const hashes = new Map<bigint, Promise<Hex | null>>([[head, Promise.resolve(latest.hash)]]);
+    const hashes = new Map<bigint, Promise<Hex | null>>([[head, Promise.resolve(headBlock.hash)]]);
     const canonical = (n: bigint) => {
       let hash = hashes.get(n);
       if (hash === undefined) {
@@ -363,40 +367,65 @@ export class TxManager {
         ),
       ),
     ]);
+    // One transaction's trouble (its job's store write, a log lookup the node refuses) holds up
+    // neither the others nor the gap healing, reorg checks and heartbeat below: it stays
+    // tracked and is tried again at the next tick.
+    const troubles: { batchId: number; err: unknown }[] = [];
     for (const [i, tx] of tracked.entries()) {
-      tx.receipt = receipts[i];
-      if (tx.receipt !== undefined) {
-        this.#suspectTaken.delete(tx.batchId);
-        if (head - tx.receipt.blockNumber + 1n >= BigInt(this.o.confirmations)) await this.#confirm(tx, tx.receipt);
-        continue;
+      try {
+        await this.#follow(tx, receipts[i], present[i], { confirmedCount, head, now });
+      } catch (error) {
+        troubles.push({ batchId: tx.batchId, err: error });
       }
-      if (confirmedCount > tx.nonce) {
-        // Mined nonce, none of our hashes mined: another transaction took it. Judged on two
-        // consecutive ticks, so a receipt the node is slow to serve is not mistaken for it.
-        if (this.#suspectTaken.has(tx.batchId)) {
-          this.#suspectTaken.delete(tx.batchId);
-          this.#tracked.delete(tx.batchId);
-          await this.#abandon(tx.batchId, tx.kind, "nonce_taken");
-        } else this.#suspectTaken.add(tx.batchId);
-        continue;
-      }
-      const latest = tx.attempts[tx.attempts.length - 1];
-      const stuck = now - latest.sentAtMs >= this.o.stuckAfterMs;
-      if (!present[i]) {
-        // Dropped: send it again. A node that evicted it for a fee under the base fee refuses
-        // it again, though; once it is stuck, it is replaced with bumped fees instead.
-        const back = await this.#rebroadcast(tx, latest, now);
-        if (!back && stuck) await this.#replace(tx, latest);
-      } else if (stuck) {
-        await this.#replace(tx, latest);
-      }
+    }
+    if (troubles.length > 0) {
+      this.o.logger.warn(
+        { batches: troubles.map((t) => t.batchId), err: troubles[0].err },
+        "transactions could not be followed this tick; trying again at the next",
+      );
     }
 
     await this.#healGaps(confirmedCount, now);
-    await this.#checkReorgs(latest, canonical);
+    await this.#checkReorgs(headBlock, canonical);
     await this.#adoptOrphans(now, head, canonical);
     this.o.metrics.inflight.set(this.#tracked.size);
     this.o.metrics.refused.set([...this.#tracked.values()].filter((tx) => this.#refusals.has(tx)).length);
+  }
+
+  /** One tracked transaction at a tick: confirmed, taken by another, rebroadcast or replaced. */
+  async #follow(
+    tx: TrackedTx,
+    receipt: TxReceipt | undefined,
+    present: boolean,
+    at: { confirmedCount: number; head: bigint; now: number },
+  ): Promise<void> {
+    tx.receipt = receipt;
+    if (receipt !== undefined) {
+      this.#suspectTaken.delete(tx.batchId);
+      if (at.head - receipt.blockNumber + 1n >= BigInt(this.o.confirmations)) await this.#confirm(tx, receipt);
+      return;
+    }
+    if (at.confirmedCount > tx.nonce) {
+      // Mined nonce, none of our hashes mined: another transaction took it. Judged on two
+      // consecutive ticks, so a receipt the node is slow to serve is not mistaken for it.
+      // Untracked only once abandoned in the store: a failed write is tried again.
+      if (this.#suspectTaken.has(tx.batchId)) {
+        await this.#abandon(tx.batchId, tx.kind, "nonce_taken");
+        this.#suspectTaken.delete(tx.batchId);
+        this.#tracked.delete(tx.batchId);
+      } else this.#suspectTaken.add(tx.batchId);
+      return;
+    }
+    const latest = tx.attempts[tx.attempts.length - 1];
+    const stuck = at.now - latest.sentAtMs >= this.o.stuckAfterMs;
+    if (!present) {
+      // Dropped: send it again. A node that evicted it for a fee under the base fee refuses
+      // it again, though; once it is stuck, it is replaced with bumped fees instead.
+      const back = await this.#rebroadcast(tx, latest, at.now);
+      if (!back && stuck) await this.#replace(tx, latest);
+    } else if (stuck) {
+      await this.#replace(tx, latest);
+    }
   }
 
   /**
