@@ -163,6 +163,7 @@ export class RelayerService {
         maxInflight: config.maxInflightBatches,
         claimLeaseMs: config.claimLeaseMs,
         maxAttempts: config.maxAttempts,
+        logBlockRange: config.indexBlockRange,
       });
     }
     this.relays = new Relays({

@@ -101,6 +101,31 @@ describe("batcher (fake chain and hub)", () => {
 
   const statusOf = async (digest: `0x${string}`) => (await temp.store.getIntent(digest))?.status;
 
+  it("records an intent another transaction settled as settled there, asking for logs in bounded ranges", async () => {
+    const b = batcher({ logBlockRange: 4 });
+    hub.maxLogRange = 4; // as RPC providers that refuse larger eth_getLogs ranges
+    const [elsewhere, invalidated] = [payment(), payment()];
+    const [settledDigest, invalidatedDigest] = await accept([elsewhere, invalidated]);
+    // Another relayer settles the first; some blocks later the payer of the second invalidates its nonce.
+    const foreignTx = chain.mineForeign(
+      hub.address,
+      hub.encodeSettleBatch([elsewhere], [fakeSign(elsewhere.from, settledDigest)]),
+    );
+    chain.mineEmpty(9);
+    hub.used.add(`${invalidated.from.toLowerCase()}:${invalidated.nonce}`);
+    await settleAll(b);
+    const settled = await temp.store.getIntent(settledDigest);
+    expect(settled?.status).to.equal("settled");
+    expect(settled?.txHash).to.equal(foreignTx);
+    const failed = await temp.store.getIntent(invalidatedDigest);
+    expect(failed).to.deep.include({ status: "failed", failureReason: "nonce_used" });
+    // Newest range first, each at most 4 blocks, contiguous down to block 0 (the second is never found).
+    expect(hub.logRanges.length).to.be.greaterThan(2);
+    for (const [from, to] of hub.logRanges) expect(Number(to - from + 1n)).to.be.at.most(4);
+    for (let i = 1; i < hub.logRanges.length; i++) expect(hub.logRanges[i][1]).to.equal(hub.logRanges[i - 1][0] - 1n);
+    expect(hub.logRanges[hub.logRanges.length - 1][0]).to.equal(0n);
+  });
+
   it("waits for a full batch or the maximum wait", async () => {
     const b = batcher();
     const token: Address = randomAddress();

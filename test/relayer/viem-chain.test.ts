@@ -13,10 +13,11 @@ import {
   type TransactionSerializedEIP1559,
   toHex,
   zeroAddress,
+  zeroHash,
 } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { type LocalChain as Anvil, freePort, startAnvil as startLocalChain } from "../../scripts/lib/anvil.js";
-import { settlementHubAbi } from "../../src/client/index.js";
+import { hashPayment, settlementHubAbi, signPayment } from "../../src/client/index.js";
 import { ClientHubPort } from "../../src/relayer/chain/client-adapters.js";
 import { CallRevertedError } from "../../src/relayer/chain/ports.js";
 import { TxManager } from "../../src/relayer/chain/tx-manager.js";
@@ -135,6 +136,40 @@ describe("ViemChain (anvil)", () => {
       .readState({ balances: [{ account: owner, token: zeroAddress }], nonces: [] })
       .catch((e: unknown) => e);
     expect(error).to.be.instanceOf(Error);
+  });
+
+  it("finds the PaymentSettled log of any of several digests, within the blocks asked", async () => {
+    const port = new ClientHubPort(chain.hub, createRelayerPublicClient(chain.url, 31_337));
+    const [payer] = await fundPayers(chain, 1, 5_000n);
+    const domain = { chainId: 31_337, verifyingContract: chain.hub };
+    const payment = {
+      from: payer.address,
+      to: privateKeyToAccount(keccak256(toHex("finds settlements: payee"))).address,
+      token: zeroAddress,
+      amount: 1_000n,
+      fee: 0n,
+      nonce: 0n,
+      validAfter: 0n,
+      validBefore: 2n ** 40n,
+      ref: zeroHash,
+    };
+    const signature = await signPayment({ account: payer, domain, payment });
+    const hash = await chain.deployer.writeContract({
+      address: chain.hub,
+      abi: settlementHubAbi,
+      functionName: "settle",
+      args: [payment, signature],
+      account: chain.deployer.account ?? null,
+      chain: chain.deployer.chain,
+    });
+    const receipt = await chain.publicClient.waitForTransactionReceipt({ hash });
+    const digest = hashPayment({ domain, payment });
+    const other = keccak256(toHex("an intent never settled"));
+    expect(await port.findSettlements([other, digest], receipt.blockNumber, receipt.blockNumber)).to.deep.equal([
+      { digest, txHash: hash, blockNumber: receipt.blockNumber, blockHash: receipt.blockHash },
+    ]);
+    expect(await port.findSettlements([digest], 0n, receipt.blockNumber - 1n)).to.deep.equal([]);
+    expect(await port.findSettlements([other], 0n, receipt.blockNumber)).to.deep.equal([]);
   });
 });
 

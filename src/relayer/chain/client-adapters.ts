@@ -24,6 +24,7 @@ import type {
   HubStateQuery,
   Payment,
   PaymentOutcome,
+  Settlement,
   SignatureVerifier,
   SigningPort,
 } from "./ports.js";
@@ -146,19 +147,23 @@ export class ClientHubPort implements HubPort {
     );
   }
 
-  async findSettlement(digest: Hex, fromBlock: bigint) {
+  async findSettlements(digests: readonly Hex[], fromBlock: bigint, toBlock: bigint): Promise<Settlement[]> {
+    if (digests.length === 0) return [];
     const events = await this.client.getContractEvents({
       address: this.address,
       abi: settlementHubAbi,
       eventName: "PaymentSettled",
-      args: { digest },
+      args: { digest: [...digests] },
       fromBlock,
+      toBlock,
       strict: true,
     });
-    const found = events[0];
-    return found === undefined
-      ? null
-      : { txHash: found.transactionHash, blockNumber: found.blockNumber, blockHash: found.blockHash };
+    return events.map((event) => ({
+      digest: event.args.digest,
+      txHash: event.transactionHash,
+      blockNumber: event.blockNumber,
+      blockHash: event.blockHash,
+    }));
   }
 }
 

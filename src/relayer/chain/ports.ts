@@ -86,6 +86,14 @@ export interface HubState {
   noncesUsed: boolean[];
 }
 
+/** A `PaymentSettled` log of an intent: the transaction and block that paid it. */
+export interface Settlement {
+  digest: Hex;
+  txHash: Hex;
+  blockNumber: bigint;
+  blockHash: Hex;
+}
+
 /** SettlementHub: reads for acceptance, calldata for `settleBatch`, events for results. */
 export interface HubPort {
   readonly address: Address;
@@ -97,8 +105,11 @@ export interface HubPort {
   encodeSettleBatch(payments: readonly Payment[], signatures: readonly Hex[]): Hex;
   /** Per-intent results of this hub in a receipt's logs (other logs are ignored). */
   decodeOutcomes(logs: readonly ChainLog[]): PaymentOutcome[];
-  /** Where a digest settled, if it did (a `PaymentSettled` log for it since `fromBlock`). */
-  findSettlement(digest: Hex, fromBlock: bigint): Promise<{ txHash: Hex; blockNumber: bigint; blockHash: Hex } | null>;
+  /**
+   * Where any of `digests` settled between `fromBlock` and `toBlock` (inclusive): their
+   * `PaymentSettled` logs, one `eth_getLogs` request.
+   */
+  findSettlements(digests: readonly Hex[], fromBlock: bigint, toBlock: bigint): Promise<Settlement[]>;
 }
 
 /** An escrow's state as far as the relayer needs it. */

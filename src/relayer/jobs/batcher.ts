@@ -1,7 +1,7 @@
 import type { Logger } from "pino";
 import { type Address, type Hex, size } from "viem";
 import type { HubReader } from "../chain/hub-reader.js";
-import { CallRevertedError, type ChainPort, type HubPort, type TxReceipt } from "../chain/ports.js";
+import { CallRevertedError, type ChainPort, type HubPort, type Settlement, type TxReceipt } from "../chain/ports.js";
 import {
   inclusionOf,
   type TrackedTx,
@@ -34,8 +34,10 @@ export interface BatcherOptions {
   gasMarginPercent?: number;
   /** How often the queue itself is scanned (default 1 s; see `noteAccepted`). */
   scanIntervalMs?: number;
-  /** How far back a `PaymentSettled` of an intent that reported "nonce used" is looked for. */
+  /** How far back a `PaymentSettled` of an intent that reported "nonce used" is looked for (default 50,000 blocks). */
   settlementLookbackBlocks?: bigint;
+  /** Most blocks per `eth_getLogs` request of that search (default 2,000: many providers refuse larger ranges). */
+  logBlockRange?: number;
 }
 
 /**
@@ -476,19 +478,23 @@ export class Batcher implements TxHandler {
       failed: [],
       requeued: [],
     };
-    const lookback = this.o.settlementLookbackBlocks ?? 50_000n;
+    const nonceUsed: Hex[] = [];
     for (const intent of intents) {
       const outcome = outcomes.get(intent.digest.toLowerCase());
       // No event, or "not yet valid" (the block was not past validAfter yet): try again later.
       if (outcome === undefined || (!outcome.settled && outcome.reason === "not_yet_valid")) {
         results.requeued.push(intent.digest);
       } else if (outcome.settled) results.settled.push(intent.digest);
-      else if (outcome.reason === "nonce_used") {
-        const from = receipt.blockNumber > lookback ? receipt.blockNumber - lookback : 0n;
-        const earlier = await hub.findSettlement(intent.digest, from);
-        if (earlier) results.settledElsewhere.push({ digest: intent.digest, ...earlier });
-        else results.failed.push({ digest: intent.digest, reason: "nonce_used" });
-      } else results.failed.push({ digest: intent.digest, reason: outcome.reason });
+      else if (outcome.reason === "nonce_used") nonceUsed.push(intent.digest);
+      else results.failed.push({ digest: intent.digest, reason: outcome.reason });
+    }
+    // "Nonce used": settled by another transaction (another instance, a retry mined twice), or
+    // the payer invalidated the nonce. Only a `PaymentSettled` log tells them apart.
+    const elsewhere = await this.#findSettlements(nonceUsed, receipt.blockNumber);
+    for (const digest of nonceUsed) {
+      const earlier = elsewhere.get(digest.toLowerCase());
+      if (earlier) results.settledElsewhere.push({ ...earlier, digest });
+      else results.failed.push({ digest, reason: "nonce_used" });
     }
     const changed = await store.applyPaymentResults(results);
     this.#afterResults(changed, "settled");
@@ -506,6 +512,26 @@ export class Batcher implements TxHandler {
     if (results.requeued.length > 0) {
       logger.warn({ batchId: tx.batchId, requeued: results.requeued }, "intents without an event in the receipt");
     }
+  }
+
+  /**
+   * The `PaymentSettled` logs of `digests` in the `settlementLookbackBlocks` up to `toBlock`,
+   * newest ranges first, at most `logBlockRange` blocks per request; stops once all are found.
+   */
+  async #findSettlements(digests: readonly Hex[], toBlock: bigint): Promise<Map<string, Settlement>> {
+    const found = new Map<string, Settlement>();
+    const lookback = this.o.settlementLookbackBlocks ?? 50_000n;
+    const range = BigInt(this.o.logBlockRange ?? 2_000);
+    const floor = toBlock > lookback ? toBlock - lookback : 0n;
+    let missing = [...digests];
+    for (let to = toBlock; missing.length > 0 && to >= floor; to -= range) {
+      const from = to - range + 1n > floor ? to - range + 1n : floor;
+      for (const settlement of await this.o.hub.findSettlements(missing, from, to)) {
+        found.set(settlement.digest.toLowerCase(), settlement);
+      }
+      missing = missing.filter((digest) => !found.has(digest.toLowerCase()));
+    }
+    return found;
   }
 
   async onAbandoned(batchId: number, reason: string): Promise<void> {

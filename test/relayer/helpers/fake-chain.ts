@@ -29,6 +29,8 @@ interface PoolTx {
   maxFeePerGas: bigint;
   maxPriorityFeePerGas: bigint;
   external: boolean;
+  /** Another account's transaction (not one of the sender's nonces), see `mineForeign`. */
+  foreign?: boolean;
 }
 
 interface Block {
@@ -132,7 +134,7 @@ export class FakeChain implements ChainPort {
 
   /** Transactions of the sender mined so far (the `latest` nonce). */
   minedCount(): number {
-    return this.blocks.reduce((n, b) => n + b.txs.length, 0);
+    return this.blocks.reduce((n, b) => n + b.txs.filter((tx) => !tx.foreign).length, 0);
   }
 
   /** Mines one block with every pool transaction that can go in (contiguous nonces, fee cap ≥ base fee). */
@@ -187,6 +189,25 @@ export class FakeChain implements ChainPort {
         external: true,
       },
     ]);
+  }
+
+  /** Another account (another relayer) gets a call to `to` mined, with the logs `logsFor` gives it. */
+  mineForeign(to: Address, data: Hex): Hex {
+    const hash = keccak256(toHex(`foreign ${this.blocks.length} ${forks}`));
+    this.#newBlock([
+      {
+        hash,
+        raw: "0x",
+        nonce: -1,
+        to,
+        data,
+        maxFeePerGas: 0n,
+        maxPriorityFeePerGas: 0n,
+        external: false,
+        foreign: true,
+      },
+    ]);
+    return hash;
   }
 
   /** Logs of the canonical chain. */

@@ -21,6 +21,7 @@ import {
   type HubStateQuery,
   type Payment,
   type PaymentOutcome,
+  type Settlement,
   type SignatureVerifier,
   type SigningPort,
 } from "../../../src/relayer/chain/ports.js";
@@ -88,6 +89,10 @@ export class FakeHub implements HubPort {
   readonly poison = new Set<string>();
   reads = 0;
   down = false;
+  /** Like many RPC providers: `findSettlements` refuses a range of more blocks than this. */
+  maxLogRange: number | undefined;
+  /** The block ranges `findSettlements` was asked for. */
+  readonly logRanges: [bigint, bigint][] = [];
 
   constructor(readonly chain: FakeChain) {
     chain.logsFor = (tx, block) => {
@@ -194,8 +199,26 @@ export class FakeHub implements HubPort {
       });
   }
 
-  async findSettlement(digest: Hex) {
-    const log = this.chain.logs().find((l) => l.topics[0] === SETTLED && l.topics[1] === digest);
-    return log ? { txHash: log.transactionHash, blockNumber: log.blockNumber, blockHash: log.blockHash } : null;
+  async findSettlements(digests: readonly Hex[], fromBlock: bigint, toBlock: bigint): Promise<Settlement[]> {
+    this.logRanges.push([fromBlock, toBlock]);
+    if (this.maxLogRange !== undefined && toBlock - fromBlock + 1n > BigInt(this.maxLogRange)) {
+      throw new Error(`eth_getLogs is limited to a ${this.maxLogRange} block range`);
+    }
+    const wanted = new Set(digests.map((d) => d.toLowerCase()));
+    return this.chain
+      .logs()
+      .filter(
+        (l) =>
+          l.topics[0] === SETTLED &&
+          wanted.has(l.topics[1].toLowerCase()) &&
+          l.blockNumber >= fromBlock &&
+          l.blockNumber <= toBlock,
+      )
+      .map((l) => ({
+        digest: l.topics[1],
+        txHash: l.transactionHash,
+        blockNumber: l.blockNumber,
+        blockHash: l.blockHash,
+      }));
   }
 }
