@@ -281,6 +281,29 @@ describe(`relayer API (fastify inject, fake chain, ${testBackend()} store)`, () 
       expect(again.json()).to.deep.equal({ digest: intent.digest, status: "accepted" });
     });
 
+    it("answers a resubmitted intent with its status when the hub cannot be read or its window is closing", async () => {
+      // Valid for 31.5 s: accepted now (30 s of validity needed), too close to expiry 2 s later.
+      const validBefore = BigInt(Math.ceil(Date.now() / 1000) + 31);
+      const intent = signed({ validBefore });
+      expect((await submit(intent)).statusCode).to.equal(202);
+      world.hub.down = true;
+      try {
+        const again = await submit(intent);
+        expect(again.json()).to.deep.equal({ digest: intent.digest, status: "accepted" });
+        expect(again.statusCode).to.equal(202);
+        const unknown = await submit(signed());
+        expect(unknown.json().code).to.equal("chain_unavailable");
+      } finally {
+        world.hub.down = false;
+      }
+      while (BigInt(Math.floor(Date.now() / 1000)) + 30n < validBefore) await new Promise((r) => setTimeout(r, 100));
+      const late = await submit(intent);
+      expect(late.json()).to.deep.equal({ digest: intent.digest, status: "accepted" });
+      expect(late.statusCode).to.equal(202);
+      const lateUnknown = await submit(signed({ validBefore }));
+      expect(lateUnknown.json().code).to.equal("expired");
+    });
+
     it("accepts an ERC-1271 wallet's signature through the verifier", async () => {
       const wallet = randomAddress();
       const owner = randomAddress();
@@ -534,6 +557,23 @@ describe(`relayer API (fastify inject, fake chain, ${testBackend()} store)`, () 
       expect((await post("/v1/escrows/releases", body)).json().digest).to.equal(digest);
       const status = await app.inject({ method: "GET", url: `/v1/escrows/releases/${digest}` });
       expect(status.json()).to.deep.include({ status: "accepted", id: "1" });
+    });
+
+    it("answers a resubmitted release with its record while the escrow cannot be read", async () => {
+      const { body, digest } = release(5n, 600n);
+      expect((await post("/v1/escrows/releases", body)).statusCode).to.equal(202);
+      const read = world.escrow.getEscrow;
+      world.escrow.getEscrow = async () => {
+        throw new Error("fetch failed");
+      };
+      try {
+        const again = await post("/v1/escrows/releases", body);
+        expect(again.statusCode).to.equal(202);
+        expect(again.json()).to.deep.include({ digest, status: "accepted" });
+        expect((await post("/v1/escrows/releases", release(6n, 600n).body)).json().code).to.equal("chain_unavailable");
+      } finally {
+        world.escrow.getEscrow = read;
+      }
     });
 
     it("rejects an unknown escrow, a signature not by the payer, and a release of nothing", async () => {

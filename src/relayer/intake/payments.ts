@@ -99,13 +99,21 @@ export class PaymentIntake {
     if (payee === ZERO_ADDRESS || payee === this.o.hub.toLowerCase()) {
       throw new RelayerError("invalid_recipient", `payee ${payment.to} cannot receive on the hub`);
     }
+    // A resubmission of an intent accepted earlier is answered with its status even when it
+    // would no longer be accepted now (too close to expiry, the node unreachable).
     if (payment.validAfter > now) {
-      throw new RelayerError("not_yet_valid", `valid only after ${payment.validAfter} (now ${now})`);
+      return this.#knownOr(
+        digest,
+        new RelayerError("not_yet_valid", `valid only after ${payment.validAfter} (now ${now})`),
+      );
     }
     if (payment.validBefore <= now + BigInt(this.o.minValiditySeconds)) {
-      throw new RelayerError(
-        "expired",
-        `validBefore ${payment.validBefore} leaves less than ${this.o.minValiditySeconds}s to settle (now ${now})`,
+      return this.#knownOr(
+        digest,
+        new RelayerError(
+          "expired",
+          `validBefore ${payment.validBefore} leaves less than ${this.o.minValiditySeconds}s to settle (now ${now})`,
+        ),
       );
     }
     await this.#checkSignature(digest, payment, signature);
@@ -119,7 +127,7 @@ export class PaymentIntake {
       ]);
     } catch (error) {
       this.o.logger.warn({ err: error, intentDigest: digest }, "hub read failed during validation");
-      throw new RelayerError("chain_unavailable", "the hub could not be read; retry later");
+      return this.#knownOr(digest, new RelayerError("chain_unavailable", "the hub could not be read; retry later"));
     }
     if (nonceUsed)
       return this.#knownOr(digest, new RelayerError("nonce_used", `nonce ${payment.nonce} is used on-chain`));
@@ -177,10 +185,17 @@ export class PaymentIntake {
 
   /**
    * A request that would be refused may be a resubmission of an intent already accepted (its
-   * nonce is then used by itself, its amount reserved by itself): answer with its status.
+   * nonce is then used by itself, its amount reserved by itself, its window maybe closing):
+   * answer with its status.
    */
   async #knownOr(digest: Hex, error: RelayerError): Promise<AcceptedPayment> {
-    const known = await this.o.store.getIntent(digest);
+    let known: Awaited<ReturnType<Store["getIntent"]>>;
+    try {
+      known = await this.o.store.getIntent(digest);
+    } catch (storeError) {
+      this.o.logger.error({ err: storeError, intentDigest: digest }, "store read failed");
+      throw new RelayerError("store_unavailable", "the store could not be read; retry later");
+    }
     if (known === null) throw error;
     this.o.metrics.duplicates.inc();
     return { digest, status: known.status, duplicate: true };

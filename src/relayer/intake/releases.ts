@@ -42,15 +42,20 @@ export class ReleaseIntake {
     this.o.gate.check();
     const digest = this.o.signing.hashRelease({ domain: this.domain, release });
     const now = this.o.time.seconds();
+    // A resubmission of a release accepted earlier is answered with its record even when it
+    // would no longer be accepted now (too close to its deadline, the node unreachable).
     if (release.deadline <= now + BigInt(this.o.minValiditySeconds)) {
-      throw new RelayerError("expired", `deadline ${release.deadline} leaves too little time to relay (now ${now})`);
+      return this.#knownOr(
+        digest,
+        new RelayerError("expired", `deadline ${release.deadline} leaves too little time to relay (now ${now})`),
+      );
     }
     let escrow: EscrowView | null;
     try {
       escrow = await this.o.escrow.getEscrow(release.id);
     } catch (error) {
       this.o.logger.warn({ err: error, releaseDigest: digest }, "escrow read failed");
-      throw new RelayerError("chain_unavailable", "the escrow could not be read; retry later");
+      return this.#knownOr(digest, new RelayerError("chain_unavailable", "the escrow could not be read; retry later"));
     }
     if (escrow === null) throw new RelayerError("unknown_escrow", `no escrow ${release.id}`);
     const signer = this.o.signing.recoverDigestSigner(digest, signature);
@@ -82,5 +87,17 @@ export class ReleaseIntake {
     });
     if (inserted) this.o.logger.info({ releaseDigest: digest, escrowId: release.id.toString() }, "release accepted");
     return record;
+  }
+
+  async #knownOr(digest: Hex, error: RelayerError): Promise<ReleaseRecord> {
+    let known: ReleaseRecord | null;
+    try {
+      known = await this.o.store.getRelease(digest);
+    } catch (storeError) {
+      this.o.logger.error({ err: storeError, releaseDigest: digest }, "store read failed");
+      throw new RelayerError("store_unavailable", "the store could not be read; retry later");
+    }
+    if (known === null) throw error;
+    return known;
   }
 }
