@@ -133,7 +133,10 @@ export class RelayerService {
       maxAttempts: config.maxAttempts,
     });
     if (ports.hub) {
-      this.reader = new HubReader(ports.hub, { balanceTtlMs: config.balanceCacheMs });
+      this.reader = new HubReader(ports.hub, {
+        balanceTtlMs: config.balanceCacheMs,
+        headBlock: () => this.txManager.head,
+      });
       this.payments = new PaymentIntake({
         hub: ports.hub.address,
         chainId: o.chainId,

@@ -68,7 +68,7 @@ describe("batcher (fake chain and hub)", () => {
       chain,
       store: temp.store,
       txManager,
-      reader: new HubReader(hub, { balanceTtlMs: 0 }),
+      reader: new HubReader(hub, { balanceTtlMs: 0, headBlock: () => txManager.head }),
       gate,
       time,
       metrics,
@@ -87,7 +87,14 @@ describe("batcher (fake chain and hub)", () => {
     if (fund) for (const p of payments) hub.deposit(p.from, p.token, p.amount + p.fee);
     const rows = payments.map((p) => {
       const digest = fakeSigning.hashPayment({ domain: hub.domain, payment: p });
-      return { digest, hub: hub.address, payment: p, signature: fakeSign(p.from, digest), balance: 10n ** 30n };
+      return {
+        digest,
+        hub: hub.address,
+        payment: p,
+        signature: fakeSign(p.from, digest),
+        balance: 10n ** 30n,
+        balanceBlock: txManager.head,
+      };
     });
     await temp.store.insertIntents(rows);
     return rows.map((r) => r.digest);

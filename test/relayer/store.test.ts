@@ -18,8 +18,15 @@ const NOW = BigInt(Math.floor(Date.now() / 1000));
 const TX: Hex = `0x${"ab".repeat(32)}`;
 const BLOCK_HASH: Hex = `0x${"cd".repeat(32)}`;
 
-function intent(overrides: Partial<NewIntent["payment"]> = {}, balance = 1_000_000n): NewIntent {
-  return { digest: randomDigest(), hub: HUB, payment: payment(overrides), signature: "0x1234", balance };
+/** A block after every settlement these tests record: a balance read there shows all their debits. */
+const AFTER_ALL = 2n ** 62n;
+
+function intent(
+  overrides: Partial<NewIntent["payment"]> = {},
+  balance = 1_000_000n,
+  balanceBlock = AFTER_ALL,
+): NewIntent {
+  return { digest: randomDigest(), hub: HUB, payment: payment(overrides), signature: "0x1234", balance, balanceBlock };
 }
 
 describe(`relayer store (${testBackend()})`, () => {
@@ -185,6 +192,67 @@ describe(`relayer store (${testBackend()})`, () => {
       expect(afterReorg[0].reserved).to.equal(2_020n);
       expect(await temp.store.reservationMismatches()).to.deep.equal([]);
       expect(await temp.store.countMismatches()).to.deep.equal([]);
+    });
+
+    /** Claims, batches and settles `settled` at `blockNumber` (one transaction of SENDER). */
+    async function settleAt(settled: NewIntent[], blockNumber: bigint): Promise<void> {
+      await temp.store.claimIntents({
+        hub: HUB,
+        token: TOKEN,
+        owner: SENDER.toLowerCase(),
+        limit: 1_000,
+        leaseMs: 60_000,
+        nowSeconds: NOW,
+      });
+      const { batchId } = await temp.store.createBatch({
+        kind: "settle",
+        contract: HUB,
+        token: TOKEN,
+        sender: SENDER,
+        items: settled.map((i) => i.digest),
+      });
+      await temp.store.releaseClaims(SENDER.toLowerCase());
+      await temp.store.applyPaymentResults({
+        batchId,
+        txHash: TX,
+        blockNumber,
+        blockHash: BLOCK_HASH,
+        settled: settled.map((i) => i.digest),
+        settledElsewhere: [],
+        failed: [],
+        requeued: [],
+      });
+    }
+
+    // Invariant: an intent is accepted only if the payer's balance, as of the block the read
+    // reflects, covers it plus every open intent plus every intent settled after that block
+    // (debited on-chain, no longer reserved, perhaps not in the read).
+    it("counts the payer's intents settled after the block its balance was read at as still reserved", async () => {
+      const payer = randomAddress();
+      const a = intent({ from: payer }, 2_000n, 9n); // 1,000 + 10
+      await temp.store.insertIntents([a]);
+      await settleAt([a], 10n); // on-chain the payer now holds 990
+      // A read from block 9 (a cached one, or one made while the settlement was being applied)
+      // still shows 2,000: the settled 1,010 counts against it.
+      const [stale] = await temp.store.insertIntents([intent({ from: payer }, 2_000n, 9n)]);
+      expect(stale).to.deep.include({ result: "insufficient_balance", reserved: 1_010n });
+      const [small] = await temp.store.insertIntents([intent({ from: payer, amount: 500n }, 2_000n, 9n)]);
+      expect(small.result).to.equal("inserted"); // 1,010 + 510 of 2,000: the 990 left cover 510
+      // A read from block 10 shows the debit itself: nothing more is counted.
+      const [fresh] = await temp.store.insertIntents([intent({ from: payer, amount: 480n }, 990n, 10n)]);
+      expect(fresh).to.deep.include({ result: "insufficient_balance", reserved: 510n });
+      const [fits] = await temp.store.insertIntents([intent({ from: payer, amount: 470n }, 990n, 10n)]);
+      expect(fits.result).to.equal("inserted"); // 510 + 480 = 990
+    });
+
+    it("refuses an intent whose nonce a live intent holds before reserving anything for it", async () => {
+      const payer = randomAddress();
+      const held = intent({ from: payer, nonce: 7n }, 2_000n);
+      await temp.store.insertIntents([held]);
+      const rival = intent({ from: payer, nonce: 7n }, 2_000n);
+      const next = intent({ from: payer, nonce: 8n, amount: 900n }, 2_000n);
+      const results = await temp.store.insertIntents([rival, next]);
+      expect(results.map((r) => r.result)).to.deep.equal(["nonce_conflict", "inserted"]); // 1,010 + 910 of 2,000
     });
 
     it("never deadlocks when two instances insert and settle intents of the same payers at once", async () => {

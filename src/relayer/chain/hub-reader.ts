@@ -7,22 +7,39 @@ type Read = { kind: "balance"; account: Address; token: Address } | { kind: "non
 const balanceKey = (account: Address, token: Address) => `${account.toLowerCase()}:${token.toLowerCase()}`;
 const nonceKey = (owner: Address, nonce: bigint) => `${owner.toLowerCase()}:${nonce}`;
 
+/** A hub balance, and a block the read reflects at least: the head known before it was made. */
+export interface BalanceRead {
+  value: bigint;
+  block: bigint;
+}
+
 /**
  * The hub reads behind the acceptance checks, without a call per request: concurrent reads are
  * coalesced into one `readState` call (each distinct balance read once), a balance is served
  * from cache for `balanceTtlMs`, and a nonce known to be used is remembered for good (nonces
  * never become unused). `invalidate` drops a cached balance when the relayer learns that it
  * changed (its own settlements); a read that was in flight across an invalidation is not cached.
+ * Each balance comes with the block it reflects at least (`headBlock()` when the read was
+ * sent), which the store needs to count settlements the balance may not show yet.
  */
 export class HubReader {
-  readonly #balances = new Map<string, { value: bigint; atMs: number }>();
+  readonly #balances = new Map<string, BalanceRead & { atMs: number }>();
   readonly #generation = new Map<string, number>();
+  /** Bumped whenever `#generation` is emptied, so that a read in flight then is not cached. */
+  #epoch = 0;
   readonly #usedNonces = new Set<string>();
-  readonly #batcher: MicroBatcher<Read, bigint | boolean>;
+  readonly #batcher: MicroBatcher<Read, BalanceRead | boolean>;
 
   constructor(
     private readonly hub: HubPort,
-    private readonly options: { balanceTtlMs: number; nowMs?: () => number; maxBatch?: number; concurrency?: number },
+    private readonly options: {
+      balanceTtlMs: number;
+      /** The latest block the relayer knows the node has (a read made afterwards reflects it). */
+      headBlock: () => bigint;
+      nowMs?: () => number;
+      maxBatch?: number;
+      concurrency?: number;
+    },
   ) {
     this.#batcher = new MicroBatcher((reads) => this.#flush(reads), {
       maxSize: options.maxBatch ?? 500,
@@ -34,10 +51,12 @@ export class HubReader {
     return (this.options.nowMs ?? Date.now)();
   }
 
-  async balanceOf(account: Address, token: Address): Promise<bigint> {
+  async balanceOf(account: Address, token: Address): Promise<BalanceRead> {
     const cached = this.#balances.get(balanceKey(account, token));
-    if (cached !== undefined && this.#now() - cached.atMs < this.options.balanceTtlMs) return cached.value;
-    return (await this.#batcher.push({ kind: "balance", account, token })) as bigint;
+    if (cached !== undefined && this.#now() - cached.atMs < this.options.balanceTtlMs) {
+      return { value: cached.value, block: cached.block };
+    }
+    return (await this.#batcher.push({ kind: "balance", account, token })) as BalanceRead;
   }
 
   async nonceUsed(owner: Address, nonce: bigint): Promise<boolean> {
@@ -49,6 +68,10 @@ export class HubReader {
   invalidate(account: Address, token: Address): void {
     const key = balanceKey(account, token);
     this.#balances.delete(key);
+    if (this.#generation.size >= 100_000) {
+      this.#generation.clear();
+      this.#epoch++;
+    }
     this.#generation.set(key, (this.#generation.get(key) ?? 0) + 1);
   }
 
@@ -58,7 +81,9 @@ export class HubReader {
     this.#usedNonces.add(nonceKey(owner, nonce));
   }
 
-  async #flush(reads: Read[]): Promise<(bigint | boolean)[]> {
+  async #flush(reads: Read[]): Promise<(BalanceRead | boolean)[]> {
+    const block = this.options.headBlock();
+    const epoch = this.#epoch;
     const balanceIndex = new Map<string, number>();
     const balances: { account: Address; token: Address }[] = [];
     const nonces: { owner: Address; nonce: bigint }[] = [];
@@ -76,15 +101,15 @@ export class HubReader {
     const state = await this.hub.readState({ balances, nonces });
     const at = this.#now();
     for (const [key, index] of balanceIndex) {
-      if ((this.#generation.get(key) ?? 0) === generations.get(key)) {
-        this.#balances.set(key, { value: state.balances[index], atMs: at });
+      if (this.#epoch === epoch && (this.#generation.get(key) ?? 0) === generations.get(key)) {
+        this.#balances.set(key, { value: state.balances[index], block, atMs: at });
       }
     }
     if (this.#balances.size > 100_000) this.#balances.clear();
     let nonceIndex = 0;
     return reads.map((read) => {
       if (read.kind === "balance") {
-        return state.balances[balanceIndex.get(balanceKey(read.account, read.token)) as number];
+        return { value: state.balances[balanceIndex.get(balanceKey(read.account, read.token)) as number], block };
       }
       const used = state.noncesUsed[nonceIndex++];
       if (used) this.markNonceUsed(read.owner, read.nonce);

@@ -140,6 +140,7 @@ export class TxManager {
    * when a block is watched that was not part of that check.
    */
   #reorgCheckedAt: Hex | undefined;
+  #head = 0n;
   #nextNonce = 0;
   #gapSinceMs: number | undefined;
   #lastHeartbeatMs = Number.NEGATIVE_INFINITY;
@@ -198,6 +199,14 @@ export class TxManager {
   }
 
   /** Transactions sent and not yet confirmed. */
+  /**
+   * The highest block number the node has reported (at start and at each tick): a read sent to
+   * the node afterwards reflects at least this block.
+   */
+  get head(): bigint {
+    return this.#head;
+  }
+
   get inflight(): number {
     return this.#tracked.size;
   }
@@ -217,6 +226,7 @@ export class TxManager {
       this.#nextNonce = Math.max(this.#nextNonce, tx.nonce + 1);
     }
     const head = await this.o.chain.getBlockNumber();
+    this.#head = head;
     const from = head > BigInt(this.o.reorgWindow) ? head - BigInt(this.o.reorgWindow) : 0n;
     for (const batch of await this.o.store.confirmedBatchesSince(this.sender, from)) {
       if (batch.status !== "confirmed" || batch.blockNumber === null || batch.blockHash === null) continue;
@@ -339,6 +349,7 @@ export class TxManager {
     const confirmedCount = await chain.getTransactionCount("latest");
     const headBlock = await chain.getHead();
     const head = headBlock.number;
+    if (head > this.#head) this.#head = head;
     this.o.time.observeBlock(headBlock.timestamp);
     if (now - this.#blockGasLimitReadAtMs >= BLOCK_GAS_LIMIT_REFRESH_MS) await this.#readBlockGasLimit(now);
     // Nonces below the chain's count are spent, whoever spent them.

@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import type { Address, Hex } from "viem";
-import type { HubReader } from "../chain/hub-reader.js";
+import type { BalanceRead, HubReader } from "../chain/hub-reader.js";
 import type { DeploymentDomain, Payment, SignatureVerifier, SigningPort } from "../chain/ports.js";
 import { RelayerError } from "../errors.js";
 import type { RelayerMetrics } from "../metrics.js";
@@ -48,8 +48,9 @@ export interface AcceptedPayment {
  * (synchronous ECDSA recovery; ERC-1271 through a call only when that fails), the payer's
  * nonce on-chain and its hub balance (reads coalesced across concurrent requests). The
  * reservation check — balance ≥ amount + fee + what the payer's accepted, unsettled intents
- * reserve — runs in the store, in the same transaction as the insert and under a per-payer
- * lock, so no interleaving of requests (or of instances) can over-reserve a payer. Inserts are
+ * reserve + what its intents settled in blocks after the one the balance read reflects — runs
+ * in the store, in the same transaction as the insert and under a per-payer lock, so no
+ * interleaving of requests, settlements (or instances) can over-reserve a payer. Inserts are
  * group-committed: one transaction per batch of concurrent requests, not one per request.
  */
 export class PaymentIntake {
@@ -118,7 +119,7 @@ export class PaymentIntake {
     }
     await this.#checkSignature(digest, payment, signature);
 
-    let balance: bigint;
+    let balance: BalanceRead;
     let nonceUsed: boolean;
     try {
       [balance, nonceUsed] = await Promise.all([
@@ -131,19 +132,26 @@ export class PaymentIntake {
     }
     if (nonceUsed)
       return this.#knownOr(digest, new RelayerError("nonce_used", `nonce ${payment.nonce} is used on-chain`));
-    if (balance < payment.amount + payment.fee) {
+    if (balance.value < payment.amount + payment.fee) {
       return this.#knownOr(
         digest,
         new RelayerError(
           "insufficient_balance",
-          `hub balance ${balance} < amount + fee ${payment.amount + payment.fee}`,
+          `hub balance ${balance.value} < amount + fee ${payment.amount + payment.fee}`,
         ),
       );
     }
 
     let result: InsertIntentResult;
     try {
-      result = await this.#writer.push({ digest, hub: this.o.hub, payment, signature, balance });
+      result = await this.#writer.push({
+        digest,
+        hub: this.o.hub,
+        payment,
+        signature,
+        balance: balance.value,
+        balanceBlock: balance.block,
+      });
     } catch (error) {
       this.o.logger.error({ err: error, intentDigest: digest }, "store write failed");
       throw new RelayerError("store_unavailable", "the intent could not be stored; nothing was accepted");
@@ -165,7 +173,7 @@ export class PaymentIntake {
       case "insufficient_balance":
         throw new RelayerError(
           "insufficient_balance",
-          `hub balance ${balance} < amount + fee ${payment.amount + payment.fee} + reserved ${result.reserved}`,
+          `hub balance ${balance.value} < amount + fee ${payment.amount + payment.fee} + reserved ${result.reserved}`,
         );
     }
   }

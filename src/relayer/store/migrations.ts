@@ -458,4 +458,112 @@ CREATE TABLE relayer_senders (
 ALTER TABLE batches ADD COLUMN adopted_by text, ADD COLUMN adopted_at timestamptz;
 `,
   },
+  {
+    version: 7,
+    name: "acceptance counts settlements the balance read may not reflect; live nonces refused before reserving",
+    sql: `
+-- A balance read from the hub reflects the chain up to some block. An intent of the payer
+-- settled after that block (and already recorded settled) is debited on-chain but no longer
+-- reserved: the read does not show the debit, the reservation no longer holds the amount, and
+-- without it the payer could be over-reserved by it (a cached read, or one made just before a
+-- settlement was applied, or by another instance). accept_intents now takes, per intent, the
+-- block its balance read reflects at least, and counts the payer's intents settled after it as
+-- reserved. The index keeps that lookup to the payer's few recent settlements.
+CREATE INDEX payment_intents_settled ON payment_intents (hub, payer, token, block_number) WHERE status = 'settled';
+
+-- Also: an intent whose nonce a live intent of the payer holds is a conflict before anything is
+-- reserved for it (it reserved its amount before, until the insert skipped it, and could make a
+-- later intent of the same call be refused).
+DROP FUNCTION accept_intents(text, text[], text[], text[], text[], numeric[], numeric[], numeric[], numeric[],
+                             numeric[], text[], text[], numeric[]);
+CREATE FUNCTION accept_intents(
+  p_hub text, p_digest text[], p_payer text[], p_payee text[], p_token text[], p_amount numeric[],
+  p_fee numeric[], p_nonce numeric[], p_valid_after numeric[], p_valid_before numeric[], p_ref text[],
+  p_signature text[], p_balance numeric[], p_balance_block numeric[]
+) RETURNS TABLE (result text, status text, reserved numeric) LANGUAGE plpgsql AS $$
+DECLARE
+  n integer := cardinality(p_digest);
+  lock_keys text[];
+  known text[];
+  key_of integer[];
+  nonce_of integer[];
+  digest_of integer[];
+  reserved_before numeric[];
+  settled_after numeric[];
+  nonce_live boolean[];
+  key_reserved numeric[] := '{}';
+  nonce_taken boolean[] := '{}';
+  digest_taken boolean[] := '{}';
+  outcome text[] := '{}';
+  known_status text[] := '{}';
+  refused_at numeric[] := '{}';
+  inserted text[];
+BEGIN
+  IF n IS NULL OR n = 0 THEN RETURN; END IF;
+  SELECT array_agg(k ORDER BY k COLLATE "C") INTO lock_keys
+  FROM (SELECT DISTINCT payer || ':' || token AS k FROM unnest(p_payer, p_token) AS x(payer, token)) keys;
+  PERFORM count(pg_advisory_xact_lock(hashtextextended(p_hub || ':' || k, 0))) FROM unnest(lock_keys) AS k;
+
+  SELECT array_agg(s.known ORDER BY s.i), array_agg(s.k ORDER BY s.i), array_agg(s.nk ORDER BY s.i),
+         array_agg(s.dk ORDER BY s.i), array_agg(s.res ORDER BY s.i), array_agg(s.settled ORDER BY s.i),
+         array_agg(s.live ORDER BY s.i)
+  INTO known, key_of, nonce_of, digest_of, reserved_before, settled_after, nonce_live
+  FROM (
+    SELECT x.i, p.status AS known,
+           dense_rank() OVER (ORDER BY x.payer, x.token) AS k,
+           dense_rank() OVER (ORDER BY x.payer, x.nonce) AS nk,
+           dense_rank() OVER (ORDER BY x.d) AS dk,
+           coalesce(r.reserved, 0) AS res,
+           coalesce((SELECT sum(q.amount + q.fee) FROM payment_intents q
+                     WHERE q.hub = p_hub AND q.payer = x.payer AND q.token = x.token
+                       AND q.status = 'settled' AND q.block_number > x.bb), 0) AS settled,
+           EXISTS (SELECT 1 FROM payment_intents held
+                   WHERE held.hub = p_hub AND held.payer = x.payer AND held.nonce = x.nonce
+                     AND held.status <> 'failed' AND held.digest <> x.d) AS live
+    FROM unnest(p_digest, p_payer, p_token, p_nonce, p_balance_block)
+         WITH ORDINALITY AS x(d, payer, token, nonce, bb, i)
+    LEFT JOIN payment_intents p ON p.digest = x.d
+    LEFT JOIN reservations r ON r.hub = p_hub AND r.payer = x.payer AND r.token = x.token
+  ) s;
+
+  FOR i IN 1..n LOOP
+    IF key_reserved[key_of[i]] IS NULL THEN key_reserved[key_of[i]] := reserved_before[i]; END IF;
+    IF known[i] IS NOT NULL OR coalesce(digest_taken[digest_of[i]], false) THEN
+      outcome[i] := 'duplicate';
+      known_status[i] := coalesce(known[i], 'accepted');
+    ELSIF nonce_live[i] OR coalesce(nonce_taken[nonce_of[i]], false) THEN
+      outcome[i] := 'nonce_conflict';
+    ELSIF key_reserved[key_of[i]] + settled_after[i] + p_amount[i] + p_fee[i] > p_balance[i] THEN
+      outcome[i] := 'insufficient_balance';
+      refused_at[i] := key_reserved[key_of[i]] + settled_after[i];
+    ELSE
+      outcome[i] := 'inserted';
+      key_reserved[key_of[i]] := key_reserved[key_of[i]] + p_amount[i] + p_fee[i];
+      nonce_taken[nonce_of[i]] := true;
+      digest_taken[digest_of[i]] := true;
+    END IF;
+  END LOOP;
+
+  WITH ins AS (
+    INSERT INTO payment_intents
+      (digest, hub, payer, payee, token, amount, fee, nonce, valid_after, valid_before, ref, signature, status)
+    SELECT x.d, p_hub, x.p, x.e, x.t, x.a, x.f, x.n, x.va, x.vb, x.r, x.s, 'accepted'
+    FROM unnest(p_digest, p_payer, p_payee, p_token, p_amount, p_fee, p_nonce, p_valid_after, p_valid_before,
+                p_ref, p_signature) WITH ORDINALITY AS x(d, p, e, t, a, f, n, va, vb, r, s, i)
+    WHERE outcome[x.i] = 'inserted'
+    ORDER BY x.i
+    ON CONFLICT DO NOTHING
+    RETURNING digest)
+  SELECT array_agg(digest) INTO inserted FROM ins;
+
+  RETURN QUERY
+    SELECT CASE WHEN outcome[x.i] = 'inserted' AND ins.digest IS NULL THEN 'nonce_conflict' ELSE outcome[x.i] END,
+           known_status[x.i], refused_at[x.i]
+    FROM unnest(p_digest) WITH ORDINALITY AS x(d, i)
+    LEFT JOIN unnest(coalesce(inserted, '{}')) AS ins(digest) ON ins.digest = x.d
+    ORDER BY x.i;
+END
+$$;
+`,
+  },
 ];

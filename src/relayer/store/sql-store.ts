@@ -342,10 +342,11 @@ export class SqlStore implements Store {
     if (intents.length === 0) return [];
     const hub = lower(intents[0].hub);
     if (intents.some((i) => lower(i.hub) !== hub)) throw new Error("insertIntents: one hub per call");
-    // One call, its own transaction: the locks, the checks and the insert (migration 4).
+    // One call, its own transaction: the locks, the checks and the insert (migrations 4 and 7).
     const rows = await this.db.query<{ result: InsertIntentResult["result"]; status: string | null; reserved: Num }>(
       `SELECT * FROM accept_intents($1, $2::text[], $3::text[], $4::text[], $5::text[], $6::numeric[], $7::numeric[],
-                                    $8::numeric[], $9::numeric[], $10::numeric[], $11::text[], $12::text[], $13::numeric[])`,
+                                    $8::numeric[], $9::numeric[], $10::numeric[], $11::text[], $12::text[], $13::numeric[],
+                                    $14::numeric[])`,
       [
         hub,
         intents.map((i) => lower(i.digest)),
@@ -360,6 +361,7 @@ export class SqlStore implements Store {
         intents.map((i) => lower(i.payment.ref)),
         intents.map((i) => lower(i.signature)),
         intents.map((i) => i.balance.toString()),
+        intents.map((i) => i.balanceBlock.toString()),
       ],
     );
     if (rows.length !== intents.length) throw new Error(`accept_intents answered ${rows.length} of ${intents.length}`);

@@ -35,6 +35,12 @@ export interface NewIntent {
   signature: Hex;
   /** The payer's on-chain hub balance of `payment.token` when validated. */
   balance: bigint;
+  /**
+   * A block the balance read reflects at least (the head known before it was read). The
+   * payer's intents recorded settled in later blocks count against the balance as if still
+   * reserved: their debit may be missing from it.
+   */
+  balanceBlock: bigint;
 }
 
 export type InsertIntentResult =
