@@ -468,8 +468,50 @@ ALTER TABLE batches ADD COLUMN adopted_by text, ADD COLUMN adopted_at timestampt
 -- without it the payer could be over-reserved by it (a cached read, or one made just before a
 -- settlement was applied, or by another instance). accept_intents now takes, per intent, the
 -- block its balance read reflects at least, and counts the payer's intents settled after it as
--- reserved. The index keeps that lookup to the payer's few recent settlements.
-CREATE INDEX payment_intents_settled ON payment_intents (hub, payer, token, block_number) WHERE status = 'settled';
+-- reserved. Each reservation row keeps the latest block in which an intent of its key was
+-- recorded settled (never lowered: a reorg only makes the count find fewer), so the payer's
+-- settled intents are summed only when one is newer than the read, which is rare: most reads
+-- are made after the payer's latest settlement was recorded.
+ALTER TABLE reservations ADD COLUMN settled_block bigint NOT NULL DEFAULT 0;
+UPDATE reservations r SET settled_block = s.block
+  FROM (SELECT hub, payer, token, max(block_number) AS block FROM payment_intents
+        WHERE status = 'settled' GROUP BY hub, payer, token) s
+  WHERE r.hub = s.hub AND r.payer = s.payer AND r.token = s.token;
+
+CREATE OR REPLACE FUNCTION reserve_updated() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  -- One join of the transition tables for both tables; most updates (claims) change no status.
+  WITH changed AS (
+    SELECT n.hub, n.payer, n.token, n.status AS now_status, o.status AS was_status,
+           n.amount + n.fee AS now_value, o.amount + o.fee AS was_value, n.block_number
+    FROM updated n JOIN previous o USING (digest)
+    WHERE n.status <> o.status
+  ), reserved AS (
+    INSERT INTO reservations AS r (hub, payer, token, reserved, intents, settled_block)
+      SELECT hub, payer, token,
+             sum(CASE WHEN now_status IN ('accepted', 'submitted') THEN now_value ELSE 0 END
+               - CASE WHEN was_status IN ('accepted', 'submitted') THEN was_value ELSE 0 END),
+             sum(CASE WHEN now_status IN ('accepted', 'submitted') THEN 1 ELSE 0 END
+               - CASE WHEN was_status IN ('accepted', 'submitted') THEN 1 ELSE 0 END)::integer,
+             coalesce(max(CASE WHEN now_status = 'settled' THEN block_number END), 0)
+      FROM changed
+      WHERE (now_status IN ('accepted', 'submitted')) <> (was_status IN ('accepted', 'submitted'))
+      GROUP BY hub, payer, token
+      ORDER BY hub, payer, token
+      ON CONFLICT (hub, payer, token)
+      DO UPDATE SET reserved = r.reserved + EXCLUDED.reserved, intents = r.intents + EXCLUDED.intents,
+                    settled_block = greatest(r.settled_block, EXCLUDED.settled_block)
+  )
+  INSERT INTO intent_counts AS c (hub, status, backend, n)
+    SELECT hub, status, pg_backend_pid(), sum(d) FROM (
+      SELECT hub, now_status AS status, 1 AS d FROM changed
+      UNION ALL
+      SELECT hub, was_status, -1 FROM changed) x
+    GROUP BY hub, status
+    ON CONFLICT (hub, status, backend) DO UPDATE SET n = c.n + EXCLUDED.n;
+  RETURN NULL;
+END
+$$;
 
 -- Also: an intent whose nonce a live intent of the payer holds is a conflict before anything is
 -- reserved for it (it reserved its amount before, until the insert skipped it, and could make a
@@ -514,9 +556,11 @@ BEGIN
            dense_rank() OVER (ORDER BY x.payer, x.nonce) AS nk,
            dense_rank() OVER (ORDER BY x.d) AS dk,
            coalesce(r.reserved, 0) AS res,
-           coalesce((SELECT sum(q.amount + q.fee) FROM payment_intents q
-                     WHERE q.hub = p_hub AND q.payer = x.payer AND q.token = x.token
-                       AND q.status = 'settled' AND q.block_number > x.bb), 0) AS settled,
+           CASE WHEN r.settled_block > x.bb THEN
+             (SELECT coalesce(sum(q.amount + q.fee), 0) FROM payment_intents q
+              WHERE q.hub = p_hub AND q.payer = x.payer AND q.token = x.token
+                AND q.status = 'settled' AND q.block_number > x.bb)
+           ELSE 0 END AS settled,
            EXISTS (SELECT 1 FROM payment_intents held
                    WHERE held.hub = p_hub AND held.payer = x.payer AND held.nonce = x.nonce
                      AND held.status <> 'failed' AND held.digest <> x.d) AS live
