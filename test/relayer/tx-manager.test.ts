@@ -283,6 +283,23 @@ describe("transaction manager (fake chain)", () => {
     expect(record).to.equal(undefined); // the handler, not the manager, finishes batches it owns
   });
 
+  it("keeps a replacement the node took without answering, and confirms it when it is mined", async () => {
+    const m = manager();
+    await m.start();
+    const tx = await send(m);
+    chain.baseFeePerGas = parseGwei("2.5"); // above the first attempt's cap of 2.1 gwei
+    clock += 10_000;
+    chain.loseAnswers = true; // the node takes the replacement; its answer times out
+    await m.tick();
+    chain.loseAnswers = false;
+    expect(tx.attempts).to.have.length(2);
+    chain.mine();
+    await m.tick();
+    await m.tick();
+    expect(recorder.abandoned).to.deep.equal([]);
+    expect(recorder.confirmed.map((c) => c.receipt.transactionHash)).to.deep.equal([tx.attempts[1].hash]);
+  });
+
   it("keeps waiting without replacing when the fee cap is reached", async () => {
     const m = manager();
     await m.start();

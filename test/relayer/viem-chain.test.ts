@@ -19,7 +19,7 @@ import { privateKeyToAccount } from "viem/accounts";
 import { type LocalChain as Anvil, freePort, startAnvil as startLocalChain } from "../../scripts/lib/anvil.js";
 import { hashPayment, settlementHubAbi, signPayment } from "../../src/client/index.js";
 import { ClientHubPort } from "../../src/relayer/chain/client-adapters.js";
-import { CallRevertedError } from "../../src/relayer/chain/ports.js";
+import { CallRevertedError, NodeUnreachableError } from "../../src/relayer/chain/ports.js";
 import { TxManager } from "../../src/relayer/chain/tx-manager.js";
 import { createRelayerPublicClient, ViemChain } from "../../src/relayer/chain/viem-chain.js";
 import { RelayerMetrics } from "../../src/relayer/metrics.js";
@@ -66,6 +66,21 @@ describe("ViemChain (anvil)", () => {
     const callError = await port.call({ to: chain.hub, data: withdraw(), gas: 200_000n }).catch((e: unknown) => e);
     expect(callError).to.be.instanceOf(Error);
     expect(callError).not.to.be.instanceOf(CallRevertedError);
+    // A broadcast without an answer says so (the node may have the transaction or not).
+    const signed = await port.signTransaction({
+      to: chain.hub,
+      data: withdraw(),
+      nonce: 0,
+      gas: 100_000n,
+      maxFeePerGas: parseGwei("2"),
+      maxPriorityFeePerGas: parseGwei("1"),
+    });
+    expect(await port.sendRawTransaction(signed.raw).catch((e: unknown) => e)).to.be.instanceOf(NodeUnreachableError);
+    // A node that answers with a refusal is not unreachable.
+    const answering = new ViemChain(createRelayerPublicClient(chain.url, 31_337), ANVIL_KEYS[3]);
+    const refused = await answering.sendRawTransaction("0x02c0").catch((e: unknown) => e);
+    expect(refused).to.be.instanceOf(Error);
+    expect(refused).not.to.be.instanceOf(NodeUnreachableError);
   });
 
   it("signs the same transaction bytes as viem, recoverable to the relayer key, with its hash", async () => {

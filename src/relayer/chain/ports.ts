@@ -243,6 +243,10 @@ export interface ChainPort {
    */
   call(args: { to: Address; data: Hex; gas: bigint }): Promise<void>;
   signTransaction(tx: TxRequest): Promise<{ raw: Hex; hash: Hex }>;
+  /**
+   * Broadcasts a signed transaction; throws `NodeUnreachableError` when the node could not be
+   * reached or did not answer (it may have taken the transaction or not).
+   */
   sendRawTransaction(raw: Hex): Promise<Hex>;
   /** Whether the node knows the transaction (mempool or chain). */
   hasTransaction(hash: Hex): Promise<boolean>;
@@ -252,4 +256,9 @@ export interface ChainPort {
 /** The simulated call reverts (as opposed to the node being unreachable). */
 export class CallRevertedError extends Error {
   override readonly name = "CallRevertedError";
+}
+
+/** The node could not be reached or did not answer in time: what it did with a request is unknown. */
+export class NodeUnreachableError extends Error {
+  override readonly name = "NodeUnreachableError";
 }

@@ -4,7 +4,7 @@ import type { RelayerMetrics } from "../metrics.js";
 import type { BatchKind, BatchRecord, Store } from "../store/store.js";
 import type { TimeSource } from "../time.js";
 import { bumpedFees, type Fees, initialFees } from "./fees.js";
-import type { ChainHead, ChainPort, TxReceipt } from "./ports.js";
+import { type ChainHead, type ChainPort, NodeUnreachableError, type TxReceipt } from "./ports.js";
 
 export interface TxManagerOptions {
   chain: ChainPort;
@@ -594,6 +594,12 @@ export class TxManager {
       );
     } catch (error) {
       if (isAlreadyKnown(error)) return;
+      if (error instanceof NodeUnreachableError) {
+        // No answer: the node may have taken it, and it may be the one mined. It stays the
+        // latest attempt: found by its receipt, or sent again if the node does not have it.
+        this.o.logger.warn({ batchId: tx.batchId, txHash: attempt.hash, err: error }, "replacement sent, no answer");
+        return;
+      }
       // Refused (e.g. underpriced): forget this attempt; the previous one is still valid.
       tx.attempts.pop();
       await this.o.store.markAttemptRejected(attempt.hash);

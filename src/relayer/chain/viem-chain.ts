@@ -24,6 +24,7 @@ import {
   type ChainHead,
   type ChainPort,
   type FeeEstimate,
+  NodeUnreachableError,
   type TxReceipt,
   type TxRequest,
 } from "./ports.js";
@@ -184,8 +185,15 @@ export class ViemChain implements ChainPort {
     return { raw, hash: keccakHex(raw) };
   }
 
-  sendRawTransaction(raw: Hex): Promise<Hex> {
-    return this.client.sendRawTransaction({ serializedTransaction: raw });
+  async sendRawTransaction(raw: Hex): Promise<Hex> {
+    try {
+      return await this.client.sendRawTransaction({ serializedTransaction: raw });
+    } catch (error) {
+      if (error instanceof BaseError && unreachable(error)) {
+        throw new NodeUnreachableError(error.shortMessage, { cause: error });
+      }
+      throw error;
+    }
   }
 
   async hasTransaction(hash: Hex): Promise<boolean> {

@@ -15,6 +15,7 @@ import {
   type ChainLog,
   type ChainPort,
   type FeeEstimate,
+  NodeUnreachableError,
   type TxReceipt,
   type TxRequest,
 } from "../../../src/relayer/chain/ports.js";
@@ -70,6 +71,8 @@ export class FakeChain implements ChainPort {
   txFeeCap: bigint | undefined;
   /** How many times `getBlockGasLimit` was asked. */
   gasLimitReads = 0;
+  /** `eth_sendRawTransaction` takes the transaction, then the answer is lost (a timeout). */
+  loseAnswers = false;
   /** How many times `getHead` and `getBlockHash` were asked. */
   headReads = 0;
   blockHashReads = 0;
@@ -302,7 +305,7 @@ export class FakeChain implements ChainPort {
     return { raw, hash: keccak256(raw) };
   }
   async sendRawTransaction(raw: Hex): Promise<Hex> {
-    this.#check();
+    if (this.down) throw new NodeUnreachableError("fetch failed: connect ECONNREFUSED");
     this.broadcasts++;
     if (this.refuseBroadcasts !== undefined) throw new Error(this.refuseBroadcasts);
     const parsed = parseTransaction(raw);
@@ -342,6 +345,7 @@ export class FakeChain implements ChainPort {
     this.pool.set(hash, tx);
     this.sent.push(tx);
     if (this.automine) this.mine();
+    if (this.loseAnswers) throw new NodeUnreachableError("The request took too long to respond.");
     return hash;
   }
   async hasTransaction(hash: Hex): Promise<boolean> {
