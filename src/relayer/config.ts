@@ -307,7 +307,7 @@ export const OPTIONS = {
     flag: "rate-limit",
     env: "RELAYER_RATE_LIMIT",
     default: "1000",
-    doc: "requests per client (IP) per rate-limit window (each intent of a POST /v1/payments/batch counts as one)",
+    doc: "requests per client (IPv4 address, IPv6 /64) per rate-limit window (each intent of a POST /v1/payments/batch counts as one)",
     schema: positiveInt,
   },
   rateLimitWindowMs: {

@@ -693,6 +693,26 @@ describe(`relayer API (fastify inject, fake chain, ${testBackend()} store)`, () 
       }
     });
 
+    it("keys the rate limit by IPv6 /64, so a client cannot take a fresh limit per address", async () => {
+      const limited = fakeWorld(temp.store, { config: { rateLimit: 2, rateLimitWindowMs: 60_000 } });
+      const api = await limited.service.buildApi();
+      const get = (remoteAddress: string) =>
+        api.inject({ method: "GET", url: `/v1/payments/${randomDigest()}`, remoteAddress });
+      try {
+        const statuses = [];
+        for (const address of ["2001:db8:1:2::1", "2001:db8:1:2::2", "2001:db8:1:2:ffff::3"]) {
+          statuses.push((await get(address)).statusCode);
+        }
+        expect(statuses).to.deep.equal([404, 404, 429]);
+        expect((await get("2001:db8:1:3::1")).statusCode).to.equal(404); // another /64
+        expect((await get("::ffff:192.0.2.7")).statusCode).to.equal(404);
+        expect((await get("192.0.2.7")).statusCode).to.equal(404); // the same client as ::ffff:192.0.2.7
+        expect((await get("192.0.2.7")).statusCode).to.equal(429);
+      } finally {
+        await api.close();
+      }
+    });
+
     it("counts each intent of a batch as one request against the rate limit", async () => {
       const limited = fakeWorld(temp.store, { config: { rateLimit: 5, rateLimitWindowMs: 60_000 } });
       const api = await limited.service.buildApi();

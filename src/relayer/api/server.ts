@@ -81,7 +81,8 @@ export async function buildServer(o: ApiOptions): Promise<FastifyInstance> {
     global: true,
     max: o.rateLimit.max,
     timeWindow: o.rateLimit.windowMs,
-    keyGenerator: (request) => request.ip,
+    // The plugin's own key: the client's address, IPv4-mapped IPv6 as IPv4, and IPv6 by its /64
+    // (a client holds a whole /64: keyed by address, it would get a fresh limit per address).
     errorResponseBuilder: (_request, context) =>
       new RelayerError("rate_limited", `more than ${context.max} requests in ${context.after}; slow down`),
   });
