@@ -559,6 +559,26 @@ describe(`relayer store (${testBackend()})`, () => {
       expect(again.record).to.deep.include({ status: "accepted", id: 3n, releasedTotal: 50n });
     });
 
+    it("gives back a batch's unused intent claims without touching the owner's release claims", async () => {
+      const escrow = randomAddress();
+      const owner = `owner-${randomDigest().slice(2, 10)}`;
+      const release = {
+        digest: randomDigest(),
+        escrow,
+        id: 4n,
+        releasedTotal: 50n,
+        deadline: NOW + 100n,
+        signature: "0xaa" as Hex,
+      };
+      await temp.store.insertRelease(release);
+      const claim = () => temp.store.claimReleases({ escrow, owner: "other", limit: 10, leaseMs: 60_000 });
+      expect(await temp.store.claimReleases({ escrow, owner, limit: 10, leaseMs: 60_000 })).to.have.length(1);
+      await temp.store.releaseClaims(owner, [randomDigest()]); // the batcher, giving back intents
+      expect(await claim()).to.deep.equal([]); // still held by the relays job of `owner`
+      await temp.store.releaseClaims(owner); // start-up: everything of `owner`
+      expect(await claim()).to.have.length(1);
+    });
+
     it("keeps only the highest voucher per channel and remembers a claim request", async () => {
       const channels = randomAddress();
       const channelId = randomDigest();

@@ -442,6 +442,21 @@ describe("transaction manager (fake chain)", () => {
     expect(m.inflight).to.equal(0);
   });
 
+  it("judges a taken nonce on two consecutive ticks again after a reorg gave the nonce back", async () => {
+    const m = manager();
+    await m.start();
+    await send(m);
+    chain.mineExternal(0); // someone else's transaction takes nonce 0 ...
+    await m.tick(); // ... suspected once
+    chain.reorg(1, { dropTransactions: true }); // ... and a reorg takes it away again
+    await m.tick(); // nonce 0 is free: the node is given ours again
+    chain.mineExternal(0);
+    await m.tick();
+    expect(recorder.abandoned).to.deep.equal([]); // suspected afresh, not abandoned at once
+    await m.tick();
+    expect(recorder.abandoned.map((a) => a.reason)).to.deep.equal(["nonce_taken"]);
+  });
+
   it("takes a fresh nonce when the node says the allocated one is too low", async () => {
     const m = manager();
     await m.start();

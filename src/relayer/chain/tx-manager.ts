@@ -427,6 +427,8 @@ export class TxManager {
       } else this.#suspectTaken.add(tx.batchId);
       return;
     }
+    // Its nonce is free (again, after a reorg): no longer suspected of being taken.
+    this.#suspectTaken.delete(tx.batchId);
     const latest = tx.attempts[tx.attempts.length - 1];
     const stuck = at.now - latest.sentAtMs >= this.o.stuckAfterMs;
     if (!present) {

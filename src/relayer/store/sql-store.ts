@@ -454,10 +454,14 @@ export class SqlStore implements Store {
              WHERE claimed_by = $1 AND status = 'accepted' AND digest = ANY($2::text[]) RETURNING digest`,
             [owner, digests.map(lower)],
           );
-    await this.db.query(
-      "UPDATE escrow_releases SET claimed_by = NULL, lease_until = NULL WHERE claimed_by = $1 AND status = 'accepted'",
-      [owner],
-    );
+    // All of the owner's release claims only at start-up: a list names payment intents, and the
+    // relays job may be holding release claims of the same owner at that moment.
+    if (digests === undefined) {
+      await this.db.query(
+        "UPDATE escrow_releases SET claimed_by = NULL, lease_until = NULL WHERE claimed_by = $1 AND status = 'accepted'",
+        [owner],
+      );
+    }
     return rows.length;
   }
 

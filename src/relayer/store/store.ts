@@ -237,7 +237,10 @@ export interface Store {
   }): Promise<IntentRecord[]>;
   /** The intents a settle batch carries that still wait for its result. */
   submittedIntents(batchId: number): Promise<IntentRecord[]>;
-  /** Gives back claims (this instance's at start-up, or ones it did not use). */
+  /**
+   * Gives back claims: without `digests`, all of the owner's (intents and escrow releases, at
+   * start-up); with them, those payment intents only (ones a batch did not use).
+   */
   releaseClaims(owner: string, digests?: readonly Hex[]): Promise<number>;
   /** Marks accepted intents failed before submission (e.g. expired). Returns those changed. */
   failAcceptedIntents(digests: readonly Hex[], reason: string): Promise<Hex[]>;
