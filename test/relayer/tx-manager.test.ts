@@ -512,6 +512,37 @@ describe("transaction manager (fake chain)", () => {
     expect(m.inflight).to.equal(0);
   });
 
+  it("abandons a batch left pending and unfollowed (never sent, abandonment failed) at the second sweep", async () => {
+    const m = manager();
+    await m.start();
+    await m.tick(); // the first sweep: nothing pending yet
+    const record = temp.store.recordAttempt.bind(temp.store);
+    temp.store.recordAttempt = async () => {
+      throw new Error("store unavailable");
+    };
+    const batchId = await batch();
+    try {
+      // Signing or recording fails, and so would the batcher's abandonment: the batch stays pending.
+      expect(
+        await m.submit({ batchId, kind: "finalize", to: TARGET, data: "0x", gas: 100_000n }).catch((e) => e),
+      ).to.be.instanceOf(Error);
+    } finally {
+      temp.store.recordAttempt = record;
+    }
+    const waiting = await batch(); // created, its first transaction not sent yet
+    clock += 60_000;
+    await m.tick(); // first sighting of both
+    expect(recorder.abandoned).to.deep.equal([]);
+    const sent = await m.submit({ batchId: waiting, kind: "finalize", to: TARGET, data: "0x", gas: 100_000n });
+    clock += 60_000;
+    await m.tick();
+    expect(recorder.abandoned).to.deep.equal([{ batchId, reason: "never_sent" }]);
+    expect(m.inflight).to.equal(1);
+    chain.mine();
+    await m.tick();
+    expect(recorder.confirmed.map((c) => c.batchId)).to.deep.equal([sent.batchId]);
+  });
+
   it("fills a nonce gap below its in-flight transactions with a transaction to itself", async () => {
     const m = manager();
     await m.start();

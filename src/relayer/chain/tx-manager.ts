@@ -55,6 +55,8 @@ export const TX_MAX_BYTES = 128 * 1024;
 
 /** How often the latest block's gas limit is read again. */
 const BLOCK_GAS_LIMIT_REFRESH_MS = 60_000;
+/** How often the key's pending batches are checked for ones nothing follows (see `#sweepUntracked`). */
+const UNTRACKED_SWEEP_MS = 60_000;
 
 /** A gas limit lowered to `cap` when over it. */
 export const withinCap = (gas: bigint, cap: bigint): bigint => (gas > cap ? cap : gas);
@@ -144,6 +146,9 @@ export class TxManager {
   #nextNonce = 0;
   #gapSinceMs: number | undefined;
   #lastHeartbeatMs = Number.NEGATIVE_INFINITY;
+  #lastSweepMs = Number.NEGATIVE_INFINITY;
+  /** Pending batches of this key that nothing followed at the previous sweep. */
+  #untracked = new Set<number>();
   #lastAdoptionMs = Number.NEGATIVE_INFINITY;
   /** The latest block's gas limit when last read (at start, then every minute). */
   #blockGasLimit: bigint | undefined;
@@ -398,6 +403,7 @@ export class TxManager {
 
     await this.#healGaps(confirmedCount, now);
     await this.#checkReorgs(headBlock, canonical);
+    await this.#sweepUntracked(now);
     await this.#adoptOrphans(now, head, canonical);
     this.o.metrics.inflight.set(this.#tracked.size);
     this.o.metrics.refused.set([...this.#tracked.values()].filter((tx) => this.#refusals.has(tx)).length);
@@ -438,6 +444,33 @@ export class TxManager {
       if (!back && stuck) await this.#replace(tx, latest);
     } else if (stuck) {
       await this.#replace(tx, latest);
+    }
+  }
+
+  /**
+   * Pending batches of this key that nothing follows, as `start()` would find them: one whose
+   * signing or recording failed and whose abandonment failed too (the store down), or one left
+   * untracked when a write failed. Judged on two sweeps a minute apart, so a batch between its
+   * creation and its first transaction is not taken for one. One never sent is abandoned (its
+   * items queued again); one with transactions is followed again.
+   */
+  async #sweepUntracked(now: number): Promise<void> {
+    if (now - this.#lastSweepMs < UNTRACKED_SWEEP_MS) return;
+    this.#lastSweepMs = now;
+    const untracked = (await this.o.store.pendingBatches(this.sender)).filter((b) => !this.#tracked.has(b.id));
+    const seenBefore = this.#untracked;
+    this.#untracked = new Set(untracked.map((b) => b.id));
+    for (const batch of untracked) {
+      if (!seenBefore.has(batch.id)) continue;
+      if (batch.attempts.length === 0 || batch.nonce === null) {
+        await this.#abandon(batch.id, batch.kind, "never_sent");
+      } else {
+        const tx = this.#fromRecord(batch, now);
+        this.#tracked.set(batch.id, tx);
+        this.#nextNonce = Math.max(this.#nextNonce, tx.nonce + 1);
+        this.o.logger.warn({ batchId: batch.id, nonce: tx.nonce }, "following again a pending batch nothing followed");
+      }
+      this.#untracked.delete(batch.id);
     }
   }
 
