@@ -203,7 +203,6 @@ export class TxManager {
     return maxFeePerGas === 0n ? cap : withinCap(this.o.maxTxFee / maxFeePerGas, cap);
   }
 
-  /** Transactions sent and not yet confirmed. */
   /**
    * The highest block number the node has reported (at start and at each tick): a read sent to
    * the node afterwards reflects at least this block.
@@ -212,6 +211,7 @@ export class TxManager {
     return this.#head;
   }
 
+  /** Transactions sent and not yet confirmed. */
   get inflight(): number {
     return this.#tracked.size;
   }
