@@ -4,7 +4,7 @@ import type { BalanceRead, HubReader } from "../chain/hub-reader.js";
 import type { DeploymentDomain, Payment, SignatureVerifier, SigningPort } from "../chain/ports.js";
 import { RelayerError } from "../errors.js";
 import type { RelayerMetrics } from "../metrics.js";
-import type { InsertIntentResult, IntentStatus, NewIntent, Store } from "../store/store.js";
+import type { InsertIntentResult, IntentRecord, IntentStatus, NewIntent, Store } from "../store/store.js";
 import type { TimeSource } from "../time.js";
 import type { Gate } from "./gate.js";
 import { MicroBatcher } from "./micro-batch.js";
@@ -197,7 +197,7 @@ export class PaymentIntake {
    * answer with its status.
    */
   async #knownOr(digest: Hex, error: RelayerError): Promise<AcceptedPayment> {
-    let known: Awaited<ReturnType<Store["getIntent"]>>;
+    let known: IntentRecord | null;
     try {
       known = await this.o.store.getIntent(digest);
     } catch (storeError) {
