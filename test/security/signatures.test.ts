@@ -295,6 +295,8 @@ describe("Security: signature attacks", async () => {
       const lateSig = await w.signIntent("alice", late);
       const early = intent({ nonce: 1n, validAfter: now + 1_000n, validBefore: now + 2_000n });
       const earlySig = await w.signIntent("alice", early);
+      // Each block's timestamp is pinned: left to the node, it follows the wall clock when a step runs slow.
+      await time.setNextBlockTimestamp(now + 1n);
       await viem.assertions.revertWithCustomErrorWithArgs(
         w.hub.write.settle([early, earlySig], { account: w.wallets.relayer.account }),
         w.hub,
@@ -302,6 +304,7 @@ describe("Security: signature attacks", async () => {
         [now + 1_000n, now + 1n],
       );
       await time.increaseTo(now + 100n);
+      await time.setNextBlockTimestamp(now + 101n);
       await viem.assertions.revertWithCustomErrorWithArgs(
         w.hub.write.settle([late, lateSig], { account: w.wallets.relayer.account }),
         w.hub,

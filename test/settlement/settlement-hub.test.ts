@@ -686,7 +686,9 @@ describe("SettlementHub", async () => {
   describe("withdrawals", () => {
     it("records a request that becomes available after the delay", async () => {
       const { hub, token } = await networkHelpers.loadFixture(deployHub);
-      const availableAt = BigInt(await time.latest()) + 1n + DELAY;
+      const requestedAt = BigInt(await time.latest()) + 1n;
+      await time.setNextBlockTimestamp(requestedAt);
+      const availableAt = requestedAt + DELAY;
       await viem.assertions.emitWithArgs(
         hub.write.requestWithdrawal([token.address, 300n * UNIT], { account: alice.account }),
         hub,
