@@ -111,6 +111,8 @@ export class RelayerService {
   #compaction: NodeJS.Timeout | undefined;
   #polling: Promise<void> | undefined;
   #chainHealthy = true;
+  /** The health check in flight, shared by every `/healthz` request that arrives while it runs. */
+  #healthChecks: Promise<HealthResponse["checks"]> | undefined;
 
   constructor(private readonly o: RelayerServiceOptions) {
     const { config, ports, store, logger } = o;
@@ -305,7 +307,32 @@ export class RelayerService {
     }
   }
 
+  /**
+   * Liveness and readiness. The store and chain checks are shared by the requests that arrive
+   * while one runs, so a flood of probes (the endpoint is not rate limited) costs at most one
+   * store query and one chain call at a time; a request arriving after a check ended starts a new one.
+   */
   async health(): Promise<HealthResponse> {
+    this.#healthChecks ??= this.#runHealthChecks().finally(() => {
+      this.#healthChecks = undefined;
+    });
+    const checks = await this.#healthChecks;
+    const address = (value: Address | undefined) => value ?? null;
+    return {
+      status: Object.values(checks).every((c) => c === "ok") ? "ok" : "degraded",
+      paused: this.gate.paused,
+      chainId: this.o.chainId,
+      relayer: this.o.ports.chain.sender,
+      hub: address(this.o.ports.hub?.address),
+      escrow: address(this.o.ports.escrow?.address),
+      channels: address(this.o.ports.channels?.address),
+      store: this.o.store.backend,
+      inflightTransactions: this.txManager.inflight,
+      checks,
+    };
+  }
+
+  async #runHealthChecks(): Promise<HealthResponse["checks"]> {
     const checks: Record<string, "ok" | "failing"> = {};
     await Promise.all([
       this.o.store.schemaVersions().then(
@@ -325,19 +352,7 @@ export class RelayerService {
         },
       ),
     ]);
-    const address = (value: Address | undefined) => value ?? null;
-    return {
-      status: Object.values(checks).every((c) => c === "ok") ? "ok" : "degraded",
-      paused: this.gate.paused,
-      chainId: this.o.chainId,
-      relayer: this.o.ports.chain.sender,
-      hub: address(this.o.ports.hub?.address),
-      escrow: address(this.o.ports.escrow?.address),
-      channels: address(this.o.ports.channels?.address),
-      store: this.o.store.backend,
-      inflightTransactions: this.txManager.inflight,
-      checks,
-    };
+    return checks;
   }
 
   /**

@@ -493,6 +493,17 @@ describe(`relayer API (fastify inject, fake chain, ${testBackend()} store)`, () 
       expect(openapi.paths["/v1/payments"].post.responses["422"].description).to.contain("insufficient_balance");
     });
 
+    it("shares one store and chain check among the health probes that arrive while it runs", async () => {
+      const before = world.chain.blockNumberReads;
+      const together = await Promise.all(
+        Array.from({ length: 20 }, () => app.inject({ method: "GET", url: "/healthz" })),
+      );
+      expect(together.map((r) => r.statusCode)).to.deep.equal(Array(20).fill(200));
+      expect(world.chain.blockNumberReads - before, "one chain call for 20 probes at once").to.equal(1);
+      await app.inject({ method: "GET", url: "/healthz" });
+      expect(world.chain.blockNumberReads - before, "a probe after the check ended runs its own").to.equal(2);
+    });
+
     it("degrades health with 503 when the chain does not answer", async () => {
       world.chain.down = true;
       const health = await app.inject({ method: "GET", url: "/healthz" });

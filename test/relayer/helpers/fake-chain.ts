@@ -76,6 +76,8 @@ export class FakeChain implements ChainPort {
   /** How many times `getHead` and `getBlockHash` were asked. */
   headReads = 0;
   blockHashReads = 0;
+  /** How many times `getBlockNumber` was asked. */
+  blockNumberReads = 0;
   /** The sender's native balance (wei), as `getBalance` reports it. */
   balance = 10n ** 18n;
   /** `eth_sendRawTransaction` refuses every transaction with this message while set (a key out of funds, say). */
@@ -232,6 +234,7 @@ export class FakeChain implements ChainPort {
   }
   async getBlockNumber(): Promise<bigint> {
     this.#check();
+    this.blockNumberReads++;
     return BigInt(this.blocks.length - 1);
   }
   async getHead(): Promise<ChainHead> {
