@@ -1,7 +1,8 @@
 import { after, before, beforeEach, describe, it } from "node:test";
 import { expect } from "chai";
 import { pino } from "pino";
-import { type Address, hexToString, parseEther, parseGwei, parseTransaction, size } from "viem";
+import { type Address, hexToString, keccak256, parseEther, parseGwei, parseTransaction, size } from "viem";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { HubReader } from "../../src/relayer/chain/hub-reader.js";
 import type { Payment } from "../../src/relayer/chain/ports.js";
 import { TxManager } from "../../src/relayer/chain/tx-manager.js";
@@ -360,6 +361,58 @@ describe("batcher (fake chain and hub)", () => {
     await restarted.tick();
     const intent = await temp.store.getIntent(digest);
     expect(intent).to.deep.include({ status: "settled", txHash: first.hash });
+    expect(hub.settledDigests().get(digest)).to.equal(1);
+  });
+
+  it("queues again, without failing it, an intent at the attempt limit whose quiet key's transaction the node lost", async () => {
+    // Another instance's key batched the intent (its last allowed attempt), signed and recorded the
+    // transaction, then went quiet. This node never saw the transaction; another node may hold it.
+    const gone = privateKeyToAccount(generatePrivateKey());
+    const p = payment({ token: randomAddress() });
+    const [digest] = await accept([p]);
+    await temp.store.claimIntents({
+      hub: hub.address,
+      token: p.token,
+      owner: gone.address.toLowerCase(),
+      limit: 1,
+      leaseMs: 60_000,
+      nowSeconds: BigInt(Math.floor(clock / 1000)),
+    });
+    const { batchId } = await temp.store.createBatch({
+      kind: "settle",
+      contract: hub.address,
+      sender: gone.address,
+      items: [digest],
+    });
+    const calldata = hub.encodeSettleBatch([p], [fakeSign(p.from, digest)]);
+    const fields = {
+      to: hub.address,
+      data: calldata,
+      nonce: 0,
+      gas: 200_000n,
+      maxFeePerGas: 2n,
+      maxPriorityFeePerGas: 1n,
+    };
+    const raw = await gone.signTransaction({ ...fields, chainId: chain.chainId, type: "eip1559" });
+    await temp.store.recordAttempt(
+      { batchId, hash: keccak256(raw), nonce: 0, gasLimit: 200_000n, maxFeePerGas: 2n, maxPriorityFeePerGas: 1n, raw },
+      gone.address,
+    );
+    await new Promise((r) => setTimeout(r, 50)); // quiet for longer than orphanAfterMs
+
+    const adopter = new TxManager({ ...txManagerOptions(), orphanAfterMs: 20 });
+    await adopter.start();
+    const b = batcher({ txManager: adopter, maxAttempts: 1 });
+    await adopter.tick();
+    expect((await temp.store.getBatch(batchId))?.status).to.equal("abandoned");
+    expect(await temp.store.getIntent(digest)).to.deep.include({ status: "accepted", failureReason: null });
+
+    // That transaction is mined after all; the intent, batched again, is found paid by it.
+    const mined = chain.mineForeign(hub.address, calldata);
+    await b.tick({ force: true });
+    chain.mine();
+    await adopter.tick();
+    expect(await temp.store.getIntent(digest)).to.deep.include({ status: "settled", txHash: mined });
     expect(hub.settledDigests().get(digest)).to.equal(1);
   });
 

@@ -523,10 +523,25 @@ describe(`relayer store (${testBackend()})`, () => {
     it("fails intents that reached the attempt limit when their batch is abandoned", async () => {
       const token = randomAddress();
       const row = intent({ token });
+      const batchId = await batchOf(row);
+      expect(await temp.store.abandonBatch(batchId, "reverted", 1)).to.deep.equal([row.digest.toLowerCase()]);
+      expect(await temp.store.getIntent(row.digest)).to.deep.include({ status: "failed", failureReason: "reverted" });
+    });
+
+    it("queues every intent again, at the attempt limit too, when abandoned with no limit", async () => {
+      const row = intent({ token: randomAddress() });
+      const batchId = await batchOf(row);
+      expect(await temp.store.abandonBatch(batchId, "sender_gone", null)).to.deep.equal([]);
+      expect(await temp.store.getIntent(row.digest)).to.deep.include({ status: "accepted", failureReason: null });
+      expect((await temp.store.getBatch(batchId))?.status).to.equal("abandoned");
+    });
+
+    /** Puts `row` in a settle batch of its own: inserted, claimed (its first attempt), batched. */
+    async function batchOf(row: NewIntent): Promise<number> {
       await temp.store.insertIntents([row]);
       await temp.store.claimIntents({
         hub: HUB,
-        token,
+        token: row.payment.token,
         owner: SENDER.toLowerCase(),
         limit: 1,
         leaseMs: 1,
@@ -538,9 +553,8 @@ describe(`relayer store (${testBackend()})`, () => {
         sender: SENDER,
         items: [row.digest],
       });
-      expect(await temp.store.abandonBatch(batchId, "reverted", 1)).to.deep.equal([row.digest.toLowerCase()]);
-      expect(await temp.store.getIntent(row.digest)).to.deep.include({ status: "failed", failureReason: "reverted" });
-    });
+      return batchId;
+    }
   });
 
   describe("releases, vouchers and cursors", () => {

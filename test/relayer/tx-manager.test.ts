@@ -16,14 +16,14 @@ const CAP = parseGwei("5");
 
 class Recorder {
   confirmed: { batchId: number; receipt: TxReceipt }[] = [];
-  abandoned: { batchId: number; reason: string }[] = [];
+  abandoned: { batchId: number; reason: string; mayStillMine: boolean }[] = [];
   reorged: number[] = [];
   handler = {
     onConfirmed: async (tx: TrackedTx, receipt: TxReceipt) => {
       this.confirmed.push({ batchId: tx.batchId, receipt });
     },
-    onAbandoned: async (batchId: number, reason: string) => {
-      this.abandoned.push({ batchId, reason });
+    onAbandoned: async (batchId: number, reason: string, mayStillMine: boolean) => {
+      this.abandoned.push({ batchId, reason, mayStillMine });
     },
     onReorged: async (tx: TrackedTx) => {
       this.reorged.push(tx.batchId);
@@ -438,7 +438,7 @@ describe("transaction manager (fake chain)", () => {
     await m.tick();
     expect(recorder.abandoned).to.have.length(0); // judged on two ticks
     await m.tick();
-    expect(recorder.abandoned).to.deep.equal([{ batchId: tx.batchId, reason: "nonce_taken" }]);
+    expect(recorder.abandoned).to.deep.equal([{ batchId: tx.batchId, reason: "nonce_taken", mayStillMine: false }]);
     expect(m.inflight).to.equal(0);
   });
 
@@ -536,7 +536,7 @@ describe("transaction manager (fake chain)", () => {
     const sent = await m.submit({ batchId: waiting, kind: "finalize", to: TARGET, data: "0x", gas: 100_000n });
     clock += 60_000;
     await m.tick();
-    expect(recorder.abandoned).to.deep.equal([{ batchId, reason: "never_sent" }]);
+    expect(recorder.abandoned).to.deep.equal([{ batchId, reason: "never_sent", mayStillMine: false }]);
     expect(m.inflight).to.equal(1);
     chain.mine();
     await m.tick();
@@ -692,8 +692,9 @@ describe("transaction manager (fake chain)", () => {
       m.on("finalize", recorder.handler, TARGET);
       await m.start();
       await m.tick();
-      // The node has never seen the quiet key's transaction: its batch is given up, its items queued again.
-      expect(recorder.abandoned).to.deep.equal([{ batchId: ours, reason: "sender_gone" }]);
+      // The node has never seen the quiet key's transaction: its batch is given up, its items queued
+      // again, none failed (another node may still mine that transaction).
+      expect(recorder.abandoned).to.deep.equal([{ batchId: ours, reason: "sender_gone", mayStillMine: true }]);
       // A batch calling another contract is not this instance's to decode: left alone.
       expect((await fresh.store.getBatch(elsewhere))?.status).to.equal("pending");
     } finally {

@@ -85,8 +85,14 @@ export interface TrackedTx {
 export interface TxHandler {
   /** The transaction has `confirmations` blocks; `receipt.status` tells success from revert. */
   onConfirmed(tx: TrackedTx, receipt: TxReceipt): Promise<void>;
-  /** The transaction will never be mined (its nonce went to another transaction). */
-  onAbandoned(batchId: number, reason: string): Promise<void>;
+  /**
+   * The batch is given up: its nonce went to another transaction, or it was never sent; or, when
+   * `mayStillMine`, its key went quiet and the node no longer has its transaction, which another
+   * node may still hold and mine. Its items go back to the queue, and those at the attempt limit
+   * fail, unless `mayStillMine`: a transaction may yet pay them, and failing them would report
+   * them unpaid.
+   */
+  onAbandoned(batchId: number, reason: string, mayStillMine: boolean): Promise<void>;
   /** A reorg removed the block of a confirmed transaction; it is tracked again. */
   onReorged(tx: TrackedTx): Promise<void>;
 }
@@ -477,7 +483,8 @@ export class TxManager {
   /**
    * Notes this key as alive, and resolves pending batches of keys gone for `orphanAfterMs`:
    * one mined is confirmed (its results applied, as for our own); one the node no longer has is
-   * abandoned, its items queued again. That is safe even if the transaction is mined later: the
+   * abandoned, its items queued again, none failed for the attempt limit: another node may still
+   * hold the transaction. That is safe even if the transaction is mined later: the
    * contracts never pay twice for one intent, release or voucher (nonces, cumulative totals),
    * and the batcher records an intent settled by another transaction as settled there. A transaction still in
    * the node's pool is left to be mined.
@@ -514,7 +521,7 @@ export class TxManager {
         continue;
       }
       const known = await Promise.all(tx.attempts.map((a) => this.o.chain.hasTransaction(a.hash)));
-      if (!known.some(Boolean)) await this.#abandon(batch.id, batch.kind, "sender_gone");
+      if (!known.some(Boolean)) await this.#abandon(batch.id, batch.kind, "sender_gone", true);
     }
     if (orphans.length > 0) {
       this.o.logger.warn({ batches: orphans.map((b) => b.id) }, "adopted pending batches of a sending key gone quiet");
@@ -561,10 +568,10 @@ export class TxManager {
     );
   }
 
-  async #abandon(batchId: number, kind: BatchKind, reason: string): Promise<void> {
+  async #abandon(batchId: number, kind: BatchKind, reason: string, mayStillMine = false): Promise<void> {
     const handler = this.#handlers.get(kind)?.handler;
-    if (handler) await handler.onAbandoned(batchId, reason);
-    else await this.o.store.abandonBatch(batchId, reason, this.o.maxAttempts ?? 5);
+    if (handler) await handler.onAbandoned(batchId, reason, mayStillMine);
+    else await this.o.store.abandonBatch(batchId, reason, mayStillMine ? null : (this.o.maxAttempts ?? 5));
     this.o.metrics.transactions.inc({ event: "abandoned" });
     this.o.logger.warn({ batchId, kind, reason }, "batch abandoned");
   }

@@ -298,9 +298,9 @@ export class Automation {
   }
 
   #common = {
-    onAbandoned: async (batchId: number, reason: string) => {
+    onAbandoned: async (batchId: number, reason: string, mayStillMine: boolean) => {
       // The batch is no longer pending: its escrows or channel are picked up again.
-      await this.o.store.abandonBatch(batchId, reason, this.o.maxAttempts);
+      await this.o.store.abandonBatch(batchId, reason, mayStillMine ? null : this.o.maxAttempts);
     },
     onReorged: async (tx: TrackedTx) => {
       await this.o.store.reopenBatch(tx.batchId);
@@ -330,7 +330,7 @@ export class Automation {
         "expired escrows settled",
       );
     },
-    onAbandoned: (batchId, reason) => this.#common.onAbandoned(batchId, reason),
+    onAbandoned: (batchId, reason, mayStillMine) => this.#common.onAbandoned(batchId, reason, mayStillMine),
     onReorged: (tx) => this.#common.onReorged(tx),
   };
 
@@ -344,7 +344,7 @@ export class Automation {
       metrics.channelsFinalized.inc();
       logger.info({ batchId: tx.batchId, channelId, txHash: receipt.transactionHash }, "channel close finalized");
     },
-    onAbandoned: (batchId, reason) => this.#common.onAbandoned(batchId, reason),
+    onAbandoned: (batchId, reason, mayStillMine) => this.#common.onAbandoned(batchId, reason, mayStillMine),
     onReorged: (tx) => this.#common.onReorged(tx),
   };
 }

@@ -534,9 +534,9 @@ export class Batcher implements TxHandler {
     return found;
   }
 
-  async onAbandoned(batchId: number, reason: string): Promise<void> {
+  async onAbandoned(batchId: number, reason: string, mayStillMine: boolean): Promise<void> {
     this.#sent.delete(batchId);
-    const failed = await this.o.store.abandonBatch(batchId, reason, this.o.maxAttempts);
+    const failed = await this.o.store.abandonBatch(batchId, reason, mayStillMine ? null : this.o.maxAttempts);
     this.o.metrics.failed.inc({ reason }, failed.length);
   }
 

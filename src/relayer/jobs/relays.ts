@@ -182,8 +182,8 @@ export class Relays {
 
   /** Shared by both kinds: a revert queues the item again, a lost nonce too, a reorg reopens. */
   #common = {
-    onAbandoned: async (batchId: number, reason: string) => {
-      await this.o.store.abandonBatch(batchId, reason, this.o.maxAttempts);
+    onAbandoned: async (batchId: number, reason: string, mayStillMine: boolean) => {
+      await this.o.store.abandonBatch(batchId, reason, mayStillMine ? null : this.o.maxAttempts);
     },
     onReorged: async (tx: TrackedTx) => {
       await this.o.store.reopenBatch(tx.batchId);
@@ -208,7 +208,7 @@ export class Relays {
         "release relayed",
       );
     },
-    onAbandoned: (batchId, reason) => this.#common.onAbandoned(batchId, reason),
+    onAbandoned: (batchId, reason, mayStillMine) => this.#common.onAbandoned(batchId, reason, mayStillMine),
     onReorged: (tx) => this.#common.onReorged(tx),
   };
 
@@ -229,7 +229,7 @@ export class Relays {
         "voucher claimed",
       );
     },
-    onAbandoned: (batchId, reason) => this.#common.onAbandoned(batchId, reason),
+    onAbandoned: (batchId, reason, mayStillMine) => this.#common.onAbandoned(batchId, reason, mayStillMine),
     onReorged: (tx) => this.#common.onReorged(tx),
   };
 }

@@ -692,7 +692,8 @@ export class SqlStore implements Store {
     await this.db.transaction((tx) => this.finishBatch(tx, batchId, inclusion, status, note));
   }
 
-  async abandonBatch(batchId: number, reason: string, maxAttempts: number): Promise<Hex[]> {
+  async abandonBatch(batchId: number, reason: string, maxAttempts: number | null): Promise<Hex[]> {
+    // `attempts >= NULL` holds for no row: with maxAttempts null every item goes back to the queue.
     return this.db.transaction(async (tx) => {
       const failed = await tx.query<{ digest: string }>(
         `UPDATE payment_intents SET status = 'failed', failure_reason = $2, updated_at = now()

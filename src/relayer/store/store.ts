@@ -270,9 +270,10 @@ export interface Store {
   /**
    * Gives up a batch that will never be mined as it is (its nonce went to another transaction,
    * or it was never sent): its items go back to the queue, except those that reached
-   * `maxAttempts`, which fail with `reason`. Returns the items that failed.
+   * `maxAttempts`, which fail with `reason`. With `maxAttempts` null none fails (the batch's
+   * transaction may still be mined elsewhere). Returns the items that failed.
    */
-  abandonBatch(batchId: number, reason: string, maxAttempts: number): Promise<Hex[]>;
+  abandonBatch(batchId: number, reason: string, maxAttempts: number | null): Promise<Hex[]>;
   /** A reorg removed a confirmed batch's block: its items go back to `submitted`, the batch to `pending`. */
   reopenBatch(batchId: number): Promise<IntentRecord[]>;
   pendingBatches(sender: Address): Promise<BatchRecord[]>;
