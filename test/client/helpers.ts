@@ -67,7 +67,7 @@ export async function expectContractError(promise: Promise<unknown>, errorName: 
 }
 
 /** Resolves with the first batch of logs a watcher delivers, or rejects after `ms`. */
-export function firstLogs<T>(watch: (onLogs: (logs: T[]) => void) => () => void, ms = 5_000): Promise<T[]> {
+export function firstLogs<T>(watch: (onLogs: (logs: T[]) => void) => () => void, ms = 30_000): Promise<T[]> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       unwatch();

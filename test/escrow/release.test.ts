@@ -356,8 +356,10 @@ describe("Escrow: release and refund", async () => {
 
     it("rejects an expired signature", async () => {
       const f = await networkHelpers.loadFixture(deploy);
-      const { escrow, relayer, amount, now, open } = f;
+      const { escrow, relayer, amount, open } = f;
       const id = await open();
+      // From the chain's time now: the fixture's `now` can be well behind it after a restore.
+      const now = BigInt(await networkHelpers.time.latest());
       const { sigDeadline, signature } = await signed(f, id, amount, now + 100n);
       await networkHelpers.time.increaseTo(sigDeadline + 1n);
       await viem.assertions.revertWithCustomErrorWithArgs(
@@ -370,8 +372,9 @@ describe("Escrow: release and refund", async () => {
 
     it("accepts a signature in the very second of its deadline", async () => {
       const f = await networkHelpers.loadFixture(deploy);
-      const { escrow, relayer, amount, now, open } = f;
+      const { escrow, relayer, amount, open } = f;
       const id = await open();
+      const now = BigInt(await networkHelpers.time.latest());
       const { sigDeadline, signature } = await signed(f, id, amount, now + 100n);
       await networkHelpers.time.setNextBlockTimestamp(sigDeadline);
       await escrow.write.releaseWithSig([id, amount, sigDeadline, signature], { account: relayer.account });

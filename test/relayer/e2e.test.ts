@@ -296,9 +296,10 @@ describe(`relayer end to end (anvil, real contracts, HTTP, ${testBackend()} stor
     // 300 intents: a budget of 60,000 + 300 × 70,000 = 21,060,000 gas, over EIP-7825's cap,
     // which this anvil enforces (the batch uses far less: five payees, already credited), and
     // 134,532 bytes of calldata, over the 128 KiB a node's pool takes: the 289 that fit go
-    // first, with a limit of exactly the cap; the other 11 once they have waited 3 s.
+    // first, with a limit of exactly the cap; the other 11 once they have waited 6 s (a wait
+    // long enough that the two requests, sent together, always arrive within it).
     await stopRelayer();
-    relayer = await startRelayer(["--batch-max-size", "300", "--batch-max-wait-ms", "3000"]);
+    relayer = await startRelayer(["--batch-max-size", "300", "--batch-max-wait-ms", "6000"]);
     try {
       const payers = Array.from({ length: 10 }, () => privateKeyToAccount(generatePrivateKey()));
       const merchants = Array.from({ length: 5 }, () => privateKeyToAccount(generatePrivateKey()).address);
@@ -312,8 +313,10 @@ describe(`relayer end to end (anvil, real contracts, HTTP, ${testBackend()} stor
           signed(payers[i % 10], { to: merchants[i % 5], nonce: BigInt(Math.floor(i / 10)), amount: 10n }),
         ),
       );
-      const first = await relayer.submitPayments(intents.slice(0, 150));
-      const second = await relayer.submitPayments(intents.slice(150));
+      const [first, second] = await Promise.all([
+        relayer.submitPayments(intents.slice(0, 150)),
+        relayer.submitPayments(intents.slice(150)),
+      ]);
       const answers = [...first.results, ...second.results];
       expect(answers.filter((r) => r.accepted)).to.have.length(300);
       const results = await settled(answers.flatMap((r) => (r.accepted ? [r.digest] : [])));

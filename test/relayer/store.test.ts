@@ -458,6 +458,9 @@ describe(`relayer store (${testBackend()})`, () => {
         const gone = randomAddress();
         const [alive, other] = [randomAddress(), randomAddress()];
         const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+        // Quiet for longer than this: wide enough that a slow query between two steps does not
+        // make a fresh adopter look quiet (database time between them can pass tens of ms).
+        const QUIET_MS = 500;
         const adopt = (sender: Address, unseenMs: number) =>
           fresh.store
             .adoptOrphanedBatches({ sender, unseenMs, limit: 100, jobs: [{ kind: "settle", contract: HUB }] })
@@ -478,10 +481,10 @@ describe(`relayer store (${testBackend()})`, () => {
         );
         expect(await adopt(alive, 60_000)).not.to.include(batchId); // its key was seen just now
         expect(await adopt(gone, 1)).not.to.include(batchId); // never a key's own batches
-        await pause(50);
+        await pause(QUIET_MS + 200);
         const notOurs = await fresh.store.adoptOrphanedBatches({
           sender: alive,
-          unseenMs: 20,
+          unseenMs: QUIET_MS,
           limit: 100,
           jobs: [
             { kind: "expire", contract: HUB },
@@ -491,14 +494,14 @@ describe(`relayer store (${testBackend()})`, () => {
         });
         // Only batches the adopter's jobs could have sent: same kind, same contract.
         expect(notOurs).to.deep.equal([]);
-        const [first, second] = await Promise.all([adopt(alive, 20), adopt(other, 20)]);
+        const [first, second] = await Promise.all([adopt(alive, QUIET_MS), adopt(other, QUIET_MS)]);
         expect([...first, ...second].filter((id) => id === batchId)).to.have.length(1); // one adopter
         const adopter = first.includes(batchId) ? alive : other;
         const rival = adopter === alive ? other : alive;
-        expect(await adopt(rival, 20)).not.to.include(batchId); // its adopter is fresh
-        expect(await adopt(adopter, 20)).to.include(batchId); // the adopter finds it again (e.g. after a restart)
-        await pause(50);
-        expect(await adopt(rival, 20)).to.include(batchId); // the adopter went quiet too
+        expect(await adopt(rival, QUIET_MS)).not.to.include(batchId); // its adopter is fresh
+        expect(await adopt(adopter, QUIET_MS)).to.include(batchId); // the adopter finds it again (e.g. after a restart)
+        await pause(QUIET_MS + 200);
+        expect(await adopt(rival, QUIET_MS)).to.include(batchId); // the adopter went quiet too
         const [batch] = await fresh.store.adoptOrphanedBatches({
           sender: adopter,
           unseenMs: 1,

@@ -5,7 +5,7 @@ import { type Address, encodeFunctionData, type Hex, zeroAddress } from "viem";
 import { payment } from "../settlement/helpers.js";
 import { REENTRANT_CALL } from "./attack-kit.js";
 import { scenario, writeScenarioRowsAfterSuite } from "./report.js";
-import { deployWorld, feeOn, WITHDRAWAL_DELAY } from "./world.js";
+import { DAY, deployWorld, feeOn, WITHDRAWAL_DELAY } from "./world.js";
 
 const AREA = "Cross-contract paths";
 const X = 10n ** 18n;
@@ -95,7 +95,7 @@ describe("Security: cross-contract paths", async () => {
         token: hook.address,
         amount: X / 2n,
         fee: 1n,
-        validBefore: BigInt(await time.latest()) + 1_000n,
+        validBefore: BigInt(await time.latest()) + DAY,
       });
       const signature = await w.signIntent("carol", intent);
       const id = await escrowToAttacker(env, hook.address);

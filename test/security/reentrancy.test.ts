@@ -4,7 +4,7 @@ import { network } from "hardhat";
 import { type Address, encodeFunctionData, type Hex, parseEventLogs, zeroAddress, zeroHash } from "viem";
 import { channelTargets, escrowTargets, hubTargets, type ReentryContext, type ReentryTarget } from "./attack-kit.js";
 import { scenario, writeScenarioRowsAfterSuite } from "./report.js";
-import { CHALLENGE_PERIOD, deployWorld, feeOn, WITHDRAWAL_DELAY, type World } from "./world.js";
+import { CHALLENGE_PERIOD, DAY, deployWorld, feeOn, WITHDRAWAL_DELAY, type World } from "./world.js";
 
 const AREA = "Reentrancy";
 const X = 10n ** 18n; // the attacked position
@@ -114,10 +114,12 @@ describe("Security: reentrancy from receive and token hooks", async () => {
   }
 
   async function settleableEscrow({ w, attacker }: Env, token: Address) {
+    // Deadlines a day ahead: a fixture restored later puts its next block as many seconds after
+    // `latest()` as have passed since it was built, which can be minutes into a slow run.
     const now = BigInt(await time.latest());
-    const terms = await w.escrowTerms({ token, amount: X, payee: attacker.address, onExpiry: 1, deadline: now + 100n });
+    const terms = await w.escrowTerms({ token, amount: X, payee: attacker.address, onExpiry: 1, deadline: now + DAY });
     const id = await w.createEscrow(terms);
-    await time.increase(101);
+    await time.increase(DAY + 1n);
     return id;
   }
 
@@ -141,7 +143,7 @@ describe("Security: reentrancy from receive and token hooks", async () => {
       async prepare(env, token) {
         const { w, attacker } = env;
         const id = await w.createEscrow(await w.escrowTerms({ token, amount: X, payee: attacker.address }));
-        const deadline = BigInt(await time.latest()) + 1_000n;
+        const deadline = BigInt(await time.latest()) + DAY;
         const signature = await w.signReleaseAs("alice", { id, releasedTotal: X, deadline });
         return {
           trigger: () =>

@@ -135,6 +135,10 @@ describe("fault: stuck and dropped transactions (automine off, low fee cap)", FA
     );
     await mine(CAP + parseGwei("1"));
     await sleep(3 * STUCK_AFTER_MS);
+    // However slow the relayer runs, it finds the transaction stuck at the cap before the base fee falls.
+    const stuckAtCap = await until("the relayer to find the transaction stuck at the fee cap", async () =>
+      readFileSync(options.log, "utf8").includes("stuck at the fee cap") ? true : undefined,
+    );
     const cappedRows = (await attempts(phases[1])).filter((a) => a.batch_id === capped.batch_id);
     const [{ open: openWhileCapped }] = await sql<{ open: string }>(
       databaseUrl,
@@ -152,7 +156,6 @@ describe("fault: stuck and dropped transactions (automine off, low fee cap)", FA
     );
     await mine(parseGwei("1"));
     await finalInStore(phases[1]);
-    const stuckAtCap = readFileSync(options.log, "utf8").includes("stuck at the fee cap");
 
     // 3. Dropped: two batches in the pool, the node forgets the first; its nonce must come back.
     await submit(phases[2]);
@@ -204,7 +207,8 @@ describe("fault: stuck and dropped transactions (automine off, low fee cap)", FA
 
     expect(Number(upper.nonce)).to.equal(Number(lower.nonce) + 1);
     expect(gapSeen).to.equal(true);
-    expect(gapMs).to.be.lessThan(5_000);
+    // Healed while the relayer runs (it polls every 100 ms; a slow machine stretches that), not at a restart.
+    expect(gapMs).to.be.lessThan(15_000);
     expect(nonceAfter).to.equal(Number(upper.nonce) + 1);
 
     expectAllSettledOnce(result, all.length);
