@@ -5,7 +5,7 @@ import { type Address, type Hex, keccak256, parseEther, parseGwei, parseTransact
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { bumpedFees, initialFees } from "../../src/relayer/chain/fees.js";
 import type { TxReceipt } from "../../src/relayer/chain/ports.js";
-import { type TrackedTx, TxManager, type TxManagerOptions } from "../../src/relayer/chain/tx-manager.js";
+import { inclusionOf, type TrackedTx, TxManager, type TxManagerOptions } from "../../src/relayer/chain/tx-manager.js";
 import { RelayerMetrics } from "../../src/relayer/metrics.js";
 import { TimeSource } from "../../src/relayer/time.js";
 import { FakeChain } from "./helpers/fake-chain.js";
@@ -653,6 +653,73 @@ describe("transaction manager (fake chain)", () => {
     chain.reorg(4);
     await m.tick();
     expect(recorder.reorged).to.deep.equal([]);
+  });
+
+  it("watches an adopted batch's block for reorgs, after a restart too, and leaves the batch undone to adoption", async () => {
+    const fresh = await tempStore(); // no other test's batches to adopt
+    try {
+      const key = privateKeyToAccount(generatePrivateKey()); // another key, gone quiet
+      const { batchId } = await fresh.store.createBatch({
+        kind: "finalize",
+        contract: TARGET,
+        sender: key.address,
+        items: [],
+      });
+      const fields = { to: TARGET, nonce: 0, gas: 100_000n, maxFeePerGas: 2n, maxPriorityFeePerGas: 1n };
+      const raw = await key.signTransaction({ ...fields, chainId: chain.chainId, type: "eip1559" });
+      const hash = keccak256(raw);
+      await fresh.store.recordAttempt(
+        { batchId, hash, nonce: 0, gasLimit: 100_000n, maxFeePerGas: 2n, maxPriorityFeePerGas: 1n, raw },
+        key.address,
+      );
+      chain.mineForeign(TARGET, "0x", hash); // the quiet key's transaction was mined
+      await new Promise((r) => setTimeout(r, 50)); // quiet for longer than orphanAfterMs
+      // A handler that records in the store, as the jobs' do: confirmed; pending again when a
+      // reorg undoes it; abandoned.
+      const handler = {
+        onConfirmed: async (tx: TrackedTx, receipt: TxReceipt) => {
+          await recorder.handler.onConfirmed(tx, receipt);
+          await fresh.store.confirmBatch(tx.batchId, inclusionOf(receipt), "confirmed");
+        },
+        onReorged: async (tx: TrackedTx) => {
+          await recorder.handler.onReorged(tx);
+          await fresh.store.reopenBatch(tx.batchId);
+        },
+        onAbandoned: async (id: number, reason: string, mayStillMine: boolean) => {
+          await recorder.handler.onAbandoned(id, reason, mayStillMine);
+          await fresh.store.abandonBatch(id, reason, mayStillMine ? null : 5);
+        },
+      };
+      const started = async () => {
+        const m = manager({ store: fresh.store, orphanAfterMs: 20 });
+        m.on("finalize", handler, TARGET);
+        await m.start();
+        return m;
+      };
+      const first = await started();
+      await first.tick();
+      expect(recorder.confirmed.map((c) => c.batchId)).to.deep.equal([batchId]);
+
+      // A restart: the new manager watches the adopted batch's block too. The block is reorged
+      // away and the node forgets the transaction.
+      const m = await started();
+      chain.reorg(1, { dropTransactions: true });
+      const broadcasts = chain.broadcasts;
+      await m.tick();
+      expect(recorder.reorged).to.deep.equal([batchId]);
+      expect(m.inflight, "another key's transaction is not followed as this key's").to.equal(0);
+      // Pending again, it is adopted again (this tick or the next round) and found lost: given
+      // up, its items queued again; nothing is sent for it.
+      clock += 60_000;
+      await new Promise((r) => setTimeout(r, 50));
+      await m.tick();
+      expect(recorder.abandoned).to.deep.equal([{ batchId, reason: "sender_gone", mayStillMine: true }]);
+      expect((await fresh.store.getBatch(batchId))?.status).to.equal("abandoned");
+      expect(m.inflight).to.equal(0);
+      expect(chain.broadcasts, "nothing sent for it").to.equal(broadcasts);
+    } finally {
+      await fresh.dispose();
+    }
   });
 
   it("adopts a quiet key's pending batches of its own kinds and contracts, and gives up those the node lost", async () => {

@@ -101,6 +101,8 @@ interface Watched {
   tx: TrackedTx;
   blockNumber: bigint;
   blockHash: Hex;
+  /** Another key's batch, adopted: undone by a reorg, it is left to adoption, never sent by this key. */
+  adopted: boolean;
 }
 
 /** Where a receipt's transaction was included. */
@@ -245,6 +247,7 @@ export class TxManager {
         tx: this.#fromRecord(batch, now),
         blockNumber: batch.blockNumber,
         blockHash: batch.blockHash,
+        adopted: batch.sender.toLowerCase() !== this.sender.toLowerCase(),
       });
     }
     this.o.metrics.inflight.set(this.#tracked.size);
@@ -482,7 +485,8 @@ export class TxManager {
 
   /**
    * Notes this key as alive, and resolves pending batches of keys gone for `orphanAfterMs`:
-   * one mined is confirmed (its results applied, as for our own); one the node no longer has is
+   * one mined is confirmed (its results applied and its block watched for reorgs, as for our
+   * own; undone, it is pending again for the next round); one the node no longer has is
    * abandoned, its items queued again, none failed for the attempt limit: another node may still
    * hold the transaction. That is safe even if the transaction is mined later: the
    * contracts never pay twice for one intent, release or voucher (nonces, cumulative totals),
@@ -516,8 +520,7 @@ export class TxManager {
       const tx = this.#fromRecord(batch, now);
       const receipt = await this.#canonicalReceipt(tx, canonical);
       if (receipt !== undefined) {
-        // Not watched for reorgs afterwards: a reorged transaction of another key cannot be ours to resend.
-        if (head - receipt.blockNumber + 1n >= BigInt(this.o.confirmations)) await this.#confirm(tx, receipt, false);
+        if (head - receipt.blockNumber + 1n >= BigInt(this.o.confirmations)) await this.#confirm(tx, receipt, true);
         continue;
       }
       const known = await Promise.all(tx.attempts.map((a) => this.o.chain.hasTransaction(a.hash)));
@@ -540,7 +543,8 @@ export class TxManager {
     return undefined;
   }
 
-  async #confirm(tx: TrackedTx, receipt: TxReceipt, watch = true): Promise<void> {
+  /** Applies a confirmed transaction's results, and watches its block for reorgs if it succeeded. */
+  async #confirm(tx: TrackedTx, receipt: TxReceipt, adopted = false): Promise<void> {
     const handler = this.#handlers.get(tx.kind)?.handler;
     // A failing handler (store down) leaves the transaction tracked: the next tick retries.
     if (handler) await handler.onConfirmed(tx, receipt);
@@ -551,8 +555,8 @@ export class TxManager {
         receipt.status === "success" ? "confirmed" : "reverted",
       );
     this.#tracked.delete(tx.batchId);
-    if (receipt.status === "success" && watch) {
-      this.#watched.set(tx.batchId, { tx, blockNumber: receipt.blockNumber, blockHash: receipt.blockHash });
+    if (receipt.status === "success") {
+      this.#watched.set(tx.batchId, { tx, blockNumber: receipt.blockNumber, blockHash: receipt.blockHash, adopted });
       this.#reorgCheckedAt = undefined;
     }
     this.o.metrics.transactions.inc({ event: receipt.status === "success" ? "confirmed" : "reverted" });
@@ -723,10 +727,13 @@ export class TxManager {
       if (handler) await handler.onReorged(watched.tx);
       else await this.o.store.reopenBatch(batchId);
       this.#watched.delete(batchId);
+      this.o.metrics.transactions.inc({ event: "reorged" });
+      // Pending again: another key's transaction is resolved by the next adoption round (mined
+      // again, still in the pool, or given up), not followed as one of this key's nonces.
+      if (watched.adopted) continue;
       watched.tx.receipt = undefined;
       for (const attempt of watched.tx.attempts) attempt.sentAtMs = this.o.time.nowMs();
       this.#tracked.set(batchId, watched.tx);
-      this.o.metrics.transactions.inc({ event: "reorged" });
     }
     this.#reorgCheckedAt = head.hash;
   }

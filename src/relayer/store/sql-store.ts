@@ -826,7 +826,8 @@ export class SqlStore implements Store {
 
   async confirmedBatchesSince(sender: Address, fromBlock: bigint): Promise<BatchRecord[]> {
     const rows = await this.db.query<BatchRow>(
-      `SELECT * FROM batches WHERE sender = $1 AND status IN ('confirmed', 'reverted') AND block_number >= $2
+      `SELECT * FROM batches WHERE (sender = $1 OR adopted_by = $1) AND status IN ('confirmed', 'reverted')
+         AND block_number >= $2
        ORDER BY block_number, id`,
       [lower(sender), fromBlock.toString()],
     );

@@ -293,7 +293,10 @@ export interface Store {
     jobs: readonly { kind: BatchKind; contract: Address | null }[];
   }): Promise<BatchRecord[]>;
   getBatch(batchId: number): Promise<BatchRecord | null>;
-  /** Batches confirmed at or after `fromBlock` (the reorg watch after a restart). */
+  /**
+   * Batches of `sender`, or adopted by it, confirmed at or after `fromBlock` (the reorg watch
+   * after a restart).
+   */
   confirmedBatchesSince(sender: Address, fromBlock: bigint): Promise<BatchRecord[]>;
 
   // Escrow releases

@@ -196,9 +196,11 @@ export class FakeChain implements ChainPort {
     ]);
   }
 
-  /** Another account (another relayer) gets a call to `to` mined, with the logs `logsFor` gives it. */
-  mineForeign(to: Address, data: Hex): Hex {
-    const hash = keccak256(toHex(`foreign ${this.blocks.length} ${forks}`));
+  /**
+   * Another account (another relayer) gets a call to `to` mined, with the logs `logsFor` gives
+   * it; `hash` is its transaction's (one of its own, made up if not given).
+   */
+  mineForeign(to: Address, data: Hex, hash: Hex = keccak256(toHex(`foreign ${this.blocks.length} ${forks}`))): Hex {
     this.#newBlock([
       {
         hash,
