@@ -316,7 +316,12 @@ export class RelayerService {
     this.#healthChecks ??= this.#runHealthChecks().finally(() => {
       this.#healthChecks = undefined;
     });
-    const checks = await this.#healthChecks;
+    // The node refusing to take back the relayer's transactions (a key out of funds, say): what
+    // it accepts would not settle.
+    const checks: HealthResponse["checks"] = {
+      ...(await this.#healthChecks),
+      sending: this.txManager.refused > 0 ? "failing" : "ok",
+    };
     const address = (value: Address | undefined) => value ?? null;
     return {
       status: Object.values(checks).every((c) => c === "ok") ? "ok" : "degraded",

@@ -505,13 +505,40 @@ describe(`relayer API (fastify inject, fake chain, ${testBackend()} store)`, () 
       expect(world.chain.blockNumberReads - before, "a probe after the check ended runs its own").to.equal(2);
     });
 
+    it("degrades health with 503 while the node refuses to take back a transaction of the relayer", async () => {
+      world.chain.automine = false;
+      try {
+        const intent = signed();
+        expect((await submit(intent)).statusCode).to.equal(202);
+        await world.service.batcher?.tick({ force: true });
+        const [sent] = [...world.chain.pool.keys()];
+        world.chain.drop(sent);
+        world.chain.refuseBroadcasts = "insufficient funds for gas * price + value";
+        await world.service.txManager.tick();
+        const degraded = await app.inject({ method: "GET", url: "/healthz" });
+        expect(degraded.statusCode).to.equal(503);
+        expect(degraded.json().checks).to.deep.equal({ store: "ok", chain: "ok", sending: "failing" });
+        world.chain.refuseBroadcasts = undefined;
+        await new Promise((r) => setTimeout(r, 600)); // the next try after a refusal waits 0.5 s
+        await world.service.txManager.tick(); // taken back
+        world.chain.mine();
+        await world.service.txManager.tick();
+        const healthy = await app.inject({ method: "GET", url: "/healthz" });
+        expect(healthy.statusCode).to.equal(200);
+        expect(healthy.json().checks).to.deep.equal({ store: "ok", chain: "ok", sending: "ok" });
+      } finally {
+        world.chain.automine = true;
+        world.chain.refuseBroadcasts = undefined;
+      }
+    });
+
     it("degrades health with 503 when the chain does not answer", async () => {
       world.chain.down = true;
       const health = await app.inject({ method: "GET", url: "/healthz" });
       world.chain.down = false;
       expect(health.statusCode).to.equal(503);
       expect(health.json()).to.deep.include({ status: "degraded" });
-      expect(health.json().checks).to.deep.equal({ store: "ok", chain: "failing" });
+      expect(health.json().checks).to.deep.equal({ store: "ok", chain: "failing", sending: "ok" });
     });
 
     it("pauses and resumes only with the admin token, and refuses intents while paused", async () => {

@@ -378,6 +378,7 @@ describe("transaction manager (fake chain)", () => {
     await poll(4_000); // 80 polls of 50 ms
     expect(chain.broadcasts - before).to.equal(4); // tried at 0, 0.5, 1.5 and 3.5 s: not at every poll
     expect((await metrics.refused.get()).values[0].value).to.equal(1);
+    expect(m.refused).to.equal(1);
     chain.refuseBroadcasts = undefined;
     await poll(5_000, () => chain.pool.has(tx.attempts[0].hash));
     expect(chain.pool.has(tx.attempts[0].hash)).to.equal(true); // taken at the next try (7.5 s)
@@ -385,6 +386,7 @@ describe("transaction manager (fake chain)", () => {
     expect(tx.attempts).to.have.length(1);
     await m.tick();
     expect((await metrics.refused.get()).values[0].value).to.equal(0);
+    expect(m.refused).to.equal(0);
     chain.mine();
     await m.tick();
     expect(recorder.confirmed.map((c) => c.batchId)).to.deep.equal([tx.batchId]);

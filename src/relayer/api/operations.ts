@@ -21,7 +21,8 @@ export function operationRoutes(
     {
       method: "GET",
       path: "/healthz",
-      summary: "Liveness and readiness: 200 when the store and the chain answer, 503 otherwise",
+      summary:
+        "Liveness and readiness: 200 when the store and the chain answer and the node takes the relayer's transactions, 503 otherwise",
       tags: ["operations"],
       success: { status: 200, schema: healthResponse },
       errors: [],

@@ -224,6 +224,16 @@ export class TxManager {
     return this.#tracked.size;
   }
 
+  /**
+   * In-flight transactions the node no longer has and refused to take back at the latest try
+   * (a key out of funds, say).
+   */
+  get refused(): number {
+    let count = 0;
+    for (const tx of this.#tracked.values()) if (this.#refusals.has(tx)) count++;
+    return count;
+  }
+
   /** Resumes after a restart: nonce from the chain, in-flight batches and the reorg watch from the store. */
   async start(): Promise<void> {
     this.#nextNonce = await this.o.chain.getTransactionCount("pending");
@@ -415,7 +425,7 @@ export class TxManager {
     await this.#sweepUntracked(now);
     await this.#adoptOrphans(now, head, canonical);
     this.o.metrics.inflight.set(this.#tracked.size);
-    this.o.metrics.refused.set([...this.#tracked.values()].filter((tx) => this.#refusals.has(tx)).length);
+    this.o.metrics.refused.set(this.refused);
   }
 
   /** One tracked transaction at a tick: confirmed, taken by another, rebroadcast or replaced. */
