@@ -569,6 +569,62 @@ describe("transaction manager (fake chain)", () => {
     expect(chain.minedCount()).to.equal(2);
   });
 
+  it("never signs a transaction at the nonce a gap filler is being prepared for", async () => {
+    /** Holds every fee estimate until `count` callers wait, then lets them all go on. */
+    const estimatesTogether = async <T>(count: number, work: () => Promise<T>): Promise<T> => {
+      const estimateFees = chain.estimateFees.bind(chain);
+      let release!: () => void;
+      const gate = new Promise<void>((r) => {
+        release = r;
+      });
+      let waiting = 0;
+      chain.estimateFees = async () => {
+        waiting++;
+        await gate;
+        return estimateFees();
+      };
+      try {
+        const done = work();
+        while (waiting < count) await new Promise((r) => setTimeout(r, 5));
+        release();
+        return await done;
+      } finally {
+        chain.estimateFees = estimateFees;
+      }
+    };
+    // Of two transactions priced together (nonces 0 and 1), the first cannot be recorded (the
+    // store failing): nonce 0 is free again, below the second's.
+    let failNext = true;
+    const store = new Proxy(temp.store, {
+      get(target, prop) {
+        if (prop === "recordAttempt" && failNext) {
+          return async (attempt: { nonce: number }, sender: Address) => {
+            if (attempt.nonce !== 0) return target.recordAttempt(attempt as never, sender);
+            failNext = false;
+            throw new Error("connection terminated");
+          };
+        }
+        const value = Reflect.get(target, prop);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const m = manager({ store });
+    await m.start();
+    const [a, b] = [await batch(), await batch()];
+    const submit = (batchId: number) => m.submit({ batchId, kind: "finalize", to: TARGET, data: "0x", gas: 100_000n });
+    const results = await estimatesTogether(2, () => Promise.allSettled([submit(a), submit(b)]));
+    expect(results.map((r) => r.status)).to.deep.equal(["rejected", "fulfilled"]);
+    expect((results[1] as PromiseFulfilledResult<TrackedTx>).value.nonce).to.equal(1);
+    await m.tick(); // the gap at 0 is seen
+    clock += 1_000;
+    // The gap filler and a new transaction are priced together.
+    const c = await batch();
+    const [, next] = await estimatesTogether(2, () => Promise.all([m.tick(), submit(c)]));
+    expect(chain.sent.map((tx) => tx.nonce).sort(), "one transaction per nonce").to.deep.equal([0, 1, 2]);
+    expect(next.nonce).to.equal(2);
+    expect(chain.sent.find((tx) => tx.nonce === 0)?.to).to.equal(chain.sender); // the filler
+  });
+
   it("resumes tracking in-flight transactions after a restart", async () => {
     const first = manager();
     await first.start();

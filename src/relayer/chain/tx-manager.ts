@@ -685,30 +685,29 @@ export class TxManager {
     this.#gapSinceMs ??= now;
     if (now - this.#gapSinceMs < (this.o.gapHealAfterMs ?? this.o.stuckAfterMs)) return;
     this.#gapSinceMs = undefined;
-    const { batchId } = await this.o.store.createBatch({
-      kind: "filler",
-      contract: this.sender,
-      sender: this.sender,
-      items: [],
-      note: `fills nonce ${gap}`,
-    });
-    const fees = initialFees(await this.o.chain.estimateFees(), this.#feeCap(21_000n));
-    const tx: TrackedTx = {
-      batchId,
-      kind: "filler",
-      to: this.sender,
-      data: "0x",
-      value: 0n,
-      gas: 21_000n,
-      nonce: gap,
-      attempts: [],
-    };
-    const attempt = await this.#sign(tx, fees);
-    await this.o.store.recordAttempt({ ...attempt, batchId, nonce: gap, gasLimit: tx.gas }, this.sender);
-    tx.attempts.push(attempt);
-    this.#tracked.set(batchId, tx);
+    // Taken before the awaits below: a `submit` meanwhile must not sign another transaction at it.
     const free = this.#freeNonces.indexOf(gap);
     if (free >= 0) this.#freeNonces.splice(free, 1);
+    let tx: TrackedTx;
+    let attempt: Attempt;
+    try {
+      const { batchId } = await this.o.store.createBatch({
+        kind: "filler",
+        contract: this.sender,
+        sender: this.sender,
+        items: [],
+        note: `fills nonce ${gap}`,
+      });
+      const fees = initialFees(await this.o.chain.estimateFees(), this.#feeCap(21_000n));
+      tx = { batchId, kind: "filler", to: this.sender, data: "0x", value: 0n, gas: 21_000n, nonce: gap, attempts: [] };
+      attempt = await this.#sign(tx, fees);
+      await this.o.store.recordAttempt({ ...attempt, batchId, nonce: gap, gasLimit: tx.gas }, this.sender);
+    } catch (error) {
+      if (free >= 0) this.#freeNonce(gap);
+      throw error;
+    }
+    tx.attempts.push(attempt);
+    this.#tracked.set(tx.batchId, tx);
     this.o.metrics.transactions.inc({ event: "filler" });
     this.o.logger.warn({ nonce: gap, txHash: attempt.hash }, "filling a nonce gap");
     await this.#broadcast(tx, attempt, "sent");
