@@ -1,3 +1,5 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { expect } from "chai";
 import { pino } from "pino";
@@ -55,6 +57,51 @@ describe("ViemChain (anvil)", () => {
     expect(outOfGas).to.be.instanceOf(CallRevertedError);
     const reverted = await port.call({ to: chain.hub, data: withdraw(), gas: 200_000n }).catch((e: unknown) => e);
     expect(reverted).to.be.instanceOf(CallRevertedError);
+  });
+
+  it("takes only a failure of the call itself for a revert, not an error of the node's own", async () => {
+    // A JSON-RPC endpoint on 127.0.0.1 that answers every eth_estimateGas and eth_call with the
+    // error set for the case.
+    let answer = { code: -32603, message: "header not found" };
+    const server = createServer((request, response) => {
+      let body = "";
+      request.on("data", (chunk) => {
+        body += chunk;
+      });
+      request.on("end", () => {
+        const parsed = JSON.parse(body) as { id: number } | { id: number }[];
+        const reply = (call: { id: number }) => ({ jsonrpc: "2.0", id: call.id, error: answer });
+        response.setHeader("content-type", "application/json");
+        response.end(JSON.stringify(Array.isArray(parsed) ? parsed.map(reply) : reply(parsed)));
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const node = new ViemChain(createRelayerPublicClient(`http://127.0.0.1:${port}`, 31_337), ANVIL_KEYS[3]);
+      const outcome = async (error: { code: number; message: string; data?: string }) => {
+        answer = error;
+        const estimate = await node.estimateGas({ to: chain.hub, data: withdraw() }).catch((e: unknown) => e);
+        const call = await node.call({ to: chain.hub, data: withdraw(), gas: 100_000n }).catch((e: unknown) => e);
+        return [estimate instanceof CallRevertedError, call instanceof CallRevertedError];
+      };
+      // The node's own trouble: the call is asked again later, never failed for good.
+      expect(await outcome({ code: -32603, message: "header not found" })).to.deep.equal([false, false]);
+      expect(await outcome({ code: -32000, message: "missing trie node 7a3b (path )" })).to.deep.equal([false, false]);
+      expect(await outcome({ code: -32005, message: "daily request count exceeded" })).to.deep.equal([false, false]);
+      // The call failed.
+      expect(await outcome({ code: 3, message: "execution reverted", data: "0x08c379a0" })).to.deep.equal([true, true]);
+      expect(await outcome({ code: -32000, message: "execution reverted" })).to.deep.equal([true, true]);
+      expect(await outcome({ code: -32000, message: "gas required exceeds allowance (30000000)" })).to.deep.equal([
+        true,
+        true,
+      ]);
+      expect(await outcome({ code: -32000, message: "out of gas" })).to.deep.equal([true, true]);
+      expect(await outcome({ code: -32000, message: "invalid opcode: INVALID" })).to.deep.equal([true, true]);
+      expect(await outcome({ code: -32015, message: "VM execution error." })).to.deep.equal([true, true]);
+    } finally {
+      server.close();
+    }
   });
 
   it("does not take a node it cannot reach for a revert", async () => {

@@ -5,13 +5,13 @@ import {
   ContractFunctionRevertedError,
   createPublicClient,
   defineChain,
-  EstimateGasExecutionError,
   ExecutionRevertedError,
   type Hex,
   HttpRequestError,
   http,
   type PublicClient,
   parseSignature,
+  RpcRequestError,
   serializeTransaction,
   TimeoutError,
   type TransactionSerializableEIP1559,
@@ -58,17 +58,29 @@ const keccakHex = (data: Hex): Hex => bytesToHex(keccak256Bytes(hexToBytes(data,
 const unreachable = (error: BaseError) =>
   error.walk((e) => e instanceof HttpRequestError || e instanceof TimeoutError) !== null;
 
+/**
+ * What nodes answer when the call itself fails, beyond what viem maps to ExecutionRevertedError
+ * ("execution reverted", "gas required exceeds allowance", JSON-RPC code 3): other wordings of a
+ * revert ("Reverted", "VM execution error"), and running out of the gas given, an error rather
+ * than a revert: "out of gas" (geth), "EVM error OutOfGas" (anvil).
+ */
+const CALL_FAILED = /revert|vm execution error|out ?of ?gas|invalid opcode|stack (?:over|under)flow|invalid jump/i;
+
+/**
+ * True when the node ran the call and it failed. viem wraps every failed estimate in
+ * EstimateGasExecutionError, whatever the node said: a node that could not be reached, or one
+ * that answered with an error of its own ("header not found", "missing trie node", a rate
+ * limit), has said nothing about the call, and what it was asked is tried again later.
+ */
 function isRevert(error: unknown): boolean {
   if (!(error instanceof BaseError)) return false;
-  // viem wraps every failed estimate in EstimateGasExecutionError, connection failures included:
-  // a node that could not be reached has said nothing about the call.
   if (unreachable(error)) return false;
   return (
     error.walk(
       (e) =>
         e instanceof ExecutionRevertedError ||
         e instanceof ContractFunctionRevertedError ||
-        e instanceof EstimateGasExecutionError,
+        (e instanceof RpcRequestError && CALL_FAILED.test(e.details)),
     ) !== null
   );
 }
@@ -151,13 +163,7 @@ export class ViemChain implements ChainPort {
     try {
       await this.client.call({ account: this.sender, to: args.to, data: args.data, gas: args.gas });
     } catch (error) {
-      // Nodes report running out of the given gas as an error, not a revert: "out of gas"
-      // (geth), "EVM error OutOfGas" (anvil).
-      const failed =
-        error instanceof BaseError &&
-        !unreachable(error) &&
-        (error.walk((e) => e instanceof ExecutionRevertedError) !== null || /out ?of ?gas/i.test(error.details));
-      if (failed) throw new CallRevertedError(error.shortMessage);
+      if (isRevert(error)) throw new CallRevertedError((error as BaseError).shortMessage);
       throw error;
     }
   }
