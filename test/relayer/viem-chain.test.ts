@@ -20,7 +20,7 @@ import {
 import { privateKeyToAccount } from "viem/accounts";
 import { type LocalChain as Anvil, freePort, startAnvil as startLocalChain } from "../../scripts/lib/anvil.js";
 import { hashPayment, settlementHubAbi, signPayment } from "../../src/client/index.js";
-import { ClientHubPort } from "../../src/relayer/chain/client-adapters.js";
+import { ClientChannelsPort, ClientHubPort } from "../../src/relayer/chain/client-adapters.js";
 import { CallRevertedError, NodeUnreachableError } from "../../src/relayer/chain/ports.js";
 import { TxManager } from "../../src/relayer/chain/tx-manager.js";
 import { createRelayerPublicClient, ViemChain } from "../../src/relayer/chain/viem-chain.js";
@@ -236,6 +236,26 @@ describe("ViemChain (anvil)", () => {
 });
 
 /** The transaction manager over a real node whose blocks hold less than EIP-7825's cap. */
+describe("ClientChannelsPort", () => {
+  it("reads the challenge period again after a failed read, instead of failing every read after it", async () => {
+    let failures = 1;
+    const channel = { status: 1, payer: zeroAddress, payee: zeroAddress, token: zeroAddress, signer: zeroAddress };
+    // A client whose first challengePeriod read fails, as one network error would.
+    const client = {
+      readContract: async ({ functionName }: { functionName: string }) => {
+        if (functionName !== "challengePeriod") {
+          return { ...channel, deposit: 1n, claimed: 0n, closeRequestedAt: 100n };
+        }
+        if (failures-- > 0) throw new Error("fetch failed");
+        return 3_600n;
+      },
+    } as unknown as PublicClient;
+    const port = new ClientChannelsPort(zeroAddress, client);
+    expect(await port.getChannel(zeroHash).catch((e: unknown) => (e as Error).message)).to.equal("fetch failed");
+    expect((await port.getChannel(zeroHash))?.closesAt).to.equal(3_700n); // requested at 100, one hour to challenge
+  });
+});
+
 describe("TxManager over ViemChain (anvil with 5,000,000-gas blocks)", () => {
   let anvil: Anvil;
   let temp: TempStore;

@@ -296,11 +296,12 @@ export class ClientChannelsPort implements ChannelsPort {
   ) {}
 
   async getChannel(channelId: Hex): Promise<ChannelView | null> {
-    this.#challengePeriod ??= this.client.readContract({
-      address: this.address,
-      abi: paymentChannelsAbi,
-      functionName: "challengePeriod",
-    });
+    this.#challengePeriod ??= this.client
+      .readContract({ address: this.address, abi: paymentChannelsAbi, functionName: "challengePeriod" })
+      .catch((error: unknown) => {
+        this.#challengePeriod = undefined; // a failed read is retried next time, not kept
+        throw error;
+      });
     const [channel, challengePeriod] = await Promise.all([
       this.client.readContract({
         address: this.address,
