@@ -87,7 +87,7 @@ export class RelayerMetrics {
   });
   readonly automationSkipped = new Counter({
     name: "relayer_automation_skipped_total",
-    help: "Automation actions not sent because their simulation reverted, by kind (expire, claim, finalize)",
+    help: "Automation actions left out, by kind (expire, claim, finalize): their simulation reverted, an escrow needs too much gas, or their transaction reverted",
     labelNames: ["kind"],
     registers: [this.registry],
   });

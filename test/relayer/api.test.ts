@@ -615,6 +615,30 @@ describe(`relayer API (fastify inject, fake chain, ${testBackend()} store)`, () 
       }
     });
 
+    it("ends a release that would revert as settled if the escrow already released its total, else failed", async () => {
+      const paid = release(7n, 600n);
+      const unpaid = release(8n, 600n);
+      expect((await post("/v1/escrows/releases", paid.body)).statusCode).to.equal(202);
+      expect((await post("/v1/escrows/releases", unpaid.body)).statusCode).to.equal(202);
+      // The payer releases escrow 7 up to 600 directly; both relays would now revert.
+      Object.assign(world.escrow.escrows.get(7n) ?? {}, { released: 600n, remaining: 400n });
+      world.chain.simulationRevert = "EscrowNothingToRelease";
+      const sent = world.chain.sent.length;
+      try {
+        await world.service.relays.tick();
+      } finally {
+        world.chain.simulationRevert = undefined;
+      }
+      const status = async (digest: string) =>
+        (await app.inject({ method: "GET", url: `/v1/escrows/releases/${digest}` })).json();
+      expect(await status(paid.digest)).to.deep.include({ status: "settled", txHash: null, failureReason: null });
+      expect(await status(unpaid.digest)).to.deep.include({
+        status: "failed",
+        failureReason: "simulation_reverted: execution reverted: EscrowNothingToRelease",
+      });
+      expect(world.chain.sent.length, "nothing sent").to.equal(sent);
+    });
+
     it("rejects an unknown escrow, a signature not by the payer, and a release of nothing", async () => {
       const unknown = release(2n, 600n);
       world.escrow.escrows.delete(2n);

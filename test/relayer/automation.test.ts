@@ -1,12 +1,13 @@
 import { after, before, beforeEach, describe, it } from "node:test";
 import { expect } from "chai";
 import { pino } from "pino";
-import type { Hex } from "viem";
+import { type Hex, parseTransaction } from "viem";
 import { ChainIndexer, indexedChannel, indexedEscrow, settleableAfter } from "../../src/relayer/chain/indexer.js";
 import { CallRevertedError, type ChannelView, type EscrowView } from "../../src/relayer/chain/ports.js";
 import { channelAction, voucherKey } from "../../src/relayer/jobs/automation.js";
 import { RelayerMetrics } from "../../src/relayer/metrics.js";
 import type { WatchedChannel } from "../../src/relayer/store/store.js";
+import { TimeSource } from "../../src/relayer/time.js";
 import { FakeChain } from "./helpers/fake-chain.js";
 import { randomAddress, randomDigest } from "./helpers/fixtures.js";
 import { FakeChannels, FakeEscrow, type FakeWorld, fakeWorld } from "./helpers/service.js";
@@ -406,8 +407,9 @@ describe("automation job (fake chain and contracts)", () => {
   after(async () => {
     await temp.dispose();
   });
-  beforeEach(async () => {
-    world = fakeWorld(temp.store);
+  /** A fresh world whose fake contracts follow the contracts' rules. */
+  async function setUp(options: Parameters<typeof fakeWorld>[1] = {}) {
+    world = fakeWorld(temp.store, options);
     const { chain, escrow, channels } = world;
     const now = () => chain.blocks[chain.blocks.length - 1].timestamp;
     // The contracts' rules, as far as these tests need them.
@@ -424,7 +426,7 @@ describe("automation job (fake chain and contracts)", () => {
     chain.logsFor = (tx) => {
       const text = Buffer.from(tx.data.slice(2), "hex").toString();
       const [kind, arg, amount] = text.split(" ");
-      if (tx.to === escrow.address && kind === "expire") {
+      if (tx.to === escrow.address && (kind === "expire" || kind === "settleExpired")) {
         const settled = escrow.idsOf(tx.data).filter((id) => (escrow.escrows.get(id)?.remaining ?? 0n) > 0n);
         for (const id of settled) {
           const e = escrow.escrows.get(id) as EscrowView;
@@ -443,7 +445,8 @@ describe("automation job (fake chain and contracts)", () => {
       return { logs: [] };
     };
     await world.service.txManager.start();
-  });
+  }
+  beforeEach(() => setUp());
 
   /** A round of the automation, then the transaction manager confirms what was mined. */
   async function round() {
@@ -451,6 +454,46 @@ describe("automation job (fake chain and contracts)", () => {
     await world.service.pollChain();
   }
   const sentData = () => world.chain.sent.map((tx) => Buffer.from(tx.data.slice(2), "hex").toString());
+  const latest = () => world.chain.blocks[world.chain.blocks.length - 1].timestamp;
+
+  /** Escrows `ids`, due in that order, created in a new block. */
+  function dueEscrows(ids: bigint[]) {
+    const { chain, escrow } = world;
+    chain.mineEmpty();
+    const block = BigInt(chain.blocks.length - 1);
+    ids.forEach((id, i) => {
+      escrow.escrows.set(id, escrowView({ deadline: latest() - 100n + BigInt(i) }));
+      escrow.events.push({ name: "EscrowCreated", key: id, blockNumber: block, logIndex: i });
+    });
+  }
+
+  /** Each escrow's `settleExpired` needs its gas in `gas` (100,000 if not listed), a batch the sum of its escrows'. */
+  function escrowGas(gas: Map<bigint, bigint>) {
+    const { chain, escrow } = world;
+    chain.gasOf = (to, data) =>
+      to === escrow.address
+        ? escrow.idsOf(data).reduce((sum, id) => sum + (gas.get(id) ?? 100_000n), 0n)
+        : chain.callGas;
+  }
+
+  /** A channel whose close was requested (period ending at `closesAt`), with a kept voucher if `amount` is given. */
+  async function closingChannel(closesAt: bigint, amount?: bigint): Promise<Hex> {
+    const { chain, channels } = world;
+    const channelId = randomDigest();
+    channels.channels.set(channelId, channelView({ claimed: 100n, closesAt }));
+    const blockNumber = BigInt(chain.blocks.length - 1);
+    channels.events.push({ name: "ChannelCloseRequested", key: channelId, blockNumber, logIndex: 0 });
+    if (amount !== undefined) {
+      await temp.store.upsertVoucher({
+        channels: channels.address,
+        channelId,
+        cumulativeAmount: amount,
+        signature: "0x1234",
+        claim: false,
+      });
+    }
+    return channelId;
+  }
 
   it("settles escrows past their settle time in one batch, and leaves a disputed one alone until its timeout", async () => {
     const { chain, escrow } = world;
@@ -528,6 +571,147 @@ describe("automation job (fake chain and contracts)", () => {
     expect(await temp.store.closingChannels(channels.address, 10)).to.deep.equal([]);
     await round();
     expect(sentData()).to.have.length(2);
+  });
+
+  it("packs escrows by their own estimates within the transaction gas cap, leaving out one that needs far too much", async () => {
+    await setUp({ config: { txGasCap: 1_000_000 } });
+    dueEscrows([1n, 2n, 3n, 4n, 5n, 6n]);
+    // Escrow 2's token burns the gas it is given: its own simulation passes, at 1.6 million.
+    escrowGas(new Map([...[1n, 3n, 4n, 5n, 6n].map((id) => [id, 200_000n] as const), [2n, 1_600_000n]]));
+
+    await round();
+    expect(sentData()).to.deep.equal(["expire 1,3,4,5"]);
+    // The batch keeps its whole margin (800,000 × 1.2): the gas cap did not cut it.
+    expect(parseTransaction(world.chain.sent[0].raw).gas).to.equal(960_000n);
+    expect(await counted(world.service.metrics.automationSkipped, { kind: "expire" })).to.equal(1);
+    await round();
+    expect(sentData()).to.deep.equal(["expire 1,3,4,5", "expire 6"]);
+    expect(world.escrow.escrows.get(6n)?.state).to.equal("closed");
+    expect(world.escrow.escrows.get(2n)?.state).to.equal("active");
+  });
+
+  it("keeps escrows left out from crowding out the due escrows behind them", async () => {
+    await setUp({ config: { expireBatchSize: 2 } });
+    dueEscrows([1n, 2n, 3n, 4n, 5n, 6n]);
+    escrowGas(new Map([1n, 2n, 3n, 4n, 5n].map((id) => [id, 1_600_000n])));
+    for (let i = 0; i < 3; i++) await round();
+    expect(sentData()).to.deep.equal(["expire 6"]);
+    expect(await counted(world.service.metrics.automationSkipped, { kind: "expire" })).to.equal(5);
+  });
+
+  it("sends the first escrow alone when the batch would revert or need more gas than it may have", async () => {
+    const { chain, escrow } = world;
+    dueEscrows([1n, 2n, 3n, 4n]);
+    let batch: "reverts" | "too heavy" | "fine" = "reverts";
+    const contract = chain.simulate;
+    const isBatch = (data: Hex) => Buffer.from(data.slice(2), "hex").toString().startsWith("expire ");
+    chain.simulate = (to, data) => {
+      if (batch === "reverts" && isBatch(data) && escrow.idsOf(data).length > 1)
+        throw new CallRevertedError("out of gas");
+      contract(to, data);
+    };
+    chain.gasOf = (_to, data) => (batch === "too heavy" && isBatch(data) ? 20_000_000n : chain.callGas);
+
+    await round();
+    expect(sentData()).to.deep.equal(["settleExpired 1"]);
+    batch = "too heavy";
+    await round();
+    expect(sentData()).to.deep.equal(["settleExpired 1", "settleExpired 2"]);
+    batch = "fine";
+    await round();
+    expect(sentData()).to.deep.equal(["settleExpired 1", "settleExpired 2", "expire 3,4"]);
+    for (const id of [1n, 2n, 3n, 4n]) expect(escrow.escrows.get(id)?.state).to.equal("closed");
+    expect(await counted(world.service.metrics.escrowsSettled)).to.equal(4);
+  });
+
+  it("leaves the escrows of a reverted settleExpiredBatch out for a minute instead of sending them each round", async () => {
+    let nowMs = Date.now();
+    await setUp({ time: new TimeSource(() => nowMs) });
+    const { chain } = world;
+    dueEscrows([1n, 2n]);
+    const contract = chain.logsFor;
+    chain.logsFor = (tx, block) =>
+      tx.to === world.escrow.address ? { logs: [], status: "reverted" } : contract(tx, block);
+
+    await round();
+    expect(sentData()).to.deep.equal(["expire 1,2"]);
+    await round();
+    expect(sentData()).to.deep.equal(["expire 1,2"]);
+    expect(await counted(world.service.metrics.automationSkipped, { kind: "expire" })).to.equal(2);
+    nowMs += 60_001;
+    await round();
+    expect(sentData()).to.deep.equal(["expire 1,2", "expire 1,2"]);
+  });
+
+  it("claims for every closing channel before any finalize, and before settling escrows", async () => {
+    world.chain.mineEmpty();
+    const ended = await closingChannel(latest() - 10n);
+    const claimable = await closingChannel(latest() + 3_600n, 700n);
+    dueEscrows([1n]);
+
+    await round();
+    expect(sentData()).to.deep.equal([`claim ${claimable} 700 0x1234`, `finalize ${ended}`, "expire 1"]);
+  });
+
+  it("claims even when escrow expiry fails, and counts the round as failed", async () => {
+    const { chain } = world;
+    dueEscrows([1n]);
+    const channelId = await closingChannel(latest() + 3_600n, 700n);
+    const contract = chain.simulate;
+    chain.simulate = (to, data) => {
+      if (to === world.escrow.address) throw new Error("header not found");
+      contract(to, data);
+    };
+
+    await world.service.automation?.tick();
+    expect(sentData()).to.deep.equal([`claim ${channelId} 700 0x1234`]);
+    expect(world.service.automation?.lastRound).to.deep.include({ ok: false, error: "header not found" });
+    expect(await counted(world.service.metrics.automationErrors)).to.equal(1);
+    expect(await counted(world.service.metrics.watchtowerClaims)).to.equal(1);
+  });
+
+  it("finalizes the other channels and settles escrows when one channel's finalize cannot be simulated", async () => {
+    const { chain } = world;
+    chain.mineEmpty();
+    const failing = await closingChannel(latest() - 20n);
+    const other = await closingChannel(latest() - 10n);
+    dueEscrows([1n]);
+    const contract = chain.simulate;
+    chain.simulate = (to, data) => {
+      if (Buffer.from(data.slice(2), "hex").toString() === `finalize ${failing}`) throw new Error("request timed out");
+      contract(to, data);
+    };
+
+    await world.service.automation?.tick();
+    expect(sentData()).to.deep.equal([`finalize ${other}`, "expire 1"]);
+    expect(world.service.automation?.lastRound).to.deep.include({ ok: false, error: "request timed out" });
+    expect(await counted(world.service.metrics.automationErrors)).to.equal(1);
+  });
+
+  it("simulates a rejected voucher claim again after a minute (a passing fault does not make the watchtower give up)", async () => {
+    let nowMs = Date.now();
+    await setUp({ time: new TimeSource(() => nowMs) });
+    const { chain } = world;
+    chain.mineEmpty();
+    const channelId = await closingChannel(latest() + 3_600n, 700n);
+    let claimsRevert = true;
+    const contract = chain.simulate;
+    chain.simulate = (to, data) => {
+      if (claimsRevert && Buffer.from(data.slice(2), "hex").toString().startsWith("claim ")) {
+        throw new CallRevertedError("execution reverted");
+      }
+      contract(to, data);
+    };
+
+    await round();
+    expect(sentData()).to.deep.equal([]);
+    expect(await counted(world.service.metrics.automationSkipped, { kind: "claim" })).to.equal(1);
+    claimsRevert = false;
+    await round();
+    expect(sentData()).to.deep.equal([]);
+    nowMs += 60_001;
+    await round();
+    expect(sentData()).to.deep.equal([`claim ${channelId} 700 0x1234`]);
   });
 
   it("survives a node that is down: the round fails, backs off, and nothing is sent", async () => {

@@ -576,6 +576,31 @@ describe(`relayer store (${testBackend()})`, () => {
       expect(again.record).to.deep.include({ status: "accepted", id: 3n, releasedTotal: 50n });
     });
 
+    it("records an outcome decided before sending only while the deciding owner still holds the release", async () => {
+      const escrow = randomAddress();
+      const release = {
+        digest: randomDigest(),
+        escrow,
+        id: 5n,
+        releasedTotal: 50n,
+        deadline: NOW + 100n,
+        signature: "0xaa" as Hex,
+      };
+      await temp.store.insertRelease(release);
+      // `late` held the claim; its lease ran out and `taker` holds it now.
+      await temp.store.claimReleases({ escrow, owner: "late", limit: 1, leaseMs: 1 });
+      await new Promise((r) => setTimeout(r, 20));
+      expect(await temp.store.claimReleases({ escrow, owner: "taker", limit: 1, leaseMs: 60_000 })).to.have.length(1);
+      const failed = { status: "failed" as const, reason: "expired" };
+      expect(await temp.store.setReleaseOutcome(release.digest, failed, "late")).to.equal(false);
+      expect(await temp.store.getRelease(release.digest)).to.deep.include({ status: "accepted", failureReason: null });
+      expect(await temp.store.setReleaseOutcome(release.digest, failed, "taker")).to.equal(true);
+      expect(await temp.store.getRelease(release.digest)).to.deep.include({
+        status: "failed",
+        failureReason: "expired",
+      });
+    });
+
     it("gives back a batch's unused intent claims without touching the owner's release claims", async () => {
       const escrow = randomAddress();
       const owner = `owner-${randomDigest().slice(2, 10)}`;

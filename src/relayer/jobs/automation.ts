@@ -8,7 +8,7 @@ import {
   type EscrowPort,
   type TxReceipt,
 } from "../chain/ports.js";
-import { inclusionOf, type TrackedTx, type TxHandler, type TxManager } from "../chain/tx-manager.js";
+import { inclusionOf, type TrackedTx, type TxHandler, type TxManager, withinCap } from "../chain/tx-manager.js";
 import type { Gate } from "../intake/gate.js";
 import type { RelayerMetrics } from "../metrics.js";
 import type { BatchKind, Store, WatchedChannel } from "../store/store.js";
@@ -36,7 +36,7 @@ export interface AutomationOptions {
 /** What the watchtower does about a channel whose close was requested. */
 export type ChannelAction = "claim" | "finalize" | "wait";
 
-/** Key of a voucher whose claim was rejected by simulation (not tried again at that amount). */
+/** Key of a voucher whose claim was rejected by simulation (not tried again at that amount for a while). */
 export const voucherKey = (channelId: Hex, cumulativeAmount: bigint) =>
   `${channelId.toLowerCase()}:${cumulativeAmount}`;
 
@@ -45,8 +45,8 @@ export const voucherKey = (channelId: Hex, cumulativeAmount: bigint) =>
  *
  * - `claim` the kept voucher as soon as the close is requested, if it pays more than what is
  *   claimed (on-chain or by our own confirmed claims), fits the deposit, is not already being
- *   claimed and was not rejected by simulation. Claims stay possible until the close is
- *   finalized, so a claim always goes first;
+ *   claimed and was not rejected by simulation lately (`rejected` has its key). Claims stay
+ *   possible until the close is finalized, so a claim always goes first;
  * - `finalize` once the challenge period has ended (`finalizeClose` needs
  *   `block.timestamp >= closesAt`) and nothing is left to claim or in flight;
  * - otherwise `wait`.
@@ -54,7 +54,7 @@ export const voucherKey = (channelId: Hex, cumulativeAmount: bigint) =>
 export function channelAction(
   channel: WatchedChannel,
   nowSeconds: bigint,
-  rejected: ReadonlySet<string> = new Set(),
+  rejected: Pick<ReadonlySet<string>, "has"> = new Set(),
 ): ChannelAction {
   if (channel.status !== "closing" || channel.finalizeInFlight) return "wait";
   const voucher = channel.voucher;
@@ -72,8 +72,27 @@ export function channelAction(
 const expireNote = (ids: readonly bigint[]) => ids.join(",");
 const parseExpireNote = (note: string | null) => (note ? note.split(",").map(BigInt) : []);
 
-/** Something the simulation refused stays untried this long (the indexer corrects the store meanwhile). */
+const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
+/** One error for the parts of a round that failed. */
+const oneError = (errors: readonly unknown[]): unknown =>
+  errors.length === 1 ? errors[0] : new AggregateError(errors, errors.map(messageOf).join("; "));
+
+/**
+ * Something the simulation refused, or whose transaction reverted, stays untried this long (the
+ * indexer corrects the store meanwhile); then it is simulated again, in case the refusal was a
+ * passing fault of the node.
+ */
 const SKIP_MS = 60_000;
+/**
+ * Most gas one escrow's own `settleExpired` may be estimated at to go into a batch: ten times
+ * what one normally needs (about 50,000, see gas/Escrow.json), room for any ordinary token.
+ * The payout tries the transfer with all the gas left, so a token that burns what it is given
+ * makes the estimate huge (1.6 million and more) and would swell every batch it is in: such an
+ * escrow is left out like one whose simulation reverts.
+ */
+const MAX_SETTLE_EXPIRED_GAS = 500_000n;
+/** A transaction's gas limit is its estimate plus this margin (percent of the estimate). */
+const GAS_MARGIN_PERCENT = 120n;
 /** Longest pause between rounds after consecutive failures. */
 const MAX_BACKOFF_MS = 60_000;
 /** Closing channels looked at per round (deciding is cheap; only those with work cost RPC calls). */
@@ -82,23 +101,30 @@ const CHANNELS_PER_ROUND = 1_000;
 /**
  * The relayer acting on its own. Each round it brings the chain index up to date, then:
  *
- * 1. settles escrows whose settle time has passed (deadline, or for a disputed escrow the later
+ * 1. watches channels whose close was requested: claims the latest kept voucher through the
+ *    relays job, for every such channel before any `finalizeClose` (sent once the challenge
+ *    period has ended, see `channelAction`). It goes first because a claim is time-critical:
+ *    once the close is finalized, the payee has lost what the voucher was worth;
+ * 2. settles escrows whose settle time has passed (deadline, or for a disputed escrow the later
  *    of the deadline and the end of the arbiter's resolution timeout) with `settleExpiredBatch`,
- *    at most `expireBatchSize` at a time. Every id is simulated first with `settleExpired`
- *    (the batch itself skips ids silently) and dropped if it would revert;
- * 2. watches channels whose close was requested: claims the latest kept voucher through the
- *    relays job before anything else, then sends `finalizeClose` once the challenge period has
- *    ended (see `channelAction`).
+ *    at most `expireBatchSize` at a time, within the gas one transaction may use. Every id is
+ *    simulated first with `settleExpired` (the batch itself skips ids silently) and left out for
+ *    a while if it would revert or needs too much gas (`MAX_SETTLE_EXPIRED_GAS`), as are the ids
+ *    of a batch whose transaction reverted.
  *
  * Every transaction goes through the transaction manager (nonces, fees, replacement,
  * confirmations, reorgs). A pending transaction keeps its escrows or channel out of the next
- * rounds; a confirmed one makes the indexer re-read them at once. A failed round (RPC or store
- * down) is logged and retried with exponential backoff; it never stops the service. Pausing the
- * relayer pauses the transactions, not the indexing.
+ * rounds; a confirmed one makes the indexer re-read them at once. A part that fails (RPC or store
+ * down) does not keep the other part, or the watchtower's other channels, from running; the
+ * round still counts as failed (`lastRound`, `automationErrors`) and the next one waits with
+ * exponential backoff, since the node or the store is likely down. It never stops the service.
+ * Pausing the relayer pauses the transactions, not the indexing.
  */
 export class Automation {
+  /** Escrows (`escrow:<id>`) and channels (`channel:<id>`) left out, until when (ms); pruned each round. */
   readonly #skipUntil = new Map<string, number>();
-  readonly #rejectedClaims = new Set<string>();
+  /** Vouchers whose claim was rejected (`voucherKey`), until when (ms) they are not tried; pruned each round. */
+  readonly #rejectedClaims = new Map<string, number>();
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   #intervalMs = 1_000;
@@ -138,39 +164,59 @@ export class Automation {
   async #round(): Promise<void> {
     const { logger, metrics, time } = this.o;
     if (this.o.gate.closing || time.nowMs() < this.#resumeAtMs) return;
+    const errors: unknown[] = [];
     try {
+      this.#prune();
       await this.o.indexer.sync();
       if (!this.o.gate.paused) {
         const now = await this.o.chain.getBlockTimestamp();
         this.chainSeconds = now;
-        if (this.o.escrow) await this.#settleExpired(this.o.escrow, now);
-        if (this.o.channels) await this.#watchChannels(this.o.channels, now);
+        // The watchtower first; neither part's failure keeps the other from running.
+        if (this.o.channels) await this.#watchChannels(this.o.channels, now).catch((e: unknown) => errors.push(e));
+        if (this.o.escrow) await this.#settleExpired(this.o.escrow, now).catch((e: unknown) => errors.push(e));
       }
+    } catch (error) {
+      errors.push(error);
+    }
+    if (errors.length === 0) {
       if (this.#failures > 0) logger.info("automation recovered");
       this.#failures = 0;
       this.lastRound = { atMs: time.nowMs(), ok: true };
-    } catch (error) {
+    } else {
+      const error = oneError(errors);
       this.#failures++;
       const backoff = Math.min(this.#intervalMs * 2 ** Math.min(this.#failures, 16), MAX_BACKOFF_MS);
       this.#resumeAtMs = time.nowMs() + backoff;
       metrics.automationErrors.inc();
       logger.warn({ err: error, failures: this.#failures, retryInMs: backoff }, "automation round failed; backing off");
-      this.lastRound = { atMs: time.nowMs(), ok: false, error: error instanceof Error ? error.message : String(error) };
+      this.lastRound = { atMs: time.nowMs(), ok: false, error: messageOf(error) };
+    }
+  }
+
+  /** Forgets what is left out no longer, so neither map holds more than what one `SKIP_MS` added. */
+  #prune(): void {
+    const nowMs = this.o.time.nowMs();
+    for (const map of [this.#skipUntil, this.#rejectedClaims]) {
+      for (const [key, untilMs] of map) if (untilMs <= nowMs) map.delete(key);
     }
   }
 
   #skipped(key: string): boolean {
-    const until = this.#skipUntil.get(key);
-    if (until === undefined) return false;
-    if (until > this.o.time.nowMs()) return true;
-    this.#skipUntil.delete(key);
-    return false;
+    return (this.#skipUntil.get(key) ?? 0) > this.o.time.nowMs();
+  }
+
+  #leaveOutEscrows(ids: readonly bigint[]): void {
+    const until = this.o.time.nowMs() + SKIP_MS;
+    for (const id of ids) this.#skipUntil.set(`escrow:${id}`, until);
   }
 
   async #settleExpired(escrow: EscrowPort, now: bigint): Promise<void> {
-    const { store, chain, logger, metrics } = this.o;
-    // Fetch a little more than a batch: some may be skipped after a rejected simulation.
-    const due = (await store.dueEscrows(escrow.address, now, this.o.expireBatchSize * 2)).filter(
+    const { store, chain, txManager, logger, metrics } = this.o;
+    // Fetch past the escrows left out: being due soonest, they would otherwise fill every fetch
+    // and keep the escrows behind them from being settled.
+    let leftOut = 0;
+    for (const key of this.#skipUntil.keys()) if (key.startsWith("escrow:")) leftOut++;
+    const due = (await store.dueEscrows(escrow.address, now, this.o.expireBatchSize + leftOut)).filter(
       (e) => !this.#skipped(`escrow:${e.id}`),
     );
     const candidates = due.slice(0, this.o.expireBatchSize);
@@ -179,70 +225,127 @@ export class Automation {
     const simulations = await Promise.allSettled(
       candidates.map((e) => chain.estimateGas({ to: escrow.address, data: escrow.encodeSettleExpired(e.id) })),
     );
-    const ids: bigint[] = [];
+    // Within what a transaction may have with its margin: an escrow alone always fits one.
+    const ceiling = withinCap(MAX_SETTLE_EXPIRED_GAS, (txManager.txGasCap * 100n) / GAS_MARGIN_PERCENT);
+    const passed: { id: bigint; gas: bigint }[] = [];
     const rejected: bigint[] = [];
+    const heavy: bigint[] = [];
     simulations.forEach((result, i) => {
       const id = candidates[i].id;
-      if (result.status === "fulfilled") ids.push(id);
-      else if (result.reason instanceof CallRevertedError) rejected.push(id);
+      if (result.status === "fulfilled") {
+        if (result.value > ceiling) heavy.push(id);
+        else passed.push({ id, gas: result.value });
+      } else if (result.reason instanceof CallRevertedError) rejected.push(id);
       else throw result.reason; // the node could not be asked: the round fails and backs off
     });
     if (rejected.length > 0) {
-      for (const id of rejected) this.#skipUntil.set(`escrow:${id}`, this.o.time.nowMs() + SKIP_MS);
+      this.#leaveOutEscrows(rejected);
       metrics.automationSkipped.inc({ kind: "expire" }, rejected.length);
       logger.info({ escrowIds: rejected.map(String) }, "settleExpired would revert; escrows left out and read again");
       await this.o.indexer.refreshEscrows(rejected);
     }
-    if (ids.length === 0) return;
+    if (heavy.length > 0) {
+      this.#leaveOutEscrows(heavy);
+      metrics.automationSkipped.inc({ kind: "expire" }, heavy.length);
+      logger.warn(
+        { escrowIds: heavy.map(String), ceiling: ceiling.toString() },
+        "settleExpired needs more gas than an escrow should (a token that burns it?); escrows left out",
+      );
+    }
+    if (passed.length === 0) return;
 
+    // The escrows' own estimates add up to more than the batch needs (each counts a transaction's
+    // base cost, and the batch warms what they share): packing by them keeps the batch within the
+    // gas one transaction may have, which `TxManager.submit` would otherwise lower it to.
+    const budget = ((await txManager.affordableGas()) * 100n) / GAS_MARGIN_PERCENT;
+    const ids = [passed[0].id];
+    let total = passed[0].gas;
+    for (const { id, gas } of passed.slice(1)) {
+      if (total + gas > budget) break;
+      total += gas;
+      ids.push(id);
+    }
     const data = escrow.encodeSettleExpiredBatch(ids);
-    let gas: bigint;
+    let gas: bigint | undefined;
+    let reason = "needs more gas than it may have";
     try {
       gas = await chain.estimateGas({ to: escrow.address, data });
     } catch (error) {
       if (!(error instanceof CallRevertedError)) throw error;
-      metrics.automationSkipped.inc({ kind: "expire" }, ids.length);
-      logger.warn({ escrowIds: ids.map(String), reason: error.message }, "settleExpiredBatch would revert; not sent");
+      reason = error.message;
+    }
+    if (gas !== undefined && gas <= budget) {
+      const batchId = await this.#submit(
+        "expire",
+        escrow.address,
+        ids.map((id) => toHex(id)),
+        expireNote(ids),
+        data,
+        gas,
+      );
+      if (batchId !== null) logger.info({ batchId, escrowIds: ids.map(String) }, "settling expired escrows");
       return;
     }
+    // The first escrow, whose own simulation passed, goes alone: expiry moves on every round.
+    const first = passed[0];
+    if (ids.length > 1) metrics.automationSkipped.inc({ kind: "expire" }, ids.length - 1);
+    logger.warn(
+      { escrowIds: ids.map(String), reason },
+      "settleExpiredBatch would fail; the first escrow goes alone, the others next round",
+    );
     const batchId = await this.#submit(
       "expire",
       escrow.address,
-      ids.map((id) => toHex(id)),
-      expireNote(ids),
-      data,
-      gas,
+      [toHex(first.id)],
+      expireNote([first.id]),
+      escrow.encodeSettleExpired(first.id),
+      first.gas,
     );
-    if (batchId !== null) logger.info({ batchId, escrowIds: ids.map(String) }, "settling expired escrows");
+    if (batchId !== null) logger.info({ batchId, escrowIds: [first.id.toString()] }, "settling an expired escrow");
   }
 
   async #watchChannels(channels: ChannelsPort, now: bigint): Promise<void> {
-    const { logger, metrics, relays } = this.o;
-    for (const channel of await this.o.store.closingChannels(channels.address, CHANNELS_PER_ROUND)) {
-      const channelId = channel.channelId;
-      if (this.#skipped(`channel:${channelId}`)) continue;
-      const action = channelAction(channel, now, this.#rejectedClaims);
-      if (action === "claim" && channel.voucher !== null) {
-        const voucher = channel.voucher;
-        const outcome = await relays.claimVoucher(voucher);
-        if (outcome === "submitted") {
-          metrics.watchtowerClaims.inc();
-          logger.info(
-            {
-              channelId,
-              cumulativeAmount: voucher.cumulativeAmount.toString(),
-              closesAt: channel.closesAt.toString(),
-            },
-            "watchtower: claiming the latest voucher of a closing channel",
-          );
-        } else if (outcome === "rejected") {
-          this.#rejectedClaims.add(voucherKey(channelId, voucher.cumulativeAmount));
-          metrics.automationSkipped.inc({ kind: "claim" });
-          await this.o.indexer.refreshChannels([channelId]);
+    const { logger } = this.o;
+    const actions = (await this.o.store.closingChannels(channels.address, CHANNELS_PER_ROUND))
+      .filter((channel) => !this.#skipped(`channel:${channel.channelId}`))
+      .map((channel) => ({ channel, action: channelAction(channel, now, this.#rejectedClaims) }));
+    // Every claim before any finalize: a claim lands too late once the close is finalized, a
+    // finalize only waits. A channel that fails is logged; the others still go.
+    const errors: unknown[] = [];
+    for (const kind of ["claim", "finalize"] as const) {
+      for (const { channel, action } of actions) {
+        if (action !== kind) continue;
+        try {
+          if (kind === "claim") await this.#claim(channel);
+          else await this.#finalize(channels, channel);
+        } catch (error) {
+          errors.push(error);
+          logger.warn({ err: error, channelId: channel.channelId }, `watchtower: ${kind} failed`);
         }
-      } else if (action === "finalize") {
-        await this.#finalize(channels, channel);
       }
+    }
+    if (errors.length > 0) throw oneError(errors);
+  }
+
+  async #claim(channel: WatchedChannel): Promise<void> {
+    const { logger, metrics } = this.o;
+    const { channelId, voucher } = channel;
+    if (voucher === null) return;
+    const outcome = await this.o.relays.claimVoucher(voucher);
+    if (outcome === "submitted") {
+      metrics.watchtowerClaims.inc();
+      logger.info(
+        {
+          channelId,
+          cumulativeAmount: voucher.cumulativeAmount.toString(),
+          closesAt: channel.closesAt.toString(),
+        },
+        "watchtower: claiming the latest voucher of a closing channel",
+      );
+    } else if (outcome === "rejected") {
+      this.#rejectedClaims.set(voucherKey(channelId, voucher.cumulativeAmount), this.o.time.nowMs() + SKIP_MS);
+      metrics.automationSkipped.inc({ kind: "claim" });
+      await this.o.indexer.refreshChannels([channelId]);
     }
   }
 
@@ -287,7 +390,7 @@ export class Automation {
       return null;
     }
     try {
-      const tx = await txManager.submit({ batchId, kind, to, data, gas: (gas * 120n) / 100n });
+      const tx = await txManager.submit({ batchId, kind, to, data, gas: (gas * GAS_MARGIN_PERCENT) / 100n });
       logger.info({ batchId, kind, txHash: tx.attempts[0].hash }, `${kind} submitted`);
       return batchId;
     } catch (error) {
@@ -313,9 +416,14 @@ export class Automation {
 
   #expireHandler: TxHandler = {
     onConfirmed: async (tx, receipt) => {
-      if (receipt.status === "reverted") return this.#common.reverted(tx, receipt);
       const { escrow, store, indexer, logger, metrics } = this.o;
       const carried = parseExpireNote((await store.getBatch(tx.batchId))?.note ?? null);
+      if (receipt.status === "reverted") {
+        // Sent again at once, they would likely revert again, round after round.
+        this.#leaveOutEscrows(carried);
+        metrics.automationSkipped.inc({ kind: "expire" }, carried.length);
+        return this.#common.reverted(tx, receipt);
+      }
       const settled = escrow?.decodeExpired(receipt.logs) ?? [];
       await indexer.refreshEscrows(carried, receipt.blockNumber);
       await store.confirmBatch(tx.batchId, inclusionOf(receipt), "confirmed");

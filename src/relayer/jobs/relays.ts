@@ -98,7 +98,7 @@ export class Relays {
     const { store, logger } = this.o;
     const digest = release.digest;
     if (release.deadline <= this.o.time.seconds()) {
-      await store.setReleaseOutcome(digest, { status: "failed", reason: "expired" });
+      await this.#endUnsent(escrow, release, "expired");
       return;
     }
     const data = escrow.encodeReleaseWithSig(release, release.signature);
@@ -107,8 +107,7 @@ export class Relays {
       gas = await this.o.chain.estimateGas({ to: escrow.address, data });
     } catch (error) {
       if (error instanceof CallRevertedError) {
-        await store.setReleaseOutcome(digest, { status: "failed", reason: `simulation_reverted: ${error.message}` });
-        logger.info({ releaseDigest: digest, reason: error.message }, "release would revert; failed");
+        await this.#endUnsent(escrow, release, `simulation_reverted: ${error.message}`);
       } else {
         // The node could not be asked: the claim's lease runs out and the release is retried.
         logger.warn({ err: error, releaseDigest: digest }, "release simulation failed; will retry");
@@ -165,6 +164,32 @@ export class Relays {
       return "submitted";
     }
     return (await this.#send(batchId, "claim", channels.address, data, gas)) ? "submitted" : "retry";
+  }
+
+  /**
+   * Ends a release that will not be sent. Settled if the escrow has already released at least
+   * its total (the payer released directly, or a release of a higher total went first): what it
+   * authorised has been paid, by a transaction other than the relayer's (no hash recorded).
+   * Failed with `reason` otherwise. Only while this instance still holds the release's claim.
+   */
+  async #endUnsent(escrow: EscrowPort, release: ReleaseRecord, reason: string): Promise<void> {
+    const { store, logger } = this.o;
+    const digest = release.digest;
+    let released: bigint;
+    try {
+      released = (await escrow.getEscrow(release.id))?.released ?? 0n;
+    } catch (error) {
+      // The claim's lease runs out and the release is looked at again.
+      logger.warn({ err: error, releaseDigest: digest }, "escrow read failed; will retry");
+      return;
+    }
+    const paid = released >= release.releasedTotal;
+    const outcome = paid ? { status: "settled" as const } : { status: "failed" as const, reason };
+    if (!(await store.setReleaseOutcome(digest, outcome, this.#owner))) return;
+    logger.info(
+      { releaseDigest: digest, ...(paid ? { released: released.toString() } : { reason }) },
+      paid ? "release already paid by another transaction; settled" : "release not sent; failed",
+    );
   }
 
   /** Returns whether the transaction is on its way (signed and recorded). */

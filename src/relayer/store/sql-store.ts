@@ -889,19 +889,23 @@ export class SqlStore implements Store {
   async setReleaseOutcome(
     digest: Hex,
     outcome: { status: "settled" | "failed"; reason?: string; inclusion?: Inclusion },
-  ): Promise<void> {
-    await this.db.query(
+    claimedBy?: string,
+  ): Promise<boolean> {
+    const rows = await this.db.query<{ digest: string }>(
       `UPDATE escrow_releases SET status = $2, failure_reason = $3, tx_hash = $4, block_number = $5,
                                   claimed_by = NULL, lease_until = NULL, updated_at = now()
-       WHERE digest = $1`,
+       WHERE digest = $1 AND ($6::text IS NULL OR (status = 'accepted' AND claimed_by = $6))
+       RETURNING digest`,
       [
         lower(digest),
         outcome.status,
         outcome.reason ?? null,
         outcome.inclusion ? lower(outcome.inclusion.txHash) : null,
         outcome.inclusion ? outcome.inclusion.blockNumber.toString() : null,
+        claimedBy ?? null,
       ],
     );
+    return rows.length > 0;
   }
 
   async upsertVoucher(voucher: {

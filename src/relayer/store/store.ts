@@ -307,10 +307,16 @@ export interface Store {
   claimReleases(args: { escrow: Address; owner: string; limit: number; leaseMs: number }): Promise<ReleaseRecord[]>;
   /** Digests of the releases a release batch carries that still wait for its result. */
   submittedReleases(batchId: number): Promise<Hex[]>;
+  /**
+   * Records how a release ended. With `claimedBy`, only while the release is still accepted and
+   * claimed by that owner (an outcome decided before sending: another instance whose lease
+   * began since may have sent it); returns whether it was recorded.
+   */
   setReleaseOutcome(
     digest: Hex,
     outcome: { status: "settled" | "failed"; reason?: string; inclusion?: Inclusion },
-  ): Promise<void>;
+    claimedBy?: string,
+  ): Promise<boolean>;
 
   // Vouchers
   /** Keeps the voucher if it is the channel's highest; returns the channel's latest stored voucher. */

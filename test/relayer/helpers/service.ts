@@ -13,6 +13,7 @@ import { Secret } from "../../../src/relayer/config.js";
 import { RelayerMetrics } from "../../../src/relayer/metrics.js";
 import { RelayerService, type ServiceConfig } from "../../../src/relayer/service.js";
 import type { Store } from "../../../src/relayer/store/store.js";
+import type { TimeSource } from "../../../src/relayer/time.js";
 import { FakeChain } from "./fake-chain.js";
 import { FakeHub, FakeVerifier, fakeSigning } from "./fake-hub.js";
 
@@ -137,10 +138,10 @@ export interface FakeWorld {
   service: RelayerService;
 }
 
-/** A relayer over fake ports and the given store; background loops off unless asked. */
+/** A relayer over fake ports and the given store; background loops off unless asked; the wall clock unless `time`. */
 export function fakeWorld(
   store: Store,
-  options: { config?: Partial<ServiceConfig>; background?: boolean; contracts?: boolean } = {},
+  options: { config?: Partial<ServiceConfig>; background?: boolean; contracts?: boolean; time?: TimeSource } = {},
 ): FakeWorld {
   const chain = new FakeChain();
   chain.automine = true;
@@ -156,6 +157,7 @@ export function fakeWorld(
     logger: pino({ level: "silent" }),
     metrics: new RelayerMetrics(),
     background: options.background ?? false,
+    time: options.time,
     ports: {
       chain,
       signing: fakeSigning,
