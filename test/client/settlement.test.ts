@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import { expect } from "chai";
 import fc from "fast-check";
-import { encodeFunctionData, getAddress, type Hex, parseEther, zeroAddress } from "viem";
+import { encodeFunctionData, getAddress, type Hex, parseEther, RpcRequestError, zeroAddress } from "viem";
 import {
   createNonceManager,
   createSettlementClient,
@@ -174,6 +174,21 @@ describe("createSettlementClient", async () => {
     const revoke = encodeFunctionData({ abi: wallet.abi, functionName: "setRevoked", args: [true] });
     await walletOwner.sendTransaction({ to: wallet.address, data: revoke });
     expect(await hub.merchant.verifyPayment({ ...payment, nonce: 1n }, signature)).to.equal(false);
+
+    // A node that answers the wallet call with an error of its own has said nothing about the
+    // signature: the error reaches the caller, who may ask again, instead of a false "invalid".
+    const troubled = {
+      ...publicClient,
+      readContract: async () => {
+        throw new RpcRequestError({
+          body: {},
+          error: { code: -32603, message: "header not found" },
+          url: "http://127.0.0.1:8545",
+        });
+      },
+    } as typeof publicClient;
+    const error = await verifyPayment({ domain, payment, signature, publicClient: troubled }).catch((e: unknown) => e);
+    expect(error).to.be.instanceOf(RpcRequestError);
   });
 
   it("requests, refuses early, cancels and completes withdrawals", async () => {

@@ -1,5 +1,6 @@
 import { type Address, type Hex, type PublicClient, parseAbi } from "viem";
 import { SettlekitInvalidInputError } from "../errors.js";
+import { isNodeTrouble } from "../node-errors.js";
 import { bytesToHex } from "./bytes.js";
 import { paymentDigest, releaseDigest, voucherDigest } from "./digest.js";
 import { type RecoveryBackend, recoverSignerLower } from "./recover.js";
@@ -32,7 +33,9 @@ async function verifyDigest(
       args: [bytesToHex(digest), signature],
     });
     return result.toLowerCase() === ERC1271_MAGIC_VALUE;
-  } catch {
+  } catch (error) {
+    // A node that could not answer has said nothing about the signature: the caller may ask again.
+    if (isNodeTrouble(error)) throw error;
     // A wallet that reverts or returns garbage rejects the signature, as SignatureChecker does.
     return false;
   }
@@ -77,6 +80,8 @@ export type VerifyPaymentReturnType = boolean;
  * whose key also signed is accepted without asking the chain.
  *
  * @throws {SettlekitInvalidInputError} when a field does not fit its Solidity type.
+ * @throws viem's error when the node cannot answer the ERC-1271 check (unreachable, or an error
+ * of its own such as "header not found"): it says nothing about the signature; ask again.
  * @example
  * ```ts
  * import { verifyPayment } from "settlekit";
@@ -133,6 +138,8 @@ export type VerifyVoucherReturnType = boolean;
  * 10,000 per second per core in Node with native recovery.
  *
  * @throws {SettlekitInvalidInputError} when a field does not fit its Solidity type.
+ * @throws viem's error when the node cannot answer the ERC-1271 check (unreachable, or an error
+ * of its own such as "header not found"): it says nothing about the signature; ask again.
  * @example
  * ```ts
  * import { verifyVoucher } from "settlekit";
@@ -189,6 +196,8 @@ export type VerifyReleaseReturnType = boolean;
  * Whether `signature` is `signer`'s (the payer's) authorisation of the release.
  *
  * @throws {SettlekitInvalidInputError} when a field does not fit its Solidity type.
+ * @throws viem's error when the node cannot answer the ERC-1271 check (unreachable, or an error
+ * of its own such as "header not found"): it says nothing about the signature; ask again.
  * @example
  * ```ts
  * import { verifyRelease } from "settlekit";

@@ -17,6 +17,7 @@ import {
   type TransactionSerializableEIP1559,
 } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
+import { CALL_FAILED } from "../../client/node-errors.js";
 import { bytesToHex, hexToBytes } from "../../client/signing/bytes.js";
 import { keccak256Bytes } from "../../client/signing/keccak.js";
 import {
@@ -57,14 +58,6 @@ const keccakHex = (data: Hex): Hex => bytesToHex(keccak256Bytes(hexToBytes(data,
 /** The node could not be asked (connection refused, timeout): it said nothing about the call. */
 const unreachable = (error: BaseError) =>
   error.walk((e) => e instanceof HttpRequestError || e instanceof TimeoutError) !== null;
-
-/**
- * What nodes answer when the call itself fails, beyond what viem maps to ExecutionRevertedError
- * ("execution reverted", "gas required exceeds allowance", JSON-RPC code 3): other wordings of a
- * revert ("Reverted", "VM execution error"), and running out of the gas given, an error rather
- * than a revert: "out of gas" (geth), "EVM error OutOfGas" (anvil).
- */
-const CALL_FAILED = /revert|vm execution error|out ?of ?gas|invalid opcode|stack (?:over|under)flow|invalid jump/i;
 
 /**
  * True when the node ran the call and it failed. viem wraps every failed estimate in
