@@ -2,9 +2,9 @@ import { after, before, describe, it } from "node:test";
 import { expect } from "chai";
 import fc from "fast-check";
 import type { FastifyInstance } from "fastify";
-import { type Address, type Hex, toHex } from "viem";
+import { type Address, type Hex, hexToString, toHex } from "viem";
 import { MAX_PAYMENTS_PER_BATCH } from "../../src/relayer/api/schemas.js";
-import type { Payment } from "../../src/relayer/chain/ports.js";
+import { CallRevertedError, type Payment } from "../../src/relayer/chain/ports.js";
 import { ERROR_CODES } from "../../src/relayer/errors.js";
 import { fakeSign, fakeSigning } from "./helpers/fake-hub.js";
 import { payment, randomAddress, randomDigest } from "./helpers/fixtures.js";
@@ -686,6 +686,72 @@ describe(`relayer API (fastify inject, fake chain, ${testBackend()} store)`, () 
       });
       const kept = await app.inject({ method: "GET", url: `/v1/vouchers/${channelId}` });
       expect(kept.json().cumulativeAmount).to.equal("500");
+    });
+
+    /** Makes the fake node revert the claim simulations of `channelIds` while `during` runs. */
+    async function rejectingClaimsOf(channelIds: readonly string[], during: () => Promise<void>) {
+      const rejected = new Set(channelIds.map((id) => id.toLowerCase()));
+      world.chain.simulate = (_to, data) => {
+        const [kind, channelId] = hexToString(data).split(" ");
+        if (kind === "claim" && rejected.has(channelId.toLowerCase())) {
+          throw new CallRevertedError("execution reverted: PaymentChannelsChannelNotOpen");
+        }
+      };
+      try {
+        await during();
+      } finally {
+        world.chain.simulate = () => undefined;
+      }
+    }
+    const claimOf = (channelId: string) =>
+      world.chain.sent.filter((tx) => hexToString(tx.data).startsWith(`claim ${channelId}`));
+
+    it("stops asking to claim the voucher of a channel that closed, and keeps asking while it is open", async () => {
+      const closed = channel();
+      const open = channel();
+      for (const c of [closed, open]) await post("/v1/vouchers", { ...c.voucher(300n), claim: true });
+      Object.assign(world.channels.channels.get(closed.channelId.toLowerCase()) ?? {}, { open: false });
+      await rejectingClaimsOf([closed.channelId, open.channelId], () => world.service.relays.tick());
+      const requested = async (channelId: string) =>
+        (await app.inject({ method: "GET", url: `/v1/vouchers/${channelId}` })).json().claimRequested;
+      expect(await requested(closed.channelId)).to.equal(false);
+      expect(await requested(open.channelId)).to.equal(true); // a top-up may make it claimable
+    });
+
+    it("reaches the claims asked for after ten that keep being rejected", async () => {
+      const failing = Array.from({ length: 10 }, () => channel());
+      const passing = channel();
+      for (const c of [...failing, passing]) await post("/v1/vouchers", { ...c.voucher(300n), claim: true });
+      await rejectingClaimsOf(
+        failing.map((c) => c.channelId),
+        async () => {
+          await world.service.relays.tick(); // the ten (and any asked for before) are tried first
+          await world.service.relays.tick();
+        },
+      );
+      expect(claimOf(passing.channelId)).to.have.length(1);
+      for (const c of failing) expect(claimOf(c.channelId)).to.have.length(0);
+    });
+
+    it("does not send a claim again at once after it reverted on-chain", async () => {
+      const { channelId, voucher } = channel();
+      await post("/v1/vouchers", { ...voucher(300n), claim: true });
+      world.chain.automine = false;
+      const logsFor = world.chain.logsFor;
+      world.chain.logsFor = (tx, block) =>
+        hexToString(tx.data).startsWith(`claim ${channelId}`) ? { logs: [], status: "reverted" } : logsFor(tx, block);
+      try {
+        await world.service.relays.tick();
+        expect(claimOf(channelId)).to.have.length(1);
+        world.chain.mine();
+        await world.service.txManager.tick(); // the claim reverted: its voucher is claimable again
+        await world.service.relays.tick();
+        await world.service.relays.tick();
+        expect(claimOf(channelId), "not sent again within the backoff").to.have.length(1);
+      } finally {
+        world.chain.automine = true;
+        world.chain.logsFor = logsFor;
+      }
     });
 
     it("rejects vouchers of unknown channels, by other signers, above the deposit or not above the claimed", async () => {

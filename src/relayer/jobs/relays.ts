@@ -27,6 +27,11 @@ export interface RelaysOptions {
   maxAttempts: number;
 }
 
+/** Voucher claims the relays job sends per round. */
+const CLAIMS_PER_ROUND = 10;
+/** A channel whose claim was rejected by simulation or reverted is not claimed again for this long. */
+const CLAIM_BACKOFF_MS = 60_000;
+
 /** A voucher claim's batch note: what it claims, so the result can be recorded after a restart. */
 const claimNote = (channelId: Hex, cumulativeAmount: bigint) => `${channelId}:${cumulativeAmount}`;
 const parseClaimNote = (note: string | null) => {
@@ -38,7 +43,9 @@ const parseClaimNote = (note: string | null) => {
  * Relays what is not a payment intent, one transaction each: payers' release authorisations
  * (`releaseWithSig`) and voucher claims asked for with `claim: true`. Each is simulated first:
  * a release that would revert (nothing left to release, authorisation expired) fails with the
- * reason; a claim that would revert is dropped until the voucher changes.
+ * reason, or is settled if the escrow already released its total; a claim that would revert, or
+ * whose transaction reverted, waits a minute before the channel is claimed again, and a closed
+ * channel's claim request is dropped.
  */
 export class Relays {
   readonly #owner: string;
@@ -87,9 +94,16 @@ export class Relays {
     }
     if (channels) {
       const now = this.o.time.nowMs();
-      for (const voucher of await store.claimableVouchers(channels.address, 10)) {
-        if ((this.#claimBackoff.get(voucher.channelId) ?? 0) > now) continue;
+      for (const [channelId, untilMs] of this.#claimBackoff) if (untilMs <= now) this.#claimBackoff.delete(channelId);
+      // Fetched past the claims waiting out a backoff, which would otherwise fill every fetch
+      // and keep the claims asked for after them from ever being sent.
+      const vouchers = await store.claimableVouchers(channels.address, CLAIMS_PER_ROUND + this.#claimBackoff.size);
+      let sent = 0;
+      for (const voucher of vouchers) {
+        if (sent >= CLAIMS_PER_ROUND) break;
+        if (this.#backedOff(voucher.channelId)) continue;
         await this.claimVoucher(voucher);
+        sent++;
       }
     }
   }
@@ -136,15 +150,18 @@ export class Relays {
   async claimVoucher(voucher: VoucherRecord): Promise<"submitted" | "rejected" | "retry"> {
     const { store, logger, channels } = this.o;
     if (channels === undefined) return "rejected";
+    if (this.#backedOff(voucher.channelId)) return "retry";
     const data = channels.encodeClaim(voucher, voucher.signature);
     let gas: bigint;
     try {
       gas = await this.o.chain.estimateGas({ to: channels.address, data });
     } catch (error) {
-      this.#claimBackoff.set(voucher.channelId, this.o.time.nowMs() + 60_000);
+      this.#backOff(voucher.channelId);
       if (error instanceof CallRevertedError) {
         const channel = await channels.getChannel(voucher.channelId);
-        if (channel !== null) await store.markVoucherClaimed(channels.address, voucher.channelId, channel.claimed);
+        // A closed channel pays no claim again: stop asking. An open one may (a top-up, say).
+        if (channel === null || !channel.open) await store.dropClaimRequest(channels.address, voucher.channelId);
+        else await store.markVoucherClaimed(channels.address, voucher.channelId, channel.claimed);
         logger.info({ channelId: voucher.channelId, reason: error.message }, "voucher claim would revert; not sent");
         return "rejected";
       }
@@ -190,6 +207,15 @@ export class Relays {
       { releaseDigest: digest, ...(paid ? { released: released.toString() } : { reason }) },
       paid ? "release already paid by another transaction; settled" : "release not sent; failed",
     );
+  }
+
+  /** Whether a claim of the channel waits out a backoff (after a rejected simulation or a reverted claim). */
+  #backedOff(channelId: Hex): boolean {
+    return (this.#claimBackoff.get(channelId.toLowerCase()) ?? 0) > this.o.time.nowMs();
+  }
+
+  #backOff(channelId: Hex): void {
+    this.#claimBackoff.set(channelId.toLowerCase(), this.o.time.nowMs() + CLAIM_BACKOFF_MS);
   }
 
   /** Returns whether the transaction is on its way (signed and recorded). */
@@ -239,9 +265,14 @@ export class Relays {
 
   #claimHandler: TxHandler = {
     onConfirmed: async (tx, receipt) => {
-      if (receipt.status === "reverted") return this.#common.reverted(tx, receipt);
       const batch = await this.o.store.getBatch(tx.batchId);
       const { channelId, cumulativeAmount } = parseClaimNote(batch?.note ?? null);
+      if (receipt.status === "reverted") {
+        // Its simulation passed, yet it reverted: sent again at once it would likely revert
+        // again, at the relayer's cost, round after round.
+        this.#backOff(channelId);
+        return this.#common.reverted(tx, receipt);
+      }
       if (this.o.channels) await this.o.store.markVoucherClaimed(this.o.channels.address, channelId, cumulativeAmount);
       await this.o.store.confirmBatch(tx.batchId, inclusionOf(receipt), "confirmed");
       this.o.logger.info(

@@ -964,6 +964,13 @@ export class SqlStore implements Store {
     );
   }
 
+  async dropClaimRequest(channels: Address, channelId: Hex): Promise<void> {
+    await this.db.query(
+      "UPDATE vouchers SET claim_requested = false, updated_at = now() WHERE channels = $1 AND channel_id = $2",
+      [lower(channels), lower(channelId)],
+    );
+  }
+
   async getCursor(name: string): Promise<ChainCursor | null> {
     const rows = await this.db.query<{ block_number: Num; block_hash: string }>(
       "SELECT block_number, block_hash FROM chain_cursors WHERE name = $1",

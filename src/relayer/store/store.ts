@@ -332,6 +332,8 @@ export interface Store {
   claimableVouchers(channels: Address, limit: number): Promise<VoucherRecord[]>;
   /** After a confirmed claim of `cumulativeAmount`. */
   markVoucherClaimed(channels: Address, channelId: Hex, cumulativeAmount: bigint): Promise<void>;
+  /** Forgets that a claim of the channel's voucher was asked for (the channel is closed: none can succeed). */
+  dropClaimRequest(channels: Address, channelId: Hex): Promise<void>;
 
   // Chain indexing
   getCursor(name: string): Promise<ChainCursor | null>;

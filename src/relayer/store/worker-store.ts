@@ -31,6 +31,7 @@ export const STORE_METHODS = [
   "getVoucher",
   "claimableVouchers",
   "markVoucherClaimed",
+  "dropClaimRequest",
   "getCursor",
   "setCursor",
   "upsertIndexedEscrows",
