@@ -643,6 +643,26 @@ describe("automation job (fake chain and contracts)", () => {
     expect(sentData()).to.deep.equal(["expire 1,2", "expire 1,2"]);
   });
 
+  it("leaves a channel whose finalizeClose reverted out for a minute instead of sending it each round", async () => {
+    let nowMs = Date.now();
+    await setUp({ time: new TimeSource(() => nowMs) });
+    const { chain } = world;
+    chain.mineEmpty();
+    const ended = await closingChannel(latest() - 10n);
+    const contract = chain.logsFor;
+    chain.logsFor = (tx, block) =>
+      tx.to === world.channels.address ? { logs: [], status: "reverted" } : contract(tx, block);
+
+    await round();
+    expect(sentData()).to.deep.equal([`finalize ${ended}`]);
+    await round();
+    expect(sentData()).to.deep.equal([`finalize ${ended}`]);
+    expect(await counted(world.service.metrics.automationSkipped, { kind: "finalize" })).to.equal(1);
+    nowMs += 60_001;
+    await round();
+    expect(sentData()).to.deep.equal([`finalize ${ended}`, `finalize ${ended}`]);
+  });
+
   it("claims for every closing channel before any finalize, and before settling escrows", async () => {
     world.chain.mineEmpty();
     const ended = await closingChannel(latest() - 10n);

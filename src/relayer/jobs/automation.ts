@@ -444,9 +444,14 @@ export class Automation {
 
   #finalizeHandler: TxHandler = {
     onConfirmed: async (tx, receipt) => {
-      if (receipt.status === "reverted") return this.#common.reverted(tx, receipt);
       const { store, indexer, logger, metrics } = this.o;
       const channelId = (await store.getBatch(tx.batchId))?.note as Hex | undefined;
+      if (receipt.status === "reverted") {
+        // As for expiry: sent again at once, it would likely revert again, round after round.
+        if (channelId) this.#skipUntil.set(`channel:${channelId}`, this.o.time.nowMs() + SKIP_MS);
+        metrics.automationSkipped.inc({ kind: "finalize" });
+        return this.#common.reverted(tx, receipt);
+      }
       if (channelId) await indexer.refreshChannels([channelId], receipt.blockNumber);
       await store.confirmBatch(tx.batchId, inclusionOf(receipt), "confirmed");
       metrics.channelsFinalized.inc();
