@@ -304,6 +304,21 @@ describe("chain indexer (fake chain)", () => {
     return blockNumber;
   }
 
+  it("reads state at the last block of the event's range, or at the latest block when that is far behind", async () => {
+    const readAt = new Map<bigint, bigint | undefined>();
+    escrow.getEscrow = async (id: bigint, blockNumber?: bigint) => {
+      readAt.set(id, blockNumber);
+      return escrow.escrows.get(id) ?? null;
+    };
+    chain.codeFrom.set(escrow.address, 1n);
+    emitEscrow("EscrowCreated", 1n, escrowView({ deadline: T0 + 50n })); // block 1, range [1, 10]
+    chain.mineEmpty(98); // head 99: block 10 is 89 below it
+    emitEscrow("EscrowCreated", 2n, escrowView({ deadline: T0 + 60n })); // block 100, range [91, 100]
+    await indexer().sync();
+    expect(readAt.get(1n), "far below the head: the latest state").to.equal(undefined);
+    expect(readAt.get(2n), "near the head: the state at its range's last block").to.equal(100n);
+  });
+
   it("reads events from the deployment block in bounded ranges and stores the escrows' and channels' state", async () => {
     chain.mineEmpty(20);
     chain.codeFrom.set(escrow.address, 13n);

@@ -245,12 +245,13 @@ export class ClientEscrowPort implements EscrowPort {
     return encodeFunctionData({ abi: escrowAbi, functionName: "settleExpired", args: [id] });
   }
 
-  async getEscrow(id: bigint): Promise<EscrowView | null> {
+  async getEscrow(id: bigint, blockNumber?: bigint): Promise<EscrowView | null> {
     const escrow = await this.client.readContract({
       address: this.address,
       abi: escrowAbi,
       functionName: "getEscrow",
       args: [id],
+      blockNumber,
     });
     if (escrow.state === ESCROW_STATE_NONE || escrow.payer === zeroAddress) return null;
     return {
@@ -295,7 +296,7 @@ export class ClientChannelsPort implements ChannelsPort {
     private readonly client: PublicClient,
   ) {}
 
-  async getChannel(channelId: Hex): Promise<ChannelView | null> {
+  async getChannel(channelId: Hex, blockNumber?: bigint): Promise<ChannelView | null> {
     this.#challengePeriod ??= this.client
       .readContract({ address: this.address, abi: paymentChannelsAbi, functionName: "challengePeriod" })
       .catch((error: unknown) => {
@@ -308,6 +309,7 @@ export class ClientChannelsPort implements ChannelsPort {
         abi: paymentChannelsAbi,
         functionName: "getChannel",
         args: [channelId],
+        blockNumber,
       }),
       this.#challengePeriod,
     ]);

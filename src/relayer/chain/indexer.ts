@@ -81,6 +81,15 @@ interface Source<K> {
 
 /** Reads of one refresh go out this many at a time (one JSON-RPC batch each). */
 const READ_CHUNK = 200;
+/**
+ * State is read at the block it is stored for when that block is at most this far below the
+ * head (every node keeps the state of its latest 128 blocks), else at the latest block: an
+ * index catching up from far behind must not need an archive node. Read at the block, a row
+ * cannot show older state than its block, as a load-balanced endpoint serving the read from a
+ * node one block behind the one that served the logs would give (an escrow created in that
+ * block read as missing, so never settled).
+ */
+const STATE_READ_WINDOW = 64n;
 
 /**
  * Follows the Escrow and PaymentChannels events and keeps, per escrow and channel, what the
@@ -147,6 +156,11 @@ export class ChainIndexer {
     return caughtUp;
   }
 
+  /** The block to read state at for rows stored as of `blockNumber`; undefined: the latest. */
+  #readAt(blockNumber: bigint): bigint | undefined {
+    return this.#head - blockNumber <= STATE_READ_WINDOW ? blockNumber : undefined;
+  }
+
   /** Reads escrows' state and stores it (also used right after our own transactions). */
   async refreshEscrows(ids: readonly bigint[], blockNumber: bigint = this.#head): Promise<void> {
     const escrow = this.o.escrow;
@@ -154,7 +168,7 @@ export class ChainIndexer {
     const timeout = await escrow.resolutionTimeout();
     for (let i = 0; i < ids.length; i += READ_CHUNK) {
       const chunk = ids.slice(i, i + READ_CHUNK);
-      const views = await Promise.all(chunk.map((id) => escrow.getEscrow(id)));
+      const views = await Promise.all(chunk.map((id) => escrow.getEscrow(id, this.#readAt(blockNumber))));
       await this.o.store.upsertIndexedEscrows(
         escrow.address,
         chunk.map((id, j) => indexedEscrow(id, views[j], timeout)),
@@ -169,7 +183,7 @@ export class ChainIndexer {
     if (channels === undefined || channelIds.length === 0) return;
     for (let i = 0; i < channelIds.length; i += READ_CHUNK) {
       const chunk = channelIds.slice(i, i + READ_CHUNK);
-      const views = await Promise.all(chunk.map((id) => channels.getChannel(id)));
+      const views = await Promise.all(chunk.map((id) => channels.getChannel(id, this.#readAt(blockNumber))));
       await this.o.store.upsertIndexedChannels(
         channels.address,
         chunk.map((id, j) => indexedChannel(id, views[j])),

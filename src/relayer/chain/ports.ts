@@ -139,7 +139,8 @@ export interface ContractEvent<K> {
 
 export interface EscrowPort {
   readonly address: Address;
-  getEscrow(id: bigint): Promise<EscrowView | null>;
+  /** The escrow's state at `blockNumber` (default: the latest block). */
+  getEscrow(id: bigint, blockNumber?: bigint): Promise<EscrowView | null>;
   /** The arbiter's resolution timeout (a constructor parameter), seconds. */
   resolutionTimeout(): Promise<bigint>;
   /**
@@ -170,7 +171,8 @@ export interface ChannelView {
 
 export interface ChannelsPort {
   readonly address: Address;
-  getChannel(channelId: Hex): Promise<ChannelView | null>;
+  /** The channel's state at `blockNumber` (default: the latest block). */
+  getChannel(channelId: Hex, blockNumber?: bigint): Promise<ChannelView | null>;
   /**
    * `ChannelOpened`, `ChannelToppedUp`, `ChannelClaimed`, `ChannelCloseRequested`,
    * `ChannelCloseCancelled` and `ChannelClosed` logs in `[fromBlock, toBlock]`, in chain order.
