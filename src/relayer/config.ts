@@ -299,7 +299,8 @@ export const OPTIONS = {
   indexReorgDepth: {
     flag: "index-reorg-depth",
     env: "RELAYER_INDEX_REORG_DEPTH",
-    default: "12",
+    // As deep as the transaction manager's --reorg-window: a reorg it handles, the index does too.
+    default: "64",
     doc: "blocks the indexer reads again when the block under its cursor left the canonical chain",
     schema: positiveInt.max(10_000),
   },

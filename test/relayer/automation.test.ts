@@ -1,7 +1,7 @@
 import { after, before, beforeEach, describe, it } from "node:test";
 import { expect } from "chai";
 import { pino } from "pino";
-import { type Hex, parseTransaction } from "viem";
+import { type Hex, parseTransaction, toHex } from "viem";
 import { ChainIndexer, indexedChannel, indexedEscrow, settleableAfter } from "../../src/relayer/chain/indexer.js";
 import { CallRevertedError, type ChannelView, type EscrowView } from "../../src/relayer/chain/ports.js";
 import { channelAction, voucherKey } from "../../src/relayer/jobs/automation.js";
@@ -676,6 +676,26 @@ describe("automation job (fake chain and contracts)", () => {
     nowMs += 60_001;
     await round();
     expect(sentData()).to.deep.equal([`finalize ${ended}`, `finalize ${ended}`]);
+  });
+
+  it("sends no escrow another instance's batch took after they were chosen, and the others next round", async () => {
+    dueEscrows([1n, 2n]);
+    const { txManager } = world.service;
+    const affordableGas = txManager.affordableGas.bind(txManager);
+    let raced = false;
+    // Between choosing the escrows and recording its batch, another instance's batch takes escrow 2.
+    txManager.affordableGas = async () => {
+      if (!raced) {
+        raced = true;
+        const other = { kind: "expire" as const, contract: world.escrow.address, sender: randomAddress() };
+        expect((await temp.store.createBatch({ ...other, items: [toHex(2n)], note: "2" })).items).to.have.length(1);
+      }
+      return affordableGas();
+    };
+    await round();
+    expect(sentData(), "not a batch carrying escrow 2").to.deep.equal([]);
+    await round();
+    expect(sentData()).to.deep.equal(["expire 1"]);
   });
 
   it("claims for every closing channel before any finalize, and before settling escrows", async () => {

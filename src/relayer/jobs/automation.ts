@@ -385,8 +385,16 @@ export class Automation {
       items,
       note,
     });
-    if (taken.length === 0) {
+    if (taken.length < items.length) {
+      // Another instance's pending batch took some since they were chosen: the calldata would
+      // carry those too (paid for, then skipped by the contract). Given back; the next round
+      // chooses again without them.
       await store.abandonBatch(batchId, "nothing_to_do", this.o.maxAttempts);
+      if (taken.length > 0)
+        logger.info(
+          { kind, items: items.length, taken: taken.length },
+          `${kind} items taken meanwhile; chosen again next round`,
+        );
       return null;
     }
     try {
