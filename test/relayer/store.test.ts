@@ -633,12 +633,34 @@ describe(`relayer store (${testBackend()})`, () => {
       expect((await temp.store.claimableVouchers(channels, 10)).map((v) => v.channelId)).to.deep.equal([
         channelId.toLowerCase(),
       ]);
-      await temp.store.markVoucherClaimed(channels, channelId, 9n);
+      await temp.store.markVoucherClaimed(channels, channelId, 9n, null);
       expect(await temp.store.getVoucher(channels, channelId)).to.deep.include({
         claimedAmount: 9n,
         claimRequested: false,
       });
       expect(await temp.store.claimableVouchers(channels, 10)).to.deep.equal([]);
+    });
+
+    it("keeps a claim in flight when an on-chain claimed amount is noted, and ends it when its batch confirms", async () => {
+      const channels = randomAddress();
+      const channelId = randomDigest();
+      await temp.store.upsertVoucher({ channels, channelId, cumulativeAmount: 9n, signature: "0x09", claim: true });
+      const claim = { kind: "claim" as const, contract: channels, sender: randomAddress(), note: `${channelId}:9` };
+      const { batchId } = await temp.store.createBatch({ ...claim, items: [channelId] });
+      // The other path (relays job or watchtower) reads 3 claimed on-chain while the claim of 9 is in flight.
+      await temp.store.markVoucherClaimed(channels, channelId, 3n, null);
+      expect((await temp.store.createBatch({ ...claim, items: [channelId] })).items, "still in flight").to.deep.equal(
+        [],
+      );
+      await temp.store.markVoucherClaimed(channels, channelId, 9n, batchId);
+      expect(await temp.store.getVoucher(channels, channelId)).to.deep.include({
+        claimedAmount: 9n,
+        claimRequested: false,
+      });
+      expect(
+        (await temp.store.createBatch({ ...claim, items: [channelId] })).items,
+        "no longer in flight",
+      ).to.deep.equal([channelId.toLowerCase()]);
     });
 
     it("persists indexer cursors", async () => {

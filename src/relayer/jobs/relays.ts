@@ -161,7 +161,7 @@ export class Relays {
         const channel = await channels.getChannel(voucher.channelId);
         // A closed channel pays no claim again: stop asking. An open one may (a top-up, say).
         if (channel === null || !channel.open) await store.dropClaimRequest(channels.address, voucher.channelId);
-        else await store.markVoucherClaimed(channels.address, voucher.channelId, channel.claimed);
+        else await store.markVoucherClaimed(channels.address, voucher.channelId, channel.claimed, null);
         logger.info({ channelId: voucher.channelId, reason: error.message }, "voucher claim would revert; not sent");
         return "rejected";
       }
@@ -273,7 +273,9 @@ export class Relays {
         this.#backOff(channelId);
         return this.#common.reverted(tx, receipt);
       }
-      if (this.o.channels) await this.o.store.markVoucherClaimed(this.o.channels.address, channelId, cumulativeAmount);
+      if (this.o.channels) {
+        await this.o.store.markVoucherClaimed(this.o.channels.address, channelId, cumulativeAmount, tx.batchId);
+      }
       await this.o.store.confirmBatch(tx.batchId, inclusionOf(receipt), "confirmed");
       this.o.logger.info(
         {

@@ -955,12 +955,18 @@ export class SqlStore implements Store {
     return rows.map(toVoucher);
   }
 
-  async markVoucherClaimed(channels: Address, channelId: Hex, cumulativeAmount: bigint): Promise<void> {
+  async markVoucherClaimed(
+    channels: Address,
+    channelId: Hex,
+    cumulativeAmount: bigint,
+    batchId: number | null,
+  ): Promise<void> {
     await this.db.query(
-      `UPDATE vouchers SET claimed_amount = greatest(claimed_amount, $3::numeric), batch_id = NULL,
+      `UPDATE vouchers SET claimed_amount = greatest(claimed_amount, $3::numeric),
+                           batch_id = CASE WHEN batch_id = $4 THEN NULL ELSE batch_id END,
                            claim_requested = cumulative_amount > greatest(claimed_amount, $3::numeric), updated_at = now()
        WHERE channels = $1 AND channel_id = $2`,
-      [lower(channels), lower(channelId), cumulativeAmount.toString()],
+      [lower(channels), lower(channelId), cumulativeAmount.toString(), batchId],
     );
   }
 

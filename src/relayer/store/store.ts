@@ -330,8 +330,16 @@ export interface Store {
   getVoucher(channels: Address, channelId: Hex): Promise<VoucherRecord | null>;
   /** Vouchers whose claim was asked for and is not in flight. */
   claimableVouchers(channels: Address, limit: number): Promise<VoucherRecord[]>;
-  /** After a confirmed claim of `cumulativeAmount`. */
-  markVoucherClaimed(channels: Address, channelId: Hex, cumulativeAmount: bigint): Promise<void>;
+  /**
+   * Notes `cumulativeAmount` as claimed: after the claim batch `batchId` confirmed (no longer in
+   * flight then), or, with `batchId` null, as read on-chain (a claim in flight stays so).
+   */
+  markVoucherClaimed(
+    channels: Address,
+    channelId: Hex,
+    cumulativeAmount: bigint,
+    batchId: number | null,
+  ): Promise<void>;
   /** Forgets that a claim of the channel's voucher was asked for (the channel is closed: none can succeed). */
   dropClaimRequest(channels: Address, channelId: Hex): Promise<void>;
 
