@@ -8,6 +8,13 @@ import { BaseError, HttpRequestError, RpcRequestError, TimeoutError } from "viem
 export const CALL_FAILED =
   /revert|vm execution error|out ?of ?gas|invalid opcode|stack (?:over|under)flow|invalid jump/i;
 
+/** True when the node could not be reached (connection refused, timeout): it said nothing. */
+export function isUnreachable(error: unknown): boolean {
+  return (
+    error instanceof BaseError && error.walk((e) => e instanceof HttpRequestError || e instanceof TimeoutError) !== null
+  );
+}
+
 /**
  * True when a call's error says nothing about the call: the node could not be reached, or it
  * answered with an error of its own ("header not found", "missing trie node", a rate limit).
@@ -16,11 +23,6 @@ export const CALL_FAILED =
 export function isNodeTrouble(error: unknown): boolean {
   if (!(error instanceof BaseError)) return false;
   return (
-    error.walk(
-      (e) =>
-        e instanceof HttpRequestError ||
-        e instanceof TimeoutError ||
-        (e instanceof RpcRequestError && !CALL_FAILED.test(e.details)),
-    ) !== null
+    isUnreachable(error) || error.walk((e) => e instanceof RpcRequestError && !CALL_FAILED.test(e.details)) !== null
   );
 }

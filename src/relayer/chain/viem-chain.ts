@@ -7,17 +7,15 @@ import {
   defineChain,
   ExecutionRevertedError,
   type Hex,
-  HttpRequestError,
   http,
   type PublicClient,
   parseSignature,
   RpcRequestError,
   serializeTransaction,
-  TimeoutError,
   type TransactionSerializableEIP1559,
 } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
-import { CALL_FAILED } from "../../client/node-errors.js";
+import { CALL_FAILED, isUnreachable } from "../../client/node-errors.js";
 import { bytesToHex, hexToBytes } from "../../client/signing/bytes.js";
 import { keccak256Bytes } from "../../client/signing/keccak.js";
 import {
@@ -55,10 +53,6 @@ export async function fetchChainId(rpcUrl: string): Promise<number> {
 
 const keccakHex = (data: Hex): Hex => bytesToHex(keccak256Bytes(hexToBytes(data, "transaction")));
 
-/** The node could not be asked (connection refused, timeout): it said nothing about the call. */
-const unreachable = (error: BaseError) =>
-  error.walk((e) => e instanceof HttpRequestError || e instanceof TimeoutError) !== null;
-
 /**
  * True when the node ran the call and it failed. viem wraps every failed estimate in
  * EstimateGasExecutionError, whatever the node said: a node that could not be reached, or one
@@ -67,7 +61,7 @@ const unreachable = (error: BaseError) =>
  */
 function isRevert(error: unknown): boolean {
   if (!(error instanceof BaseError)) return false;
-  if (unreachable(error)) return false;
+  if (isUnreachable(error)) return false;
   return (
     error.walk(
       (e) =>
@@ -188,7 +182,7 @@ export class ViemChain implements ChainPort {
     try {
       return await this.client.sendRawTransaction({ serializedTransaction: raw });
     } catch (error) {
-      if (error instanceof BaseError && unreachable(error)) {
+      if (error instanceof BaseError && isUnreachable(error)) {
         throw new NodeUnreachableError(error.shortMessage, { cause: error });
       }
       throw error;
