@@ -663,6 +663,69 @@ describe(`relayer store (${testBackend()})`, () => {
       ).to.deep.equal([channelId.toLowerCase()]);
     });
 
+    // Invariant: a voucher claim undone by a reorg is never counted as claimed by us. Should its
+    // transaction not be mined again, the claim is made again; a payee never loses a voucher's
+    // worth to a claim that left the chain.
+    it("makes a voucher claim undone by a reorg in flight again, then claimable again if it is given up", async () => {
+      const channels = randomAddress();
+      const channelId = randomDigest();
+      await temp.store.upsertVoucher({ channels, channelId, cumulativeAmount: 9n, signature: "0x09", claim: true });
+      const claim = { kind: "claim" as const, contract: channels, sender: randomAddress(), note: `${channelId}:9` };
+      const { batchId } = await temp.store.createBatch({ ...claim, items: [channelId] });
+      await temp.store.markVoucherClaimed(channels, channelId, 9n, batchId);
+      await temp.store.confirmBatch(batchId, { txHash: TX, blockNumber: 7n, blockHash: BLOCK_HASH }, "confirmed");
+      expect(await temp.store.getVoucher(channels, channelId)).to.deep.include({
+        claimedAmount: 9n,
+        claimRequested: false,
+        batchId: null,
+      });
+
+      await temp.store.reopenBatch(batchId);
+      expect(await temp.store.getVoucher(channels, channelId), "in flight again").to.deep.include({
+        claimedAmount: 0n,
+        claimRequested: true,
+        batchId,
+      });
+      expect(await temp.store.claimableVouchers(channels, 10), "not claimed twice at once").to.deep.equal([]);
+
+      // The transaction is not mined again: given up, the claim is made again.
+      await temp.store.abandonBatch(batchId, "nonce_taken", 3);
+      expect((await temp.store.claimableVouchers(channels, 10)).map((v) => v.channelId)).to.deep.equal([
+        channelId.toLowerCase(),
+      ]);
+    });
+
+    it("leaves a voucher's later claim in flight when an earlier claim of it is undone by a reorg", async () => {
+      const channels = randomAddress();
+      const channelId = randomDigest();
+      const sender = randomAddress();
+      await temp.store.upsertVoucher({ channels, channelId, cumulativeAmount: 5n, signature: "0x05", claim: true });
+      const first = await temp.store.createBatch({
+        kind: "claim",
+        contract: channels,
+        sender,
+        items: [channelId],
+        note: `${channelId}:5`,
+      });
+      await temp.store.markVoucherClaimed(channels, channelId, 5n, first.batchId);
+      await temp.store.confirmBatch(first.batchId, { txHash: TX, blockNumber: 7n, blockHash: BLOCK_HASH }, "confirmed");
+      await temp.store.upsertVoucher({ channels, channelId, cumulativeAmount: 9n, signature: "0x09", claim: true });
+      const second = await temp.store.createBatch({
+        kind: "claim",
+        contract: channels,
+        sender,
+        items: [channelId],
+        note: `${channelId}:9`,
+      });
+      expect(second.items).to.have.length(1);
+
+      await temp.store.reopenBatch(first.batchId);
+      expect(await temp.store.getVoucher(channels, channelId)).to.deep.include({
+        claimedAmount: 0n,
+        batchId: second.batchId,
+      });
+    });
+
     it("persists indexer cursors", async () => {
       expect(await temp.store.getCursor("escrow")).to.equal(null);
       await temp.store.setCursor("escrow", { blockNumber: 5n, blockHash: BLOCK_HASH });

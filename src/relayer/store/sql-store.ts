@@ -741,6 +741,17 @@ export class SqlStore implements Store {
          WHERE batch_id = $1 AND status IN ('settled', 'failed')`,
         [batchId],
       );
+      // A voucher claim undone: in flight again, and its amount no longer counted as claimed, so
+      // that, should the transaction never be mined again, the claim is made again (the watchtower
+      // and `claimableVouchers` then go by the channel's claimed amount as read on-chain).
+      await tx.query(
+        `UPDATE vouchers v SET batch_id = coalesce(v.batch_id, b.id), claimed_amount = 0, claim_requested = true,
+                               updated_at = now()
+         FROM batches b
+         WHERE b.id = $1 AND b.kind = 'claim' AND b.status = 'confirmed'
+           AND v.channels = b.contract AND v.channel_id = lower(split_part(b.note, ':', 1))`,
+        [batchId],
+      );
       await tx.query(
         `UPDATE batches SET status = 'pending', tx_hash = NULL, block_number = NULL, block_hash = NULL, updated_at = now()
          WHERE id = $1`,

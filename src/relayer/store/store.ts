@@ -274,7 +274,12 @@ export interface Store {
    * transaction may still be mined elsewhere). Returns the items that failed.
    */
   abandonBatch(batchId: number, reason: string, maxAttempts: number | null): Promise<Hex[]>;
-  /** A reorg removed a confirmed batch's block: its items go back to `submitted`, the batch to `pending`. */
+  /**
+   * A reorg removed a confirmed batch's block: its items go back to `submitted`, the batch to
+   * `pending`. A voucher claim's voucher is in flight again (unless another claim of it is), with
+   * its claim requested and no amount noted as claimed by us, so that a claim never mined again
+   * is made again.
+   */
   reopenBatch(batchId: number): Promise<IntentRecord[]>;
   pendingBatches(sender: Address): Promise<BatchRecord[]>;
   /** Notes that `sender`'s instance is alive (see `adoptOrphanedBatches`). */
