@@ -179,7 +179,7 @@ describe("createSettlementClient", async () => {
     // signature: the error reaches the caller, who may ask again, instead of a false "invalid".
     const troubled = {
       ...publicClient,
-      readContract: async () => {
+      call: async () => {
         throw new RpcRequestError({
           body: {},
           error: { code: -32603, message: "header not found" },

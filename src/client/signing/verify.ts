@@ -1,4 +1,4 @@
-import { type Address, type Hex, type PublicClient, parseAbi } from "viem";
+import { type Address, encodeFunctionData, type Hex, type PublicClient, parseAbi } from "viem";
 import { SettlekitInvalidInputError } from "../errors.js";
 import { isNodeTrouble } from "../node-errors.js";
 import { bytesToHex } from "./bytes.js";
@@ -8,12 +8,23 @@ import type { DeploymentDomain, Payment, Release, Voucher } from "./types.js";
 
 /** ERC-1271, the standard interface (not a settlekit contract). */
 const erc1271Abi = parseAbi(["function isValidSignature(bytes32 hash, bytes signature) view returns (bytes4)"]);
-const ERC1271_MAGIC_VALUE = "0x1626ba7e";
+/**
+ * The answer `SignatureChecker` takes for "valid": a first word of return data that is exactly
+ * the `isValidSignature` selector, left-aligned, the rest of the word zero.
+ */
+const ERC1271_MAGIC_WORD = `0x1626ba7e${"0".repeat(56)}`;
 
+/**
+ * ECDSA first; then, with a `publicClient` and when `signer` has code, ERC-1271
+ * `isValidSignature` called from `verifyingContract`, as that contract's `SignatureChecker` calls
+ * it on-chain: a wallet whose answer depends on `msg.sender` (an allow-list of callers, a digest
+ * rehashed per calling app) answers the eth_call as it would answer the contract.
+ */
 async function verifyDigest(
   digest: Uint8Array,
   signer: Address,
   signature: Hex,
+  verifyingContract: Address,
   publicClient: PublicClient | undefined,
   backend: RecoveryBackend | undefined,
 ): Promise<boolean> {
@@ -26,13 +37,23 @@ async function verifyDigest(
   const code = await publicClient.getCode({ address: signer });
   if (code === undefined || code === "0x") return false;
   try {
-    const result = await publicClient.readContract({
-      address: signer,
-      abi: erc1271Abi,
-      functionName: "isValidSignature",
-      args: [bytesToHex(digest), signature],
+    const { data } = await publicClient.call({
+      // `from` of the eth_call: the wallet sees the same `msg.sender` as on-chain.
+      account: verifyingContract,
+      to: signer,
+      data: encodeFunctionData({
+        abi: erc1271Abi,
+        functionName: "isValidSignature",
+        args: [bytesToHex(digest), signature],
+      }),
     });
-    return result.toLowerCase() === ERC1271_MAGIC_VALUE;
+    // The raw word, not an ABI-decoded bytes4 (which ignores the word's other 28 bytes): exactly
+    // what the contracts accept.
+    return (
+      data !== undefined &&
+      data.length >= ERC1271_MAGIC_WORD.length &&
+      data.slice(0, ERC1271_MAGIC_WORD.length).toLowerCase() === ERC1271_MAGIC_WORD
+    );
   } catch (error) {
     // A node that could not answer has said nothing about the signature: the caller may ask again.
     if (isNodeTrouble(error)) throw error;
@@ -56,7 +77,10 @@ export interface VerifyPaymentParameters {
   domain: DeploymentDomain;
   payment: Payment;
   signature: Hex;
-  /** Enables the ERC-1271 check for smart-wallet payers; without it only EOA signatures verify. */
+  /**
+   * Enables the ERC-1271 check for smart-wallet payers (an eth_call from the hub's address);
+   * without it only EOA signatures verify.
+   */
   publicClient?: PublicClient;
   /** Force a recovery implementation (benchmarks, tests); default the fastest available. */
   backend?: RecoveryBackend;
@@ -75,9 +99,11 @@ export type VerifyPaymentReturnType = boolean;
 
 /**
  * Whether `signature` is `payment.from`'s signature of the intent: ECDSA first (no RPC), then,
- * with a `publicClient` and when `from` has code, ERC-1271 `isValidSignature`. Accepts exactly
- * what the hub's `SignatureChecker` accepts (low-s, `v` 27/28), except that an address with code
- * whose key also signed is accepted without asking the chain.
+ * with a `publicClient` and when `from` has code, ERC-1271 `isValidSignature`, called (eth_call)
+ * from `domain.verifyingContract` as the hub calls it, so a wallet that answers depending on
+ * its caller answers as it would on-chain. Accepts exactly what the hub's `SignatureChecker`
+ * accepts (low-s, `v` 27/28), except that an address with code whose key also signed is
+ * accepted without asking the chain.
  *
  * @throws {SettlekitInvalidInputError} when a field does not fit its Solidity type.
  * @throws viem's error when the node cannot answer the ERC-1271 check (unreachable, or an error
@@ -96,7 +122,14 @@ export async function verifyPayment({
   publicClient,
   backend,
 }: VerifyPaymentParameters): Promise<VerifyPaymentReturnType> {
-  return verifyDigest(paymentDigest(domain, payment), payment.from, signature, publicClient, backend);
+  return verifyDigest(
+    paymentDigest(domain, payment),
+    payment.from,
+    signature,
+    domain.verifyingContract,
+    publicClient,
+    backend,
+  );
 }
 
 /**
@@ -116,7 +149,7 @@ export interface VerifyVoucherParameters {
   /** The channel's signer (payer or session key), from `getChannel`. */
   signer: Address;
   signature: Hex;
-  /** Enables the ERC-1271 check for smart-wallet signers. */
+  /** Enables the ERC-1271 check for smart-wallet signers (an eth_call from the contract's address). */
   publicClient?: PublicClient;
   /** Force a recovery implementation (benchmarks, tests); default the fastest available. */
   backend?: RecoveryBackend;
@@ -135,7 +168,9 @@ export type VerifyVoucherReturnType = boolean;
 
 /**
  * Whether `signature` is `signer`'s signature of the voucher — the payee's hot path, over
- * 10,000 per second per core in Node with native recovery.
+ * 10,000 per second per core in Node with native recovery. ECDSA first (no RPC), then, with a
+ * `publicClient` and when `signer` has code, ERC-1271 `isValidSignature`, called (eth_call) from
+ * `domain.verifyingContract` as the PaymentChannels contract calls it on `claim`/`close`.
  *
  * @throws {SettlekitInvalidInputError} when a field does not fit its Solidity type.
  * @throws viem's error when the node cannot answer the ERC-1271 check (unreachable, or an error
@@ -155,7 +190,14 @@ export async function verifyVoucher({
   publicClient,
   backend,
 }: VerifyVoucherParameters): Promise<VerifyVoucherReturnType> {
-  return verifyDigest(voucherDigest(domain, voucher), signer, signature, publicClient, backend);
+  return verifyDigest(
+    voucherDigest(domain, voucher),
+    signer,
+    signature,
+    domain.verifyingContract,
+    publicClient,
+    backend,
+  );
 }
 
 /**
@@ -175,7 +217,7 @@ export interface VerifyReleaseParameters {
   /** The escrow's payer. */
   signer: Address;
   signature: Hex;
-  /** Enables the ERC-1271 check for smart-wallet payers. */
+  /** Enables the ERC-1271 check for smart-wallet payers (an eth_call from the Escrow's address). */
   publicClient?: PublicClient;
   /** Force a recovery implementation (benchmarks, tests); default the fastest available. */
   backend?: RecoveryBackend;
@@ -193,7 +235,9 @@ export interface VerifyReleaseParameters {
 export type VerifyReleaseReturnType = boolean;
 
 /**
- * Whether `signature` is `signer`'s (the payer's) authorisation of the release.
+ * Whether `signature` is `signer`'s (the payer's) authorisation of the release. ECDSA first (no
+ * RPC), then, with a `publicClient` and when `signer` has code, ERC-1271 `isValidSignature`,
+ * called (eth_call) from `domain.verifyingContract` as the Escrow calls it on `releaseWithSig`.
  *
  * @throws {SettlekitInvalidInputError} when a field does not fit its Solidity type.
  * @throws viem's error when the node cannot answer the ERC-1271 check (unreachable, or an error
@@ -213,5 +257,12 @@ export async function verifyRelease({
   publicClient,
   backend,
 }: VerifyReleaseParameters): Promise<VerifyReleaseReturnType> {
-  return verifyDigest(releaseDigest(domain, release), signer, signature, publicClient, backend);
+  return verifyDigest(
+    releaseDigest(domain, release),
+    signer,
+    signature,
+    domain.verifyingContract,
+    publicClient,
+    backend,
+  );
 }
