@@ -293,7 +293,7 @@ export const OPTIONS = {
     flag: "index-block-range",
     env: "RELAYER_INDEX_BLOCK_RANGE",
     default: "2000",
-    doc: "most blocks per eth_getLogs request (the indexer's, and the search for intents settled by another transaction)",
+    doc: "most blocks per eth_getLogs request (the indexer's, and the search for intents settled by another transaction); a range the node refuses as too large is asked again in halves, down to one block",
     schema: positiveInt.max(100_000),
   },
   indexReorgDepth: {

@@ -50,3 +50,10 @@ export class RelayerError extends Error {
     this.status = ERROR_CODES[code].status;
   }
 }
+
+/** An error's message, for logs and status (any thrown value). */
+export const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+
+/** One error for several parts that failed: the error itself, or an `AggregateError` of all of them. */
+export const oneError = (errors: readonly unknown[]): unknown =>
+  errors.length === 1 ? errors[0] : new AggregateError(errors, errors.map(messageOf).join("; "));

@@ -725,6 +725,21 @@ describe("automation job (fake chain and contracts)", () => {
     expect(await counted(world.service.metrics.watchtowerClaims)).to.equal(1);
   });
 
+  // Invariant: a contract whose logs cannot be read never keeps the watchtower from claiming
+  // within a challenge period; the round still counts as failed and backs off.
+  it("claims for a closing channel while the escrow's logs keep failing, and counts the round as failed", async () => {
+    const { escrow } = world;
+    escrow.getEvents = async () => {
+      throw new Error("escrow logs unavailable");
+    };
+    const channelId = await closingChannel(latest() + 3_600n, 700n);
+
+    await world.service.automation?.tick();
+    expect(sentData()).to.deep.equal([`claim ${channelId} 700 0x1234`]);
+    expect(world.service.automation?.lastRound).to.deep.include({ ok: false, error: "escrow logs unavailable" });
+    expect(await counted(world.service.metrics.automationErrors)).to.equal(1);
+  });
+
   it("finalizes the other channels and settles escrows when one channel's finalize cannot be simulated", async () => {
     const { chain } = world;
     chain.mineEmpty();

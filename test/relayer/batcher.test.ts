@@ -134,6 +134,38 @@ describe("batcher (fake chain and hub)", () => {
     expect(hub.logRanges[hub.logRanges.length - 1][0]).to.equal(0n);
   });
 
+  it("asks for fewer blocks when the node refuses the settlement search's range as too large, and keeps to the smaller range", async () => {
+    const b = batcher({ logBlockRange: 16 });
+    hub.maxLogRange = 3; // refuses the configured 16 blocks, and 8, and 4
+    const [elsewhere, invalidated] = [payment(), payment()];
+    const [settledDigest, invalidatedDigest] = await accept([elsewhere, invalidated]);
+    const foreignTx = chain.mineForeign(
+      hub.address,
+      hub.encodeSettleBatch([elsewhere], [fakeSign(elsewhere.from, settledDigest)]),
+    );
+    chain.mineEmpty(9);
+    hub.used.add(`${invalidated.from.toLowerCase()}:${invalidated.nonce}`);
+    await settleAll(b);
+    expect(await temp.store.getIntent(settledDigest)).to.deep.include({ status: "settled", txHash: foreignTx });
+    expect(await temp.store.getIntent(invalidatedDigest)).to.deep.include({
+      status: "failed",
+      failureReason: "nonce_used",
+    });
+    // Refused ranges first (each smaller than the one before); then only ranges the node answers (the
+    // smaller range is kept), contiguous from the receipt's block down to block 0.
+    const refused = hub.logRanges.filter(([from, to]) => to - from + 1n > 3n);
+    expect(refused.length).to.be.greaterThan(0);
+    expect(hub.logRanges.slice(0, refused.length)).to.deep.equal(refused);
+    for (let i = 1; i < refused.length; i++) {
+      expect(Number(refused[i][1] - refused[i][0])).to.be.lessThan(Number(refused[i - 1][1] - refused[i - 1][0]));
+    }
+    const answered = hub.logRanges.slice(refused.length);
+    for (const [from, to] of answered) expect(Number(to - from + 1n)).to.be.at.most(3);
+    expect(answered[0][1]).to.equal(refused[0][1]);
+    for (let i = 1; i < answered.length; i++) expect(answered[i][1]).to.equal(answered[i - 1][0] - 1n);
+    expect(answered[answered.length - 1][0]).to.equal(0n);
+  });
+
   it("waits for a full batch or the maximum wait", async () => {
     const b = batcher();
     const token: Address = randomAddress();

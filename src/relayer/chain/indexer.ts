@@ -1,5 +1,7 @@
 import type { Logger } from "pino";
 import type { Address, Hex } from "viem";
+import { isLogRangeTooLarge } from "../../client/node-errors.js";
+import { oneError } from "../errors.js";
 import type { RelayerMetrics } from "../metrics.js";
 import type { IndexedChannel, IndexedEscrow, Store } from "../store/store.js";
 import type { ChainPort, ChannelsPort, ChannelView, ContractEvent, EscrowPort, EscrowView } from "./ports.js";
@@ -63,7 +65,10 @@ export interface ChainIndexerOptions {
   logger: Logger;
   /** First block to read when there is no cursor yet (default: the contract's deployment block). */
   fromBlock?: bigint;
-  /** Most blocks per `eth_getLogs` request. */
+  /**
+   * Most blocks per `eth_getLogs` request (and per committed range). A source uses fewer for a
+   * while after the node refused a range as too large (see `ChainIndexer`).
+   */
   blockRange: number;
   /** How far back to re-read when the cursor's block has left the canonical chain. */
   reorgDepth: number;
@@ -77,6 +82,14 @@ interface Source<K> {
   events(fromBlock: bigint, toBlock: bigint): Promise<ContractEvent<K>[]>;
   refresh(keys: readonly K[], blockNumber: bigint): Promise<void>;
   keysAfter(blockNumber: bigint): Promise<K[]>;
+  /**
+   * Blocks per `eth_getLogs` request (and per committed range) for this source: `blockRange`,
+   * or less after the node refused a range as too large. In memory only: a restart starts again
+   * from `blockRange`.
+   */
+  span: bigint;
+  /** Consecutive requests of `span` blocks that passed since `span` last changed. */
+  passed: number;
 }
 
 /** Reads of one refresh go out this many at a time (one JSON-RPC batch each). */
@@ -90,6 +103,12 @@ const READ_CHUNK = 200;
  * block read as missing, so never settled).
  */
 const STATE_READ_WINDOW = 64n;
+/**
+ * A source's `eth_getLogs` span, once halved, doubles again (up to `blockRange`) after this many
+ * consecutive requests of that span passed. Against a node with a fixed block-span limit below
+ * `blockRange`, at most one request in `GROW_AFTER + 1` is then refused and made again halved.
+ */
+const GROW_AFTER = 10;
 
 /**
  * Follows the Escrow and PaymentChannels events and keeps, per escrow and channel, what the
@@ -101,11 +120,24 @@ const STATE_READ_WINDOW = 64n;
  * - Block ranges of at most `blockRange` blocks, from the persisted cursor (`chain_cursors`,
  *   one per contract), else `fromBlock`, else the contract's deployment block (found by a
  *   binary search on `eth_getCode`; from block 0 if the node cannot tell).
+ * - Provider limits: when the node refuses an `eth_getLogs` request because its block range or
+ *   its result set is too large (`isLogRangeTooLarge`: "query returned more than 10000
+ *   results", "block range is too wide", HTTP 413, ...), the same blocks are asked again in
+ *   requests of half as many blocks, down to a single block, whose refusal propagates. The
+ *   source keeps the smaller span for its next ranges, and doubles it again (never above
+ *   `blockRange`) after `GROW_AFTER` consecutive requests of that span passed. Any other error
+ *   (node unreachable, timeout, HTTP 500, rate limit) is not taken for a size limit: it
+ *   propagates at once. The sub-requests of a range are all made before the range is stored
+ *   and committed, so the hash check and the cursor below cover the whole range.
  * - Reorgs: the cursor keeps its block's hash. When that block is no longer canonical, the
  *   cursor goes back `reorgDepth` blocks and every row last touched above it is read again. A
  *   range is only committed if the hash of its last block did not change while it was read.
- * - Errors propagate to the caller (the automation job retries with backoff); the cursor only
- *   moves after a range was fully stored, so nothing is skipped.
+ * - The contracts are indexed concurrently and independently: one contract's failure (its
+ *   logs or state reads failing) does not keep the other from being indexed. This matters for
+ *   the channels, whose closes the watchtower must see within the challenge period.
+ * - Errors propagate to the caller (the automation job retries with backoff), after every
+ *   contract had its turn: `sync` throws the one error, or an `AggregateError` of both. The
+ *   cursor only moves after a range was fully stored, so nothing is skipped.
  */
 export class ChainIndexer {
   readonly #sources: Source<unknown>[] = [];
@@ -122,6 +154,8 @@ export class ChainIndexer {
         events: (from, to) => escrow.getEvents(from, to),
         refresh: (keys, block) => this.refreshEscrows(keys as bigint[], block),
         keysAfter: (block) => store.escrowIdsIndexedAfter(escrow.address, block),
+        span: BigInt(o.blockRange),
+        passed: 0,
       } satisfies Source<bigint> as Source<unknown>);
     }
     if (channels) {
@@ -132,6 +166,8 @@ export class ChainIndexer {
         events: (from, to) => channels.getEvents(from, to),
         refresh: (keys, block) => this.refreshChannels(keys as Hex[], block),
         keysAfter: (block) => store.channelIdsIndexedAfter(channels.address, block),
+        span: BigInt(o.blockRange),
+        passed: 0,
       } satisfies Source<Hex> as Source<unknown>);
     }
   }
@@ -145,15 +181,23 @@ export class ChainIndexer {
    * Reads every followed contract up to the chain's head, at most `maxRanges` ranges each (so
    * a long backfill leaves room for the automation between calls). Returns whether every
    * contract has reached the head.
+   *
+   * The contracts are synced concurrently, each on its own: when one fails, the others still
+   * run to their end (and keep what they stored), then `sync` rejects with that error, or an
+   * `AggregateError` of all of them, so the caller still sees the round fail.
    */
   async sync(maxRanges = 20): Promise<boolean> {
     const head = await this.o.chain.getBlockNumber();
     this.#head = head;
-    let caughtUp = true;
-    for (const source of this.#sources) {
-      if (!(await this.#syncSource(source, head, maxRanges))) caughtUp = false;
-    }
-    return caughtUp;
+    const results = await Promise.allSettled(this.#sources.map((source) => this.#syncSource(source, head, maxRanges)));
+    const errors: unknown[] = [];
+    results.forEach((result, i) => {
+      if (result.status === "fulfilled") return;
+      errors.push(result.reason);
+      this.o.logger.warn({ err: result.reason, contract: this.#sources[i].contract }, "indexing failed");
+    });
+    if (errors.length > 0) throw oneError(errors);
+    return results.every((result) => result.status === "fulfilled" && result.value);
   }
 
   /** The block to read state at for rows stored as of `blockNumber`; undefined: the latest. */
@@ -226,10 +270,10 @@ export class ChainIndexer {
     if (next > 0n) this.#indexed.set(source.contract, next - 1n);
 
     for (let ranges = 0; next <= head && ranges < maxRanges; ranges++) {
-      const last = next + BigInt(this.o.blockRange) - 1n;
+      const last = next + source.span - 1n;
       const to = last < head ? last : head;
       const hashBefore = await chain.getBlockHash(to);
-      const events = await source.events(next, to);
+      const events = await this.#events(source, next, to);
       const keys = [...new Map(events.map((e) => [String(e.key).toLowerCase(), e.key])).values()];
       await source.refresh(keys, to);
       const hashAfter = await chain.getBlockHash(to);
@@ -247,6 +291,52 @@ export class ChainIndexer {
       next = to + 1n;
     }
     return next > head;
+  }
+
+  /**
+   * The source's events in `[from, to]`, in chain order, in `eth_getLogs` requests of at most
+   * `source.span` blocks. A request the node refuses as too large is made again with half as
+   * many blocks (the source keeps that span); a one-block request refused, or any other error,
+   * propagates. `GROW_AFTER` consecutive requests of a reduced span that pass double it, up to
+   * `blockRange`.
+   */
+  async #events(source: Source<unknown>, from: bigint, to: bigint): Promise<ContractEvent<unknown>[]> {
+    const { logger } = this.o;
+    const parts: ContractEvent<unknown>[][] = [];
+    let start = from;
+    while (start <= to) {
+      const last = start + source.span - 1n;
+      const end = last < to ? last : to;
+      const blocks = end - start + 1n;
+      let events: ContractEvent<unknown>[];
+      try {
+        events = await source.events(start, end);
+      } catch (error) {
+        if (blocks === 1n || !isLogRangeTooLarge(error)) throw error;
+        source.span = (blocks + 1n) / 2n;
+        source.passed = 0;
+        logger.info(
+          {
+            err: error,
+            contract: source.contract,
+            fromBlock: start.toString(),
+            toBlock: end.toString(),
+            blocks: source.span.toString(),
+          },
+          "eth_getLogs range too large for the node; asking for fewer blocks",
+        );
+        continue;
+      }
+      parts.push(events);
+      start = end + 1n;
+      const max = BigInt(this.o.blockRange);
+      if (blocks === source.span && source.span < max && ++source.passed >= GROW_AFTER) {
+        source.span = source.span * 2n < max ? source.span * 2n : max;
+        source.passed = 0;
+        logger.debug({ contract: source.contract, blocks: source.span.toString() }, "eth_getLogs range grown");
+      }
+    }
+    return parts.length === 1 ? parts[0] : parts.flat();
   }
 
   /** The first block at which the contract has code; 0 when the node cannot answer (no archive state). */

@@ -9,6 +9,7 @@ import {
   type TxReceipt,
 } from "../chain/ports.js";
 import { inclusionOf, type TrackedTx, type TxHandler, type TxManager, withinCap } from "../chain/tx-manager.js";
+import { messageOf, oneError } from "../errors.js";
 import type { Gate } from "../intake/gate.js";
 import type { RelayerMetrics } from "../metrics.js";
 import type { BatchKind, Store, WatchedChannel } from "../store/store.js";
@@ -71,11 +72,6 @@ export function channelAction(
 /** A batch note carrying the escrow ids of a `settleExpiredBatch` (decimal, comma-separated). */
 const expireNote = (ids: readonly bigint[]) => ids.join(",");
 const parseExpireNote = (note: string | null) => (note ? note.split(",").map(BigInt) : []);
-
-const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
-/** One error for the parts of a round that failed. */
-const oneError = (errors: readonly unknown[]): unknown =>
-  errors.length === 1 ? errors[0] : new AggregateError(errors, errors.map(messageOf).join("; "));
 
 /**
  * Something the simulation refused, or whose transaction reverted, stays untried this long (the
@@ -167,7 +163,11 @@ export class Automation {
     const errors: unknown[] = [];
     try {
       this.#prune();
-      await this.o.indexer.sync();
+      // A contract whose index could not be brought up to date (its logs failing, say) keeps
+      // neither part from acting on what is indexed: the watchtower must not miss a challenge
+      // period because of the escrows' logs. Acting on a stale row is safe: every transaction
+      // is simulated first. The round still counts as failed.
+      await this.o.indexer.sync().catch((e: unknown) => errors.push(e));
       if (!this.o.gate.paused) {
         const now = await this.o.chain.getBlockTimestamp();
         this.chainSeconds = now;

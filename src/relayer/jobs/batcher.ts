@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import { type Address, type Hex, size } from "viem";
+import { isLogRangeTooLarge } from "../../client/node-errors.js";
 import type { HubReader } from "../chain/hub-reader.js";
 import { CallRevertedError, type ChainPort, type HubPort, type Settlement, type TxReceipt } from "../chain/ports.js";
 import {
@@ -101,6 +102,8 @@ export class Batcher implements TxHandler {
    * not be read again for them. After a restart or a reorg, the store is asked instead.
    */
   readonly #sent = new Map<number, IntentRecord[]>();
+  /** Blocks per request of the settlement search once the node refused `logBlockRange` as too large. */
+  #logRange: bigint | undefined;
 
   constructor(private readonly o: BatcherOptions) {
     this.#owner = o.chain.sender.toLowerCase();
@@ -517,19 +520,33 @@ export class Batcher implements TxHandler {
   /**
    * The `PaymentSettled` logs of `digests` in the `settlementLookbackBlocks` up to `toBlock`,
    * newest ranges first, at most `logBlockRange` blocks per request; stops once all are found.
+   * A range the node refuses as too large (`isLogRangeTooLarge`) is asked again in halves, down
+   * to one block, and the smaller range is kept for later searches; any other error propagates.
    */
   async #findSettlements(digests: readonly Hex[], toBlock: bigint): Promise<Map<string, Settlement>> {
     const found = new Map<string, Settlement>();
     const lookback = this.o.settlementLookbackBlocks ?? 50_000n;
-    const range = BigInt(this.o.logBlockRange ?? 2_000);
     const floor = toBlock > lookback ? toBlock - lookback : 0n;
     let missing = [...digests];
-    for (let to = toBlock; missing.length > 0 && to >= floor; to -= range) {
+    let to = toBlock;
+    while (missing.length > 0 && to >= floor) {
+      const range = this.#logRange ?? BigInt(this.o.logBlockRange ?? 2_000);
       const from = to - range + 1n > floor ? to - range + 1n : floor;
-      for (const settlement of await this.o.hub.findSettlements(missing, from, to)) {
-        found.set(settlement.digest.toLowerCase(), settlement);
+      let settlements: Settlement[];
+      try {
+        settlements = await this.o.hub.findSettlements(missing, from, to);
+      } catch (error) {
+        if (from === to || !isLogRangeTooLarge(error)) throw error;
+        this.#logRange = (to - from + 2n) / 2n;
+        this.o.logger.info(
+          { err: error, blocks: this.#logRange.toString() },
+          "eth_getLogs range too large for the node; searching settlements in fewer blocks",
+        );
+        continue;
       }
+      for (const settlement of settlements) found.set(settlement.digest.toLowerCase(), settlement);
       missing = missing.filter((digest) => !found.has(digest.toLowerCase()));
+      to = from - 1n;
     }
     return found;
   }
