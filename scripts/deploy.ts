@@ -6,18 +6,19 @@
  *
  * Re-running resumes an interrupted deployment, or reports the contracts as already deployed.
  * Ignition's journal lives in `deploy/deployments/chain-<chainId>/`.
+ *
+ * A network that reports the chain id of another configured network (`localhost` on a fork of
+ * Sepolia, say) gets a journal of its own (`<network>-chain-<chainId>/`) and must keep its
+ * record out of the testnet's (`SETTLEKIT_DEPLOYMENTS_DIR`): neither may pass for the
+ * testnet's. A record of the chain written by another network is never replaced, and a journal
+ * listing contracts the chain does not have is not reported as deployed.
  */
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
-import { network } from "hardhat";
+import hre, { network } from "hardhat";
+import type { Address } from "viem";
 import SettlekitModule from "../deploy/modules/Settlekit.js";
-import { loadDeployment } from "../src/client/index.js";
-import {
-  type DeploymentRecord,
-  deploymentRecordPath,
-  deploymentsDir,
-  writeDeploymentRecord,
-} from "./lib/deployments.js";
+import { type DeploymentRecord, deploymentRecordPath, writeDeploymentRecord } from "./lib/deployments.js";
 
 const root = path.resolve(import.meta.dirname, "..");
 
@@ -48,27 +49,72 @@ if (!existsSync(parametersFile)) {
   throw new Error(`No deployment parameters for network "${networkName}": create ${parametersFile}`);
 }
 const parameters = JSON.parse(readFileSync(parametersFile, "utf8"));
-const deploymentId = process.env.SETTLEKIT_DEPLOYMENT_ID ?? `chain-${chainId}`;
-const journalDir = path.join(root, "deploy", "deployments", deploymentId);
-
-// A local node restarted since the last deployment has lost the contracts while Ignition's
-// journal still lists them: start that local deployment afresh instead of "resuming" it.
 const recordFile = deploymentRecordPath(chainId);
-if (connection.networkConfig.type === "http" && chainId === 31337 && existsSync(recordFile)) {
-  const previous = loadDeployment(chainId, { directory: deploymentsDir() });
-  const escrowAddress = previous.contracts.Escrow?.address;
-  const code = escrowAddress && (await publicClient.getCode({ address: escrowAddress }));
-  if (!code || code === "0x") {
-    console.log(`Local chain ${chainId} no longer has the recorded contracts: deploying afresh.`);
-    rmSync(journalDir, { recursive: true, force: true });
+const recorded = connection.networkConfig.type === "http";
+
+/** Ends the run with `message`, before anything is deployed or recorded. */
+function refuse(message: string): never {
+  console.error(message);
+  process.exit(1);
+}
+
+// The configured network this chain id belongs to, when it is another one: this network is then
+// a fork (or a devnet reusing the id), whose deployment must not pass for that network's.
+const chainOwner = Object.entries(hre.config.networks).find(
+  ([name, config]) => name !== networkName && config.type === "http" && config.chainId === chainId,
+)?.[0];
+if (recorded && chainOwner !== undefined && !process.env.SETTLEKIT_DEPLOYMENTS_DIR) {
+  refuse(
+    `Network "${networkName}" reports chain ${chainId}, the chain id of network "${chainOwner}" (a fork?).\n` +
+      `Its record would take the place of ${chainOwner}'s (${path.relative(root, recordFile)}), which the client ` +
+      "and the relayer read.\nSet SETTLEKIT_DEPLOYMENTS_DIR to a folder for this chain's records (the client and " +
+      "the relayer read it too).",
+  );
+}
+if (recorded && existsSync(recordFile)) {
+  const previous = JSON.parse(readFileSync(recordFile, "utf8")) as { network?: unknown };
+  if (previous.network !== networkName) {
+    refuse(
+      `${recordFile} records a deployment on network "${String(previous.network)}", not "${networkName}", ` +
+        `with the same chain id ${chainId}: it is not replaced.\n` +
+        "Remove it if that deployment is gone, or set SETTLEKIT_DEPLOYMENTS_DIR to keep this network's records elsewhere.",
+    );
   }
 }
 
+const deploymentId =
+  process.env.SETTLEKIT_DEPLOYMENT_ID ??
+  (chainOwner === undefined ? `chain-${chainId}` : `${networkName}-chain-${chainId}`);
+const journalDir = path.join(root, "deploy", "deployments", deploymentId);
 const addressesFile = path.join(journalDir, "deployed_addresses.json");
-const deployedBefore = existsSync(addressesFile)
-  ? Object.keys(JSON.parse(readFileSync(addressesFile, "utf8"))).length
-  : 0;
-const alreadyDeployed = deployedBefore >= 3;
+
+/** The contracts Ignition's journal lists as deployed (future id → address). */
+const journaled = (): Record<string, Address> =>
+  existsSync(addressesFile) ? JSON.parse(readFileSync(addressesFile, "utf8")) : {};
+
+// A journal listing contracts the chain does not have belongs to another chain with this id: a
+// local node restarted since (its deployment is started afresh), or a fork or reset devnet (the
+// run stops: Ignition would "resume" it and report addresses with no code). The in-process
+// network keeps no journal.
+const missing: string[] = [];
+for (const [future, address] of recorded ? Object.entries(journaled()) : []) {
+  const code = await publicClient.getCode({ address });
+  if (code === undefined || code === "0x") missing.push(`${future} at ${address}`);
+}
+if (missing.length > 0) {
+  if (recorded && chainId === 31337) {
+    console.log(`Local chain ${chainId} no longer has the journaled contracts: deploying afresh.`);
+    rmSync(journalDir, { recursive: true, force: true });
+  } else {
+    refuse(
+      `Ignition's journal ${path.relative(root, journalDir)} lists contracts chain ${chainId} does not have ` +
+        `(${missing.join(", ")}): it is from another chain with this id (a fork, a reset devnet).\n` +
+        "Remove that folder to deploy afresh, or set SETTLEKIT_DEPLOYMENT_ID to use another journal.",
+    );
+  }
+}
+
+const alreadyDeployed = Object.keys(journaled()).length >= 3;
 const { escrow, hub, channels } = await ignition.deploy(SettlekitModule, {
   parameters,
   deploymentId,
@@ -84,14 +130,14 @@ const record: DeploymentRecord = {
     PaymentChannels: { address: channels.address },
   },
 };
-if (connection.networkConfig.type === "http") writeDeploymentRecord(record);
+if (recorded) writeDeploymentRecord(record);
 
 console.log(
   `${alreadyDeployed ? "Already deployed" : "Deployed"} on ${networkName} (chain ${chainId}):\n` +
     `  Escrow           ${escrow.address}\n` +
     `  SettlementHub    ${hub.address}\n` +
     `  PaymentChannels  ${channels.address}\n` +
-    (connection.networkConfig.type === "http"
+    (recorded
       ? `Record: ${path.relative(root, recordFile)}`
       : "In-process network: nothing is recorded (the chain ends with this command)."),
 );

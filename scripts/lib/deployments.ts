@@ -11,7 +11,7 @@ export interface DeploymentRecord extends Deployment {
 /** Folder of the records; `SETTLEKIT_DEPLOYMENTS_DIR` moves it (tests use a temporary one), as in `loadDeployment`. */
 export function deploymentsDir(): string {
   return (
-    process.env.SETTLEKIT_DEPLOYMENTS_DIR ?? path.resolve(import.meta.dirname, "..", "..", "deploy", "deployments")
+    process.env.SETTLEKIT_DEPLOYMENTS_DIR || path.resolve(import.meta.dirname, "..", "..", "deploy", "deployments")
   );
 }
 

@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -139,5 +139,81 @@ describe("npm run deploy", { timeout: 240_000 }, () => {
     const verify = await run("npx", ["hardhat", "ignition", "verify", "--help"], {});
     expect(verify.code).to.equal(0);
     expect(verify.stdout).to.include("Verify contracts from a deployment");
+  });
+});
+
+// Invariant: a network that reuses a configured testnet's chain id (a fork through localhost)
+// never passes for that testnet: not in the records the client and relayer read, not in
+// Ignition's journal, and a journal of contracts the chain lacks is never "already deployed".
+describe("npm run deploy on a chain that reuses a testnet's chain id (a fork)", { timeout: 240_000 }, () => {
+  const SEPOLIA = 11155111;
+  const deploymentsRoot = path.join(root, "deploy", "deployments");
+  const testnetJournal = path.join(deploymentsRoot, `chain-${SEPOLIA}`);
+  const testnetRecord = path.join(deploymentsRoot, `${SEPOLIA}.json`);
+  const forkJournal = path.join(deploymentsRoot, `localhost-chain-${SEPOLIA}`);
+  // Never touch a real testnet journal or record of the developer running the tests.
+  const existedBefore = [testnetJournal, testnetRecord, forkJournal].filter((file) => existsSync(file));
+  let chain: LocalChain | undefined;
+  let recordsDir: string;
+
+  before(async () => {
+    if (existedBefore.length > 0) throw new Error(`remove or move ${existedBefore.join(", ")} to run these tests`);
+    chain = await startAnvil({ chainId: SEPOLIA });
+    recordsDir = mkdtempSync(path.join(tmpdir(), "settlekit-fork-deployments-"));
+  });
+
+  after(async () => {
+    await chain?.stop();
+    rmSync(recordsDir, { recursive: true, force: true });
+    for (const file of [testnetJournal, testnetRecord, forkJournal]) rmSync(file, { recursive: true, force: true });
+  });
+
+  const forkEnv = () => ({ SETTLEKIT_LOCALHOST_URL: (chain as LocalChain).url });
+
+  it("refuses to record the fork where the testnet's record is read, before deploying anything", async () => {
+    const result = await runDeploy("localhost", forkEnv(), ["SETTLEKIT_DEPLOYMENTS_DIR", "SETTLEKIT_DEPLOYMENT_ID"]);
+    expect(result.code).to.not.equal(0);
+    expect(result.stderr).to.include(`reports chain ${SEPOLIA}, the chain id of network "sepolia"`);
+    expect(result.stderr).to.include("SETTLEKIT_DEPLOYMENTS_DIR");
+    expect(existsSync(testnetRecord), "no record").to.equal(false);
+    expect(existsSync(testnetJournal), "no journal").to.equal(false);
+  });
+
+  it("deploys the fork with records elsewhere and a journal of its own, never the testnet's", async () => {
+    const result = await runDeploy("localhost", { ...forkEnv(), SETTLEKIT_DEPLOYMENTS_DIR: recordsDir }, [
+      "SETTLEKIT_DEPLOYMENT_ID",
+    ]);
+    expect(result.code, result.stderr).to.equal(0);
+    expect(result.stdout).to.match(new RegExp(`^Deployed on localhost \\(chain ${SEPOLIA}\\)`, "m"));
+    expect(existsSync(path.join(forkJournal, "deployed_addresses.json"))).to.equal(true);
+    expect(existsSync(testnetJournal)).to.equal(false);
+    const record = JSON.parse(readFileSync(path.join(recordsDir, `${SEPOLIA}.json`), "utf8"));
+    expect(record).to.include({ chainId: SEPOLIA, network: "localhost" });
+  });
+
+  it("never reports a journal's contracts the chain does not have as already deployed", async () => {
+    // A fresh fork (the node restarted): the journal of the last run lists contracts it lacks.
+    await chain?.stop();
+    chain = await startAnvil({ chainId: SEPOLIA });
+    const result = await runDeploy("localhost", { ...forkEnv(), SETTLEKIT_DEPLOYMENTS_DIR: recordsDir }, [
+      "SETTLEKIT_DEPLOYMENT_ID",
+    ]);
+    expect(result.code).to.not.equal(0);
+    expect(result.stdout).to.not.include("Already deployed");
+    expect(result.stderr).to.include(`lists contracts chain ${SEPOLIA} does not have`);
+    expect(result.stderr).to.include(`localhost-chain-${SEPOLIA}`);
+  });
+
+  it("never replaces a record of the chain written by another network", async () => {
+    rmSync(forkJournal, { recursive: true, force: true });
+    const record = `${JSON.stringify({ chainId: SEPOLIA, network: "sepolia", contracts: {} })}\n`;
+    writeFileSync(path.join(recordsDir, `${SEPOLIA}.json`), record);
+    const result = await runDeploy("localhost", { ...forkEnv(), SETTLEKIT_DEPLOYMENTS_DIR: recordsDir }, [
+      "SETTLEKIT_DEPLOYMENT_ID",
+    ]);
+    expect(result.code).to.not.equal(0);
+    expect(result.stderr).to.include('records a deployment on network "sepolia", not "localhost"');
+    expect(readFileSync(path.join(recordsDir, `${SEPOLIA}.json`), "utf8")).to.equal(record);
+    expect(existsSync(forkJournal), "nothing deployed").to.equal(false);
   });
 });
