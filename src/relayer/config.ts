@@ -42,6 +42,27 @@ const ether = z
   .string()
   .regex(/^\d+(\.\d{1,18})?$/, { message: "must be a decimal amount of ether", abort: true })
   .transform((value) => parseEther(value));
+/** `token=amount,…`: per token (a 20-byte address; the native currency is the zero address), an amount in its base units. */
+const minFees = z.string().transform((value, ctx) => {
+  const fees = new Map<string, bigint>();
+  for (const entry of value.split(",")) {
+    const [token = "", amount = "", ...rest] = entry.split("=").map((part) => part.trim());
+    if (rest.length > 0 || !isAddress(token, { strict: false }) || !/^\d+$/.test(amount)) {
+      ctx.issues.push({
+        code: "custom",
+        input: value,
+        message: `"${entry.trim()}" is not token=amount (a 20-byte hex address, an integer number of the token's base units)`,
+      });
+      return z.NEVER;
+    }
+    if (fees.has(token.toLowerCase())) {
+      ctx.issues.push({ code: "custom", input: value, message: `token ${token} is listed twice` });
+      return z.NEVER;
+    }
+    fees.set(token.toLowerCase(), BigInt(amount));
+  }
+  return fees as ReadonlyMap<string, bigint>;
+});
 const url = z.string().url();
 const bool = z
   .enum(["true", "false", "1", "0", "yes", "no", "on", "off"], { message: "must be true or false" })
@@ -247,6 +268,12 @@ export const OPTIONS = {
     default: "30",
     doc: "an intent or release signature must stay valid at least this long to be accepted",
     schema: nonNegativeInt,
+  },
+  minFee: {
+    flag: "min-fee",
+    env: "RELAYER_MIN_FEE",
+    doc: "smallest fee an intent must pay the relayer, per token, in the token's base units: comma-separated token=amount pairs (the native currency is 0x0000000000000000000000000000000000000000); a token not listed: no minimum",
+    schema: minFees,
   },
   balanceCacheMs: {
     flag: "balance-cache-ms",

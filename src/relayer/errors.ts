@@ -20,6 +20,10 @@ export const ERROR_CODES = {
   },
   invalid_recipient: { status: 422, doc: "The payee is the zero address or the hub itself (funds would be lost)." },
   invalid_amount: { status: 422, doc: "An amount is out of range (zero where a value is needed, or over 2^128-1)." },
+  fee_too_low: {
+    status: 422,
+    doc: "The intent's fee is below this relayer's minimum for its token (see `/v1/status`).",
+  },
   unknown_escrow: { status: 422, doc: "No escrow with this id on the configured Escrow contract." },
   nothing_to_release: { status: 422, doc: "The release authorisation pays nothing (total already released)." },
   unknown_channel: { status: 422, doc: "No open channel with this id on the configured PaymentChannels contract." },

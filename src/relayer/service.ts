@@ -1,7 +1,7 @@
 import { createRequire } from "node:module";
 import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
-import type { Address } from "viem";
+import { type Address, getAddress } from "viem";
 import type { HealthResponse, StatusBody } from "./api/schemas.js";
 import { buildServer } from "./api/server.js";
 import { HubReader } from "./chain/hub-reader.js";
@@ -52,6 +52,7 @@ export type ServiceConfig = Pick<
   | "maxAttempts"
   | "pollIntervalMs"
   | "minValiditySeconds"
+  | "minFee"
   | "balanceCacheMs"
   | "claimLeaseMs"
   | "rateLimit"
@@ -151,6 +152,7 @@ export class RelayerService {
         metrics: this.metrics,
         logger,
         minValiditySeconds: config.minValiditySeconds,
+        minFees: config.minFee,
         onAccepted: (payment) => this.batcher?.noteAccepted(payment.token),
       });
       this.batcher = new Batcher({
@@ -383,6 +385,10 @@ export class RelayerService {
       chainId: this.o.chainId,
       relayer: ports.chain.sender,
       paused: this.gate.paused,
+      minFees: [...(this.o.config.minFee ?? new Map<string, bigint>())].map(([token, amount]) => ({
+        token: getAddress(token),
+        amount: amount.toString(),
+      })),
       blockNumber: blockNumber.toString(),
       relayerBalance: balance?.toString() ?? null,
       queue: {

@@ -2,12 +2,12 @@ import { after, before, describe, it } from "node:test";
 import { expect } from "chai";
 import fc from "fast-check";
 import type { FastifyInstance } from "fastify";
-import { type Address, type Hex, hexToString, toHex } from "viem";
+import { type Address, getAddress, type Hex, hexToString, toHex } from "viem";
 import { MAX_PAYMENTS_PER_BATCH } from "../../src/relayer/api/schemas.js";
 import { CallRevertedError, type Payment } from "../../src/relayer/chain/ports.js";
 import { ERROR_CODES } from "../../src/relayer/errors.js";
 import { fakeSign, fakeSigning } from "./helpers/fake-hub.js";
-import { payment, randomAddress, randomDigest } from "./helpers/fixtures.js";
+import { payment, randomAddress, randomDigest, TOKEN } from "./helpers/fixtures.js";
 import { ADMIN_TOKEN, type FakeWorld, fakeWorld } from "./helpers/service.js";
 import { type TempStore, tempStore, testBackend } from "./helpers/store.js";
 
@@ -801,6 +801,46 @@ describe(`relayer API (fastify inject, fake chain, ${testBackend()} store)`, () 
       );
       const afterwards = (await temp.store.reservations(world.hub.address)).reduce((n, r) => n + r.intents, 0);
       expect(afterwards).to.equal(before);
+    });
+  });
+
+  describe("minimum fee", () => {
+    // Invariant: with a minimum fee set for a token, no intent of that token paying less is
+    // accepted (the relayer would pay the gas for less than it asks); other tokens are unaffected.
+    it("refuses an intent paying less than the token's minimum with 422 fee_too_low, accepts one paying it, and shows the minimums", async () => {
+      const other = randomAddress();
+      const priced = fakeWorld(temp.store, { config: { minFee: new Map([[TOKEN.toLowerCase(), 10n]]) } });
+      const api = await priced.service.buildApi();
+      const intent = (overrides: Partial<Payment>) => {
+        const p = payment(overrides);
+        priced.hub.deposit(p.from, p.token, p.amount + p.fee);
+        const digest = fakeSigning.hashPayment({ domain: priced.hub.domain, payment: p });
+        return { digest, body: { payment: wire(p), signature: fakeSign(p.from, digest) } };
+      };
+      try {
+        const low = intent({ fee: 9n });
+        const refused = await api.inject({ method: "POST", url: "/v1/payments", payload: low.body });
+        expect(refused.statusCode).to.equal(422);
+        expect(refused.json()).to.deep.include({ code: "fee_too_low" });
+        expect(refused.json().message).to.include("minimum of 10");
+        expect(await temp.store.getIntent(low.digest)).to.equal(null);
+
+        for (const fee of [10n, 11n]) {
+          const paid = await api.inject({ method: "POST", url: "/v1/payments", payload: intent({ fee }).body });
+          expect(paid.statusCode, `fee ${fee}`).to.equal(202);
+        }
+        const free = await api.inject({
+          method: "POST",
+          url: "/v1/payments",
+          payload: intent({ token: other, fee: 0n }).body,
+        });
+        expect(free.statusCode, "a token without a minimum").to.equal(202);
+
+        const status = await api.inject({ method: "GET", url: "/v1/status" });
+        expect(status.json().minFees).to.deep.equal([{ token: getAddress(TOKEN), amount: "10" }]);
+      } finally {
+        await api.close();
+      }
     });
   });
 

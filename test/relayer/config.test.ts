@@ -71,6 +71,25 @@ describe("relayer configuration", () => {
       .and.matches(/--database-url/);
   });
 
+  it("parses minimum fees per token, and refuses a malformed or repeated entry", () => {
+    const native = "0x0000000000000000000000000000000000000000";
+    const token = "0x5FbDB2315678afecb367f032d93F642f64180aa3";
+    expect(parseConfig([], {}).minFee).to.equal(undefined);
+    const config = parseConfig(["--min-fee", `${native}=100, ${token} = 7`], {});
+    expect([...(config.minFee ?? [])]).to.deep.equal([
+      [native, 100n],
+      [token.toLowerCase(), 7n],
+    ]);
+    expect(parseConfig([], { RELAYER_MIN_FEE: `${token}=0` }).minFee?.get(token.toLowerCase())).to.equal(0n);
+    for (const bad of [`${token}`, `${token}=1.5`, `${token}=-1`, "0x12=1", `${token}=1=2`, `${token}=1,`]) {
+      expect(() => parseConfig(["--min-fee", bad], {}), bad).to.throw(ConfigError, /--min-fee.*not token=amount/);
+    }
+    expect(() => parseConfig(["--min-fee", `${token}=1,${token.toLowerCase()}=2`], {})).to.throw(
+      ConfigError,
+      /listed twice/,
+    );
+  });
+
   it("refuses unknown flags", () => {
     expect(() => parseConfig(["--bogus", "1"], {})).to.throw(ConfigError, /bogus/);
   });

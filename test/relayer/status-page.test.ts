@@ -343,6 +343,7 @@ describe("relayer status page (headless Chromium)", { skip: skipReason(), timeou
         chainId: 31_337,
         relayer: hostile,
         paused: false,
+        minFees: [],
         blockNumber: "1",
         relayerBalance: null,
         queue: { accepted: 0, submitted: 0, inflightTransactions: 0 },

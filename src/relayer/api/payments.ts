@@ -49,6 +49,7 @@ const INTAKE_ERRORS = [
   "nonce_conflict",
   "insufficient_balance",
   "invalid_amount",
+  "fee_too_low",
   "invalid_recipient",
   "chain_unavailable",
   "store_unavailable",

@@ -191,6 +191,9 @@ export const statusResponse = z
     chainId: z.number().int(),
     relayer: address.nullable(),
     paused: z.boolean(),
+    minFees: z
+      .array(z.object({ token: address, amount: uint256 }))
+      .meta({ description: "smallest fee an intent must pay, per token (a token not listed: none)" }),
     blockNumber: uint256,
     relayerBalance: uint256
       .nullable()

@@ -26,6 +26,8 @@ export interface PaymentIntakeOptions {
   metrics: RelayerMetrics;
   logger: Logger;
   minValiditySeconds: number;
+  /** Smallest fee per token (lowercase address; the native currency is the zero address); a token not listed: none. */
+  minFees?: ReadonlyMap<string, bigint>;
   /** Largest group commit of accepted intents. */
   maxInsertBatch?: number;
   /** How long the first accepted intent waits for others to share its store transaction (default 4 ms). */
@@ -101,7 +103,18 @@ export class PaymentIntake {
       throw new RelayerError("invalid_recipient", `payee ${payment.to} cannot receive on the hub`);
     }
     // A resubmission of an intent accepted earlier is answered with its status even when it
-    // would no longer be accepted now (too close to expiry, the node unreachable).
+    // would no longer be accepted now (too close to expiry, the node unreachable, a minimum fee
+    // raised since).
+    const minFee = this.o.minFees?.get(payment.token.toLowerCase()) ?? 0n;
+    if (payment.fee < minFee) {
+      return this.#knownOr(
+        digest,
+        new RelayerError(
+          "fee_too_low",
+          `fee ${payment.fee} is below this relayer's minimum of ${minFee} for token ${payment.token}`,
+        ),
+      );
+    }
     if (payment.validAfter > now) {
       return this.#knownOr(
         digest,
