@@ -114,6 +114,44 @@ export class SettlekitMissingWalletClientError extends SettlekitError {
 }
 
 /**
+ * A write was refused before anything was sent: the wallet client is on another chain than the
+ * public client, whose chain the contract's address, the simulation and `…AndWait` belong to.
+ * Switch the wallet's network (or create the wallet client with the public client's `chain`).
+ *
+ * @example
+ * ```ts
+ * import { SettlekitChainMismatchError } from "settlekit";
+ *
+ * await hub.deposit([token, amount]).catch((error) => {
+ *   if (error instanceof SettlekitChainMismatchError) console.error(error.chainId, error.walletChainId);
+ * });
+ * ```
+ */
+export class SettlekitChainMismatchError extends SettlekitError {
+  override name = "SettlekitChainMismatchError" as const;
+  /** The method that was called. */
+  readonly functionName: string;
+  /** The public client's chain: where the write belongs. */
+  readonly chainId: number;
+  /**
+   * The wallet's chain, from the wallet client's `chain`; undefined when the wallet itself
+   * reported the mismatch (viem's `ChainMismatchError`, in `cause`).
+   */
+  readonly walletChainId: number | undefined;
+
+  constructor(args: { functionName: string; chainId: number; walletChainId: number | undefined; cause?: unknown }) {
+    const wallet = args.walletChainId === undefined ? "another chain" : `chain ${args.walletChainId}`;
+    super(
+      `\`${args.functionName}\` not sent: the wallet is on ${wallet}, the public client on chain ${args.chainId}. Switch the wallet to chain ${args.chainId}.`,
+      args.cause === undefined ? undefined : { cause: args.cause },
+    );
+    this.functionName = args.functionName;
+    this.chainId = args.chainId;
+    this.walletChainId = args.walletChainId;
+  }
+}
+
+/**
  * A transaction was mined but reverted (its simulation had passed: the state changed in
  * between), or a receipt lacks the event its function always emits.
  *

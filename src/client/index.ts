@@ -52,6 +52,7 @@ export {
   type DecodeContractErrorReturnType,
   decodeContractError,
   isContractError,
+  SettlekitChainMismatchError,
   SettlekitContractError,
   SettlekitDeploymentNotFoundError,
   SettlekitError,

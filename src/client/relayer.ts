@@ -34,8 +34,11 @@ export type {
 
 /**
  * The relayer refused a request (`code` is one of the relayer's stable error codes, `status`
- * the HTTP status), or it could not be reached (`code` "network_error") or answered something
- * that is not its API (`code` "bad_response").
+ * the HTTP status), or it could not be reached or did not answer in time (`code`
+ * "network_error"), or answered something that is not its API (`code` "bad_response"), or
+ * {@link RelayerClient.waitForPayment} gave up on an intent still short of the wanted status
+ * (`code` "timeout": nothing failed, the intent may still settle). The last three are the
+ * client's own codes, with `status` 0 except for "bad_response".
  *
  * @example
  * ```ts
@@ -50,7 +53,7 @@ export type {
  */
 export class RelayerRequestError extends SettlekitError {
   override name = "RelayerRequestError" as const;
-  readonly code: ErrorResponse["code"] | "network_error" | "bad_response";
+  readonly code: ErrorResponse["code"] | "network_error" | "bad_response" | "timeout";
   readonly status: number;
   readonly issues: ErrorResponse["issues"];
 
@@ -69,7 +72,11 @@ export class RelayerRequestError extends SettlekitError {
 
 /** Parameters of {@link createRelayerClient}. */
 export interface CreateRelayerClientParameters {
-  /** The relayer's base URL, e.g. `http://127.0.0.1:8080`. */
+  /**
+   * The relayer's base URL, e.g. `http://127.0.0.1:8080`, or with the path prefix it is served
+   * under behind a reverse proxy, e.g. `https://api.example.com/relayer` (a trailing slash is
+   * optional): the API's paths are resolved below it.
+   */
   url: string | URL;
   /** A fetch implementation (default: the global one). */
   fetch?: typeof fetch;
@@ -97,7 +104,10 @@ export interface RelayerClient {
   submitPayments(items: readonly { payment: Payment; signature: Hex }[]): Promise<SubmitPaymentsResponse>;
   /** `GET /v1/payments/{digest}`. */
   getPayment(digest: Hex): Promise<PaymentStatusResponse>;
-  /** Polls `getPayment` until the intent reaches a wanted status. */
+  /**
+   * Polls `getPayment` until the intent reaches a wanted status; after `timeoutMs` (default
+   * 60,000) throws a {@link RelayerRequestError} with `code` "timeout".
+   */
   waitForPayment(digest: Hex, options?: WaitForPaymentParameters): Promise<PaymentStatusResponse>;
   /** `POST /v1/escrows/releases`: the payer's signed release, relayed as `releaseWithSig`. */
   submitRelease(args: { release: Release; signature: Hex }): Promise<ReleaseStatusResponse>;
@@ -144,9 +154,12 @@ export function createRelayerClient({
   timeoutMs = 10_000,
 }: CreateRelayerClientParameters): CreateRelayerClientReturnType {
   const base = new URL(url);
+  // Paths resolve below the base's own path (a relayer behind a proxy at `/relayer`), not the host root.
+  if (!base.pathname.endsWith("/")) base.pathname += "/";
 
   async function call<S extends z.ZodType>(
     method: "GET" | "POST",
+    /** Relative (no leading `/`), so that it resolves below the base's path. */
     path: string,
     schema: S,
     options: { body?: unknown; token?: string; acceptStatuses?: number[] } = {},
@@ -184,13 +197,13 @@ export function createRelayerClient({
     throw new RelayerRequestError({ ...refusal.data, status: response.status });
   }
 
-  const getPayment = (digest: Hex) => call("GET", `/v1/payments/${digest}`, paymentStatusResponse);
+  const getPayment = (digest: Hex) => call("GET", `v1/payments/${digest}`, paymentStatusResponse);
 
   return {
     submitPayment: ({ payment, signature }) =>
-      call("POST", "/v1/payments", submitPaymentResponse, { body: { payment, signature } }),
+      call("POST", "v1/payments", submitPaymentResponse, { body: { payment, signature } }),
     submitPayments: (items) =>
-      call("POST", "/v1/payments/batch", submitPaymentsResponse, {
+      call("POST", "v1/payments/batch", submitPaymentsResponse, {
         body: { items: items.map(({ payment, signature }) => ({ payment, signature })) },
       }),
     getPayment,
@@ -204,7 +217,7 @@ export function createRelayerClient({
         if (statuses.includes(payment.status)) return payment;
         if (Date.now() > deadline) {
           throw new RelayerRequestError({
-            code: "network_error",
+            code: "timeout",
             status: 0,
             message: `payment ${digest} still ${payment.status} after ${limit} ms`,
           });
@@ -213,14 +226,14 @@ export function createRelayerClient({
       }
     },
     submitRelease: ({ release, signature }) =>
-      call("POST", "/v1/escrows/releases", releaseStatusResponse, { body: { ...release, signature } }),
-    getRelease: (digest) => call("GET", `/v1/escrows/releases/${digest}`, releaseStatusResponse),
+      call("POST", "v1/escrows/releases", releaseStatusResponse, { body: { ...release, signature } }),
+    getRelease: (digest) => call("GET", `v1/escrows/releases/${digest}`, releaseStatusResponse),
     submitVoucher: ({ voucher, signature, claim = false }) =>
-      call("POST", "/v1/vouchers", voucherResponse, { body: { ...voucher, signature, claim } }),
-    getVoucher: (channelId) => call("GET", `/v1/vouchers/${channelId}`, voucherResponse),
-    health: () => call("GET", "/healthz", healthResponse, { acceptStatuses: [503] }),
-    status: () => call("GET", "/v1/status", statusResponse),
-    pause: (token) => call("POST", "/v1/admin/pause", adminResponse, { token }),
-    resume: (token) => call("POST", "/v1/admin/resume", adminResponse, { token }),
+      call("POST", "v1/vouchers", voucherResponse, { body: { ...voucher, signature, claim } }),
+    getVoucher: (channelId) => call("GET", `v1/vouchers/${channelId}`, voucherResponse),
+    health: () => call("GET", "healthz", healthResponse, { acceptStatuses: [503] }),
+    status: () => call("GET", "v1/status", statusResponse),
+    pause: (token) => call("POST", "v1/admin/pause", adminResponse, { token }),
+    resume: (token) => call("POST", "v1/admin/resume", adminResponse, { token }),
   };
 }

@@ -61,6 +61,22 @@ describe("deployment records", () => {
     }
   });
 
+  it("takes an empty SETTLEKIT_DEPLOYMENTS_DIR or directory for unset: the package's records", () => {
+    const previous = process.env.SETTLEKIT_DEPLOYMENTS_DIR;
+    process.env.SETTLEKIT_DEPLOYMENTS_DIR = "";
+    try {
+      for (const options of [{}, { directory: "" }]) {
+        expect(() => loadDeployment(424242, options))
+          .to.throw(SettlekitDeploymentNotFoundError)
+          .with.property("message")
+          .that.matches(/\/deploy\/deployments\/424242\.json does not exist/);
+      }
+    } finally {
+      if (previous === undefined) delete process.env.SETTLEKIT_DEPLOYMENTS_DIR;
+      else process.env.SETTLEKIT_DEPLOYMENTS_DIR = previous;
+    }
+  });
+
   it("makes factories name the chain and contract when the record lacks it", () => {
     const publicClient = createPublicClient({ chain: sepolia, transport: http("http://127.0.0.1:9") });
     process.env.SETTLEKIT_DEPLOYMENTS_DIR = directory;

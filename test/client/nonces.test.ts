@@ -106,6 +106,40 @@ describe("createNonceManager", () => {
     expect(await nonces.next()).to.equal(1n);
   });
 
+  it("skips nonces reserved off-chain (accepted by the relayer, not yet settled), in any word", async () => {
+    // Before a reload: three intents signed and accepted by the relayer, none settled yet.
+    const before = createNonceManager({ owner });
+    const pending = [await before.next(), await before.next(), await before.next()];
+    // After it: the chain has seen none of them, so only the reservation keeps them out.
+    const asked: bigint[] = [];
+    const after = createNonceManager({
+      owner,
+      reserved: new Set([...pending, 5n, 257n]),
+      source: {
+        isUsed: async (nonce) => {
+          asked.push(nonce);
+          return nonce === 4n; // settled through another device
+        },
+      },
+    });
+    expect(await after.next()).to.equal(3n);
+    expect(await after.next()).to.equal(6n);
+    // Reserved nonces are skipped without asking the chain.
+    expect(asked).to.deep.equal([3n, 4n, 6n]);
+    let nonce = 0n;
+    while (nonce < 255n) nonce = await after.next();
+    expect(await after.next()).to.equal(256n);
+    expect(await after.next()).to.equal(258n);
+  });
+
+  it("rejects reserved nonces that are not bigints ≥ 0", () => {
+    for (const reserved of [[-1n], [1 as unknown as bigint]]) {
+      expect(() => createNonceManager({ owner, reserved }))
+        .to.throw(SettlekitInvalidInputError)
+        .with.property("field", "reserved");
+    }
+  });
+
   it("rejects word positions outside the nonce space", () => {
     expect(() => createNonceManager({ owner, wordPos: 1n << 248n }))
       .to.throw(SettlekitInvalidInputError)

@@ -158,6 +158,9 @@ describe("createSettlementClient", async () => {
     // The standalone manager reads the same bitmap through a public client.
     const standalone = createNonceManager({ owner: payer, publicClient, hub: deployed.address });
     expect([await standalone.next(), await standalone.next()]).to.deep.equal([6n, 7n]);
+    // Nonces of intents the relayer accepted and has not settled are skipped too.
+    const afterReload = hub.payer.createNonceManager(payer, { reserved: [6n, 8n] });
+    expect([await afterReload.next(), await afterReload.next()]).to.deep.equal([7n, 9n]);
   });
 
   it("accepts a smart-wallet payer through ERC-1271, off-chain and on-chain", async () => {

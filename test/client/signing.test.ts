@@ -4,10 +4,15 @@ import fc from "fast-check";
 import {
   type Address,
   bytesToHex,
+  createWalletClient,
+  custom,
+  type EIP1193RequestFn,
   encodeAbiParameters,
   getAddress,
   type Hex,
   hashTypedData,
+  InvalidAddressError,
+  isAddress,
   keccak256,
   parseSignature,
   recoverAddress,
@@ -42,6 +47,14 @@ const RUNS = { numRuns: 200 };
 
 function viemDomain(name: string, domain: { chainId: number; verifyingContract: Address }) {
   return { name, version: DOMAIN_VERSION, ...domain };
+}
+
+/** `address` with the case of its first letter flipped: a typo its EIP-55 checksum catches. */
+function typo(address: Address): Address {
+  const i = address.slice(2).search(/[a-fA-F]/) + 2;
+  const c = address.charAt(i);
+  const flipped = c === c.toUpperCase() ? c.toLowerCase() : c.toUpperCase();
+  return `${address.slice(0, i)}${flipped}${address.slice(i + 1)}` as Address;
 }
 
 describe("client signing (off-chain)", () => {
@@ -116,6 +129,73 @@ describe("client signing (off-chain)", () => {
         }),
         { numRuns: 50 },
       );
+    });
+
+    it("accepts a mixed-case address only with a valid EIP-55 checksum, as viem's isAddress", () => {
+      const casings = fc.array(fc.boolean(), { minLength: 40, maxLength: 40 });
+      fc.assert(
+        fc.property(arb.domain, arb.payment, casings, (domain, payment, upper) => {
+          const hex = [...payment.to.slice(2)].map((c, i) => (upper[i] ? c.toUpperCase() : c.toLowerCase())).join("");
+          const to = `0x${hex}` as Address;
+          const uncased = hex === hex.toLowerCase() || hex === hex.toUpperCase();
+          const call = () => hashPayment({ domain, payment: { ...payment, to } });
+          if (uncased || isAddress(to, { strict: true })) expect(call()).to.equal(hashPayment({ domain, payment }));
+          else
+            expect(call)
+              .to.throw(SettlekitInvalidInputError, /checksum/)
+              .with.property("field", "to");
+        }),
+        RUNS,
+      );
+    });
+
+    it("rejects a mistyped checksum in every address field, also of a cached domain", () => {
+      const addresses: Address[] = [
+        "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+        "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC",
+        "0x5FbDB2315678afecb367f032d93F642f64180aa3",
+      ];
+      const [from, to, token] = addresses as [Address, Address, Address];
+      for (const address of addresses) expect(isAddress(typo(address), { strict: true })).to.equal(false);
+      const domain = { chainId: 31337, verifyingContract: token };
+      const payment: Payment = {
+        from,
+        to,
+        token,
+        amount: 1n,
+        fee: 0n,
+        nonce: 0n,
+        validAfter: 0n,
+        validBefore: 1n,
+        ref: `0x${"00".repeat(32)}`,
+      };
+      for (const field of ["from", "to", "token"] as const) {
+        expect(() => hashPayment({ domain, payment: { ...payment, [field]: typo(payment[field]) } }))
+          .to.throw(SettlekitInvalidInputError, /EIP-55 checksum/)
+          .with.property("field", field);
+      }
+      expect(() => channelIdOf({ payer: from, payee: typo(to), token, salt: payment.ref }))
+        .to.throw(SettlekitInvalidInputError)
+        .with.property("field", "payee");
+      // The domain's separator is cached for the right spelling; the typo is still refused.
+      const digest = hashPayment({ domain, payment });
+      expect(() => hashPayment({ domain: { ...domain, verifyingContract: typo(token) }, payment }))
+        .to.throw(SettlekitInvalidInputError)
+        .with.property("field", "verifyingContract");
+      for (const verifyingContract of [token.toLowerCase(), `0x${token.slice(2).toUpperCase()}`] as Address[]) {
+        expect(hashPayment({ domain: { ...domain, verifyingContract }, payment })).to.equal(digest);
+      }
+    });
+
+    it("checks the chain id before the cached domain: a string is refused even once the number is cached", () => {
+      const domain = { chainId: 31337, verifyingContract: getAddress(`0x${"12".repeat(20)}`) };
+      const voucher = { channelId: `0x${"00".repeat(32)}`, cumulativeAmount: 1n } as const;
+      hashVoucher({ domain, voucher });
+      for (const chainId of ["31337", 31337.5, Number.NaN, 2 ** 53]) {
+        expect(() => hashVoucher({ domain: { ...domain, chainId: chainId as number }, voucher }))
+          .to.throw(SettlekitInvalidInputError)
+          .with.property("field", "chainId");
+      }
     });
 
     it("rejects values that do not fit their Solidity types, naming the field", () => {
@@ -351,6 +431,72 @@ describe("client signing (off-chain)", () => {
         ),
         RUNS,
       );
+    });
+
+    it("refuses to sign for a mistyped checksum with a local key and through a wallet client alike", async () => {
+      const account = privateKeyToAccount(`0x${"42".repeat(32)}`);
+      // A wallet (JSON-RPC account) that signs with the same key, as a browser wallet would.
+      const requests: string[] = [];
+      const request = (async ({ method, params }: { method: string; params: [Address, string] }) => {
+        requests.push(method);
+        if (method !== "eth_signTypedData_v4") throw new Error(`unexpected ${method}`);
+        return account.signTypedData(JSON.parse(params[1]));
+      }) as EIP1193RequestFn;
+      const walletClient = createWalletClient({ account: account.address, transport: custom({ request }) });
+      const domain = { chainId: 1, verifyingContract: getAddress(`0x${"11".repeat(20)}`) };
+      const payment: Payment = {
+        from: account.address,
+        to: "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+        token: "0x5FbDB2315678afecb367f032d93F642f64180aa3",
+        amount: 5n,
+        fee: 1n,
+        nonce: 2n,
+        validAfter: 0n,
+        validBefore: 3n,
+        ref: `0x${"00".repeat(32)}`,
+      };
+      const signers = {
+        "a local key": { account },
+        "a wallet client": { account: account.address, walletClient },
+      };
+      const mistyped = { ...payment, to: typo(payment.to) };
+      for (const [name, signer] of Object.entries(signers)) {
+        await signPayment({ ...signer, domain, payment: mistyped }).then(
+          () => expect.fail(`${name} signed a payment to a mistyped address`),
+          (error) =>
+            expect(error, name)
+              .to.be.instanceOf(SettlekitInvalidInputError)
+              .with.property("message")
+              .that.matches(/^Invalid to: .*EIP-55 checksum/),
+        );
+      }
+      expect(requests).to.deep.equal([]);
+      // viem refuses it too, when asked to sign the typed data itself.
+      await walletClient
+        .signTypedData({
+          domain: viemDomain(SETTLEMENT_HUB_DOMAIN_NAME, domain),
+          types: settlekitTypes,
+          primaryType: "Payment",
+          message: mistyped,
+        })
+        .then(
+          () => expect.fail("viem signed a payment to a mistyped address"),
+          (error) => expect(error).to.be.instanceOf(InvalidAddressError),
+        );
+      // Checksummed or lower case: the same payment, the same signature on both paths.
+      const expected = await signPayment({ account, domain, payment });
+      for (const to of [payment.to, payment.to.toLowerCase() as Address]) {
+        expect(hashPayment({ domain, payment: { ...payment, to } })).to.equal(hashPayment({ domain, payment }));
+        for (const signer of Object.values(signers)) {
+          expect(await signPayment({ ...signer, domain, payment: { ...payment, to } })).to.equal(expected);
+        }
+      }
+      // All upper case carries no checksum either (EIP-55): settlekit hashes and signs it locally
+      // (viem's typed-data encoder, hence a wallet client, refuses it).
+      const upper = { ...payment, to: `0x${payment.to.slice(2).toUpperCase()}` as Address };
+      expect(hashPayment({ domain, payment: upper })).to.equal(hashPayment({ domain, payment }));
+      expect(await signPayment({ account, domain, payment: upper })).to.equal(expected);
+      expect(requests).to.include("eth_signTypedData_v4");
     });
 
     it("asks for a wallet client when the account is only an address", async () => {

@@ -3,8 +3,10 @@ import {
   type AbiFunction,
   type Account,
   type Address,
+  BaseError,
   type BlockTag,
   type Chain,
+  ChainMismatchError,
   type ContractEventName,
   type ContractFunctionArgs,
   type ContractFunctionName,
@@ -24,6 +26,7 @@ import {
   type ContractErrorOf,
   decodeContractError,
   isContractError,
+  SettlekitChainMismatchError,
   SettlekitError,
   type SettlekitErrorName,
   SettlekitMissingWalletClientError,
@@ -45,7 +48,9 @@ type WriteMutability = "nonpayable" | "payable";
  */
 export type SettlekitPublicClient = PublicClient<Transport, Chain | undefined>;
 /**
- * The viem wallet client a settlekit client sends transactions with.
+ * The viem wallet client a settlekit client sends transactions with. It must be on the public
+ * client's chain: a write from a wallet on another chain throws {@link SettlekitChainMismatchError}
+ * before anything is sent.
  *
  * @example
  * ```ts
@@ -202,6 +207,9 @@ export type ReadMethods<abi extends Abi> = {
 
 /**
  * One method per state-changing function: simulates, sends, resolves to the transaction hash.
+ * Throws {@link SettlekitChainMismatchError}, sending nothing, when the wallet is on another chain
+ * than the public client (compared without a request when both clients have a `chain`; otherwise
+ * viem checks a JSON-RPC wallet's current chain against the public client's `chain`).
  *
  * @example
  * ```ts
@@ -292,6 +300,8 @@ export interface ContractClientConfig<abi extends Abi, events extends PrimaryEve
   events: events;
 }
 
+type WriteContractRequest = Parameters<SettlekitWalletClient["writeContract"]>[0];
+
 function rethrow(error: unknown, functionName: string): never {
   throw decodeContractError({ error, functionName }) ?? error;
 }
@@ -331,6 +341,15 @@ export function createContractClient<const abi extends Abi, const events extends
     const [args, { confirmations: _c, timeout: _t, ...options }] = split(fn, parameters);
     const account = (options.account as Account | Address | undefined) ?? walletClient?.account;
     if (!walletClient || !account) throw new SettlekitMissingWalletClientError(fn.name);
+    // The write belongs to the public client's chain: the address, the simulation and `…AndWait`
+    // are its. Two configured chains are compared here, with no request; the chain is also passed
+    // on, so that viem checks a JSON-RPC wallet's current chain with the `eth_chainId` it asks
+    // anyway, and a local account signs for this chain id (another chain's node refuses it).
+    const chainId = publicClient.chain?.id;
+    const chain = walletClient.chain ?? publicClient.chain;
+    if (chainId !== undefined && chain !== undefined && chain.id !== chainId) {
+      throw new SettlekitChainMismatchError({ functionName: fn.name, chainId, walletChainId: chain.id });
+    }
     try {
       const { request } = await publicClient.simulateContract({
         abi: abi as Abi,
@@ -340,8 +359,16 @@ export function createContractClient<const abi extends Abi, const events extends
         ...options,
         account,
       });
-      return await walletClient.writeContract(request as Parameters<SettlekitWalletClient["writeContract"]>[0]);
+      return await walletClient.writeContract({ ...request, chain } as WriteContractRequest);
     } catch (error) {
+      if (chainId !== undefined && error instanceof BaseError && error.walk((e) => e instanceof ChainMismatchError)) {
+        throw new SettlekitChainMismatchError({
+          functionName: fn.name,
+          chainId,
+          walletChainId: undefined,
+          cause: error,
+        });
+      }
       rethrow(error, fn.name);
     }
   }

@@ -20,14 +20,21 @@ export interface BoundSignOptions {
   account?: LocalAccount | Address;
 }
 
-/** @internal The domain of one deployment, with the chain id asked of the node at most once. */
+/**
+ * @internal The domain of one deployment. The chain id is the public client's `chain`, else asked
+ * of the node once: concurrent callers share one `eth_chainId` request, its answer is kept, and a
+ * failed request is forgotten, so the next call asks again instead of failing for good.
+ */
 export function domainResolver(publicClient: SettlekitPublicClient, address: Address): () => Promise<DeploymentDomain> {
   let domain: Promise<DeploymentDomain> | undefined;
   return () => {
     domain ??= (async () => ({
       chainId: publicClient.chain?.id ?? (await publicClient.getChainId()),
       verifyingContract: address,
-    }))();
+    }))().catch((error: unknown) => {
+      domain = undefined;
+      throw error;
+    });
     return domain;
   };
 }

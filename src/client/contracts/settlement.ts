@@ -67,8 +67,11 @@ export interface SettlementSigningHelpers {
   signPayment(payment: Payment, options?: BoundSignOptions): Promise<Hex>;
   /** {@link verifyPayment} for this hub, with ERC-1271 support through the public client. */
   verifyPayment(payment: Payment, signature: Hex): Promise<boolean>;
-  /** A {@link NonceManager} for `owner` that skips nonces the hub reports used (`nonceUsed`). */
-  createNonceManager(owner: Address, options?: { wordPos?: bigint }): NonceManager;
+  /**
+   * A {@link NonceManager} for `owner` that skips nonces the hub reports used (`nonceUsed`) and
+   * the `reserved` ones (intents the relayer accepted and has not settled yet).
+   */
+  createNonceManager(owner: Address, options?: { wordPos?: bigint; reserved?: Iterable<bigint> }): NonceManager;
 }
 
 /**
@@ -141,6 +144,7 @@ export function createSettlementClient({
       createNonceManager({
         owner,
         ...(options?.wordPos === undefined ? {} : { wordPos: options.wordPos }),
+        ...(options?.reserved === undefined ? {} : { reserved: options.reserved }),
         source: { isUsed: (nonce) => contract.nonceUsed([owner, nonce]) },
       }),
   };

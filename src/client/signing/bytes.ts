@@ -6,6 +6,7 @@
  */
 import type { Hex } from "viem";
 import { SettlekitInvalidInputError } from "../errors.js";
+import { keccak256Bytes } from "./keccak.js";
 
 const NIBBLE = new Int8Array(128).fill(-1);
 for (let i = 0; i < 10; i++) NIBBLE[48 + i] = i;
@@ -52,7 +53,33 @@ export function hexToBytes(hex: unknown, field: string): Uint8Array {
   return out;
 }
 
-/** Writes a 20-byte address as a left-padded ABI word. Checksums are not checked (any case). */
+const MAX_CACHED_CHECKSUMS = 1024;
+/** Mixed-case addresses whose EIP-55 checksum holds: payers, payees and tokens recur. */
+const checksummed = new Set<string>();
+const asciiLower = new Uint8Array(40);
+
+/** Whether the EIP-55 checksum of a mixed-case 0x-prefixed address of valid hex digits holds. */
+function checksumHolds(value: string): boolean {
+  if (checksummed.has(value)) return true;
+  for (let i = 0; i < 40; i++) asciiLower[i] = value.charCodeAt(2 + i) | 32; // digits keep their code
+  const hash = keccak256Bytes(asciiLower);
+  for (let i = 0; i < 40; i++) {
+    const c = value.charCodeAt(2 + i);
+    if (c < 65) continue; // a digit
+    const upper = c < 97;
+    const nibble = ((hash[i >> 1] as number) >> (i & 1 ? 0 : 4)) & 15;
+    if (upper !== nibble >= 8) return false; // upper case exactly where the hash's hex digit is ≥ 8
+  }
+  if (checksummed.size >= MAX_CACHED_CHECKSUMS) checksummed.clear();
+  checksummed.add(value);
+  return true;
+}
+
+/**
+ * Writes a 20-byte address as a left-padded ABI word. All-lowercase and all-uppercase hex carry
+ * no checksum; mixed case carries an EIP-55 checksum, which must hold (as viem's `isAddress`
+ * requires): a wrong one is likely a typo.
+ */
 export function writeAddress(out: Uint8Array, offset: number, value: unknown, field: string): void {
   if (!isPrefixed(value) || value.length !== 42) {
     throw new SettlekitInvalidInputError(field, "expected a 20-byte 0x-prefixed address");
@@ -60,6 +87,18 @@ export function writeAddress(out: Uint8Array, offset: number, value: unknown, fi
   out.fill(0, offset, offset + 12);
   if (!decodeInto(value, 2, out, offset + 12, 20)) {
     throw new SettlekitInvalidInputError(field, "expected a 20-byte 0x-prefixed address");
+  }
+  let cases = 0; // bit 0: a lowercase letter seen, bit 1: an uppercase one
+  for (let i = 2; i < 42 && cases !== 3; i++) {
+    const c = value.charCodeAt(i);
+    if (c >= 97) cases |= 1;
+    else if (c >= 65) cases |= 2;
+  }
+  if (cases === 3 && !checksumHolds(value)) {
+    throw new SettlekitInvalidInputError(
+      field,
+      "mixed-case address with an invalid EIP-55 checksum (a typo?); pass it checksummed or in lower case",
+    );
   }
 }
 

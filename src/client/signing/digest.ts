@@ -45,17 +45,22 @@ const NAME_HASHES = new Map<string, Uint8Array>(
 const MAX_CACHED_DOMAINS = 1024;
 const domainPrefixes = new Map<string, Uint8Array>();
 
-/** `0x1901 ‖ domainSeparator` followed by room for the struct hash, cached per deployment. */
+/**
+ * `0x1901 ‖ domainSeparator` followed by room for the struct hash, cached per deployment. The
+ * chain id is checked before the cache is consulted (its key would not tell `31337` from
+ * `"31337"`), and the key holds `verifyingContract` as given, so that each spelling of it is
+ * checked once (a wrong checksum is never served from the cache).
+ */
 function digestBuffer(name: DomainName, domain: DeploymentDomain): Uint8Array {
   if (typeof domain !== "object" || domain === null)
     throw new SettlekitInvalidInputError("domain", "expected an object");
   const { chainId, verifyingContract } = domain;
-  const key = `${name}|${chainId}|${typeof verifyingContract === "string" ? verifyingContract.toLowerCase() : ""}`;
-  const cached = domainPrefixes.get(key);
-  if (cached) return cached;
   if (!Number.isSafeInteger(chainId) || chainId <= 0) {
     throw new SettlekitInvalidInputError("chainId", "expected a positive safe integer");
   }
+  const key = `${name}|${chainId}|${typeof verifyingContract === "string" ? verifyingContract : ""}`;
+  const cached = domainPrefixes.get(key);
+  if (cached) return cached;
   const encoded = new Uint8Array(160);
   encoded.set(DOMAIN_TYPEHASH, 0);
   encoded.set(NAME_HASHES.get(name) as Uint8Array, 32);

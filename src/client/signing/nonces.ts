@@ -43,6 +43,12 @@ export interface CreateNonceManagerParameters {
   publicClient?: PublicClient;
   /** The SettlementHub whose nonces these are. */
   hub?: Address;
+  /**
+   * Nonces already spoken for off-chain, which the chain does not show yet: those of intents
+   * this payer signed and the relayer accepted but has not settled, kept across a page reload
+   * (e.g. in local storage). They are skipped, in any word.
+   */
+  reserved?: Iterable<bigint>;
 }
 
 /**
@@ -61,7 +67,10 @@ export interface NonceManager {
   readonly owner: Address;
   /** The next free nonce, in order within the current bitmap word; never the same one twice. */
   next(): Promise<bigint>;
-  /** Records a nonce of the current word as used elsewhere (another process, an invalidation), so it is skipped. */
+  /**
+   * Records a nonce of the current word as used elsewhere (another process, an invalidation, an
+   * intent the relayer holds: its 409 `nonce_conflict`), so it is skipped; then take `next()`.
+   */
   markUsed(nonce: bigint): void;
   /** The bitmap word nonces currently come from. */
   currentWord(): bigint;
@@ -88,12 +97,24 @@ const WORD_BITS = 256n;
  * calls are served one after another, so no nonce is handed out twice by one manager. The
  * settlement client's `createNonceManager(owner)` wires the source to the hub's `nonceUsed`.
  *
+ * The chain only knows settled nonces. A new manager (after a page reload, in another process)
+ * hands out again the nonces of intents the relayer has accepted but not yet settled, and the
+ * relayer refuses those with 409 `nonce_conflict`: pass the nonces you know are pending as
+ * `reserved`, and on a `nonce_conflict` call `markUsed(nonce)`, take `next()` and sign again.
+ *
  * @example
  * ```ts
- * import { createNonceManager } from "settlekit";
+ * import { createNonceManager, RelayerRequestError } from "settlekit";
  *
- * const nonces = createNonceManager({ owner: payer, publicClient, hub: hubAddress });
- * const payment = { ...draft, nonce: await nonces.next() };
+ * const nonces = createNonceManager({ owner: payer, publicClient, hub: hubAddress, reserved: pendingNonces });
+ * let payment = { ...draft, nonce: await nonces.next() };
+ * try {
+ *   await relayer.submitPayment({ payment, signature: await signPayment({ account, domain, payment }) });
+ * } catch (error) {
+ *   if (!(error instanceof RelayerRequestError && error.code === "nonce_conflict")) throw error;
+ *   nonces.markUsed(payment.nonce);
+ *   payment = { ...payment, nonce: await nonces.next() }; // sign and submit again
+ * }
  * ```
  */
 export function createNonceManager({
@@ -102,6 +123,7 @@ export function createNonceManager({
   source: given,
   publicClient,
   hub,
+  reserved: reservedNonces = [],
 }: CreateNonceManagerParameters): NonceManager {
   const source: NonceSource | undefined =
     given ??
@@ -118,6 +140,13 @@ export function createNonceManager({
       : undefined);
   if (typeof wordPos !== "bigint" || wordPos < 0n || wordPos >= 1n << 248n) {
     throw new SettlekitInvalidInputError("wordPos", "expected a bigint in [0, 2^248)");
+  }
+  const reserved = new Set<bigint>();
+  for (const nonce of reservedNonces) {
+    if (typeof nonce !== "bigint" || nonce < 0n) {
+      throw new SettlekitInvalidInputError("reserved", "expected nonces as bigints ≥ 0");
+    }
+    reserved.add(nonce);
   }
   let word = wordPos;
   let taken = 0n; // bits of `word` handed out, marked, or found used
@@ -143,6 +172,7 @@ export function createNonceManager({
       cursor += 1n;
       if ((taken & bit) !== 0n) continue;
       taken |= bit;
+      if (reserved.has(nonce)) continue;
       if (source && "isUsed" in source && (await source.isUsed(nonce))) continue;
       return nonce;
     }
