@@ -9,44 +9,14 @@ import { RelayerMetrics } from "../../src/relayer/metrics.js";
 import type { WatchedChannel } from "../../src/relayer/store/store.js";
 import { TimeSource } from "../../src/relayer/time.js";
 import { FakeChain } from "./helpers/fake-chain.js";
-import { randomAddress, randomDigest } from "./helpers/fixtures.js";
+import { channelView, escrowView, randomAddress, randomDigest, T0 } from "./helpers/fixtures.js";
 import { FakeChannels, FakeEscrow, type FakeWorld, fakeWorld } from "./helpers/service.js";
 import { type TempStore, tempStore } from "./helpers/store.js";
-
-const T0 = 1_700_000_000n;
 
 /** A counter's value (for the given labels). */
 async function counted(metric: { get(): Promise<{ values: { value: number; labels: object }[] }> }, labels = {}) {
   const { values } = await metric.get();
   return values.find((v) => JSON.stringify(v.labels) === JSON.stringify(labels))?.value ?? 0;
-}
-
-function escrowView(overrides: Partial<EscrowView> = {}): EscrowView {
-  return {
-    payer: randomAddress(),
-    payee: randomAddress(),
-    token: randomAddress(),
-    remaining: 1_000n,
-    released: 0n,
-    deadline: T0 + 100n,
-    disputedAt: 0n,
-    state: "active",
-    ...overrides,
-  };
-}
-
-function channelView(overrides: Partial<ChannelView> = {}): ChannelView {
-  return {
-    payer: randomAddress(),
-    payee: randomAddress(),
-    token: randomAddress(),
-    signer: randomAddress(),
-    deposit: 1_000n,
-    claimed: 0n,
-    closesAt: 0n,
-    open: true,
-    ...overrides,
-  };
 }
 
 function watched(overrides: Partial<WatchedChannel> = {}): WatchedChannel {

@@ -109,34 +109,12 @@ describe("batcher (fake chain and hub)", () => {
 
   const statusOf = async (digest: `0x${string}`) => (await temp.store.getIntent(digest))?.status;
 
-  it("records an intent another transaction settled as settled there, asking for logs in bounded ranges", async () => {
-    const b = batcher({ logBlockRange: 4 });
-    hub.maxLogRange = 4; // as RPC providers that refuse larger eth_getLogs ranges
-    const [elsewhere, invalidated] = [payment(), payment()];
-    const [settledDigest, invalidatedDigest] = await accept([elsewhere, invalidated]);
-    // Another relayer settles the first; some blocks later the payer of the second invalidates its nonce.
-    const foreignTx = chain.mineForeign(
-      hub.address,
-      hub.encodeSettleBatch([elsewhere], [fakeSign(elsewhere.from, settledDigest)]),
-    );
-    chain.mineEmpty(9);
-    hub.used.add(`${invalidated.from.toLowerCase()}:${invalidated.nonce}`);
-    await settleAll(b);
-    const settled = await temp.store.getIntent(settledDigest);
-    expect(settled?.status).to.equal("settled");
-    expect(settled?.txHash).to.equal(foreignTx);
-    const failed = await temp.store.getIntent(invalidatedDigest);
-    expect(failed).to.deep.include({ status: "failed", failureReason: "nonce_used" });
-    // Newest range first, each at most 4 blocks, contiguous down to block 0 (the second is never found).
-    expect(hub.logRanges.length).to.be.greaterThan(2);
-    for (const [from, to] of hub.logRanges) expect(Number(to - from + 1n)).to.be.at.most(4);
-    for (let i = 1; i < hub.logRanges.length; i++) expect(hub.logRanges[i][1]).to.equal(hub.logRanges[i - 1][0] - 1n);
-    expect(hub.logRanges[hub.logRanges.length - 1][0]).to.equal(0n);
-  });
-
-  it("asks for fewer blocks when the node refuses the settlement search's range as too large, and keeps to the smaller range", async () => {
-    const b = batcher({ logBlockRange: 16 });
-    hub.maxLogRange = 3; // refuses the configured 16 blocks, and 8, and 4
+  /**
+   * Two accepted intents whose nonces are used when the batcher sends them: another relayer
+   * settled the first; some blocks later the payer of the second invalidated its nonce. Checks
+   * that the first is recorded settled in the other transaction, the second failed.
+   */
+  async function settleUsedNonces(b: Batcher): Promise<void> {
     const [elsewhere, invalidated] = [payment(), payment()];
     const [settledDigest, invalidatedDigest] = await accept([elsewhere, invalidated]);
     const foreignTx = chain.mineForeign(
@@ -151,6 +129,23 @@ describe("batcher (fake chain and hub)", () => {
       status: "failed",
       failureReason: "nonce_used",
     });
+  }
+
+  it("records an intent another transaction settled as settled there, asking for logs in bounded ranges", async () => {
+    const b = batcher({ logBlockRange: 4 });
+    hub.maxLogRange = 4; // as RPC providers that refuse larger eth_getLogs ranges
+    await settleUsedNonces(b);
+    // Newest range first, each at most 4 blocks, contiguous down to block 0 (the second is never found).
+    expect(hub.logRanges.length).to.be.greaterThan(2);
+    for (const [from, to] of hub.logRanges) expect(Number(to - from + 1n)).to.be.at.most(4);
+    for (let i = 1; i < hub.logRanges.length; i++) expect(hub.logRanges[i][1]).to.equal(hub.logRanges[i - 1][0] - 1n);
+    expect(hub.logRanges[hub.logRanges.length - 1][0]).to.equal(0n);
+  });
+
+  it("asks for fewer blocks when the node refuses the settlement search's range as too large, and keeps to the smaller range", async () => {
+    const b = batcher({ logBlockRange: 16 });
+    hub.maxLogRange = 3; // refuses any range of more blocks, as "too large"
+    await settleUsedNonces(b);
     // Refused ranges first (each smaller than the one before); then only ranges the node answers (the
     // smaller range is kept), contiguous from the receipt's block down to block 0.
     const refused = hub.logRanges.filter(([from, to]) => to - from + 1n > 3n);

@@ -14,14 +14,11 @@ import {
 import { isLogRangeTooLarge } from "../../src/client/node-errors.js";
 import { ClientEscrowPort } from "../../src/relayer/chain/client-adapters.js";
 import { ChainIndexer } from "../../src/relayer/chain/indexer.js";
-import type { ChannelView, EscrowView } from "../../src/relayer/chain/ports.js";
 import { RelayerMetrics } from "../../src/relayer/metrics.js";
 import { FakeChain } from "./helpers/fake-chain.js";
-import { randomAddress, randomDigest } from "./helpers/fixtures.js";
+import { channelView, escrowView, randomAddress, randomDigest, T0 } from "./helpers/fixtures.js";
 import { FakeChannels, FakeEscrow } from "./helpers/service.js";
 import { type TempStore, tempStore } from "./helpers/store.js";
-
-const T0 = 1_700_000_000n;
 
 /**
  * What the relayer's viem client throws when `eth_getLogs` gets this HTTP answer: the real
@@ -495,31 +492,3 @@ describe("chain indexer: provider limits and failures (fake chain)", () => {
     expect(await sync.sync()).to.equal(true);
   });
 });
-
-function escrowView(overrides: Partial<EscrowView> = {}): EscrowView {
-  return {
-    payer: randomAddress(),
-    payee: randomAddress(),
-    token: randomAddress(),
-    remaining: 1_000n,
-    released: 0n,
-    deadline: T0 + 100n,
-    disputedAt: 0n,
-    state: "active",
-    ...overrides,
-  };
-}
-
-function channelView(overrides: Partial<ChannelView> = {}): ChannelView {
-  return {
-    payer: randomAddress(),
-    payee: randomAddress(),
-    token: randomAddress(),
-    signer: randomAddress(),
-    deposit: 1_000n,
-    claimed: 0n,
-    closesAt: 0n,
-    open: true,
-    ...overrides,
-  };
-}
