@@ -34,7 +34,10 @@ export const ERROR_CODES = {
   internal_error: { status: 500, doc: "Unexpected failure; nothing was accepted." },
   paused: { status: 503, doc: "An operator paused the relayer; nothing new is accepted." },
   chain_unavailable: { status: 503, doc: "The chain could not be read to validate the request; retry later." },
-  store_unavailable: { status: 503, doc: "The store could not persist the request; nothing was accepted." },
+  store_unavailable: {
+    status: 503,
+    doc: "The store could not be read or could not persist the request; nothing was accepted.",
+  },
   shutting_down: { status: 503, doc: "The relayer is shutting down; retry on another instance or later." },
 } as const satisfies Record<string, { status: number; doc: string }>;
 

@@ -45,6 +45,18 @@ describe(`relayer API (fastify inject, fake chain, ${testBackend()} store)`, () 
   const submit = (intent: { payment: Payment; signature: Hex }) =>
     post("/v1/payments", { payment: wire(intent.payment), signature: intent.signature });
 
+  /** Makes one store method fail, as a lost database connection would, until the returned function restores it. */
+  function breakStore(method: "getRelease" | "insertRelease" | "upsertVoucher" | "insertIntents"): () => void {
+    const store = temp.store as unknown as Record<string, unknown>;
+    const original = store[method];
+    store[method] = async () => {
+      throw new Error("connection terminated");
+    };
+    return () => {
+      store[method] = original;
+    };
+  }
+
   describe("POST /v1/payments", () => {
     it("accepts a valid intent with 202, its digest and status, and serves it back", async () => {
       const intent = signed();
@@ -60,6 +72,19 @@ describe(`relayer API (fastify inject, fake chain, ${testBackend()} store)`, () 
         failureReason: null,
       });
       expect(status.json().payment).to.deep.equal(wire(intent.payment));
+    });
+
+    it("answers 503 store_unavailable, accepting nothing, when the store cannot take the intent", async () => {
+      const intent = signed();
+      const restore = breakStore("insertIntents");
+      try {
+        const refused = await submit(intent);
+        expect(refused.statusCode).to.equal(503);
+        expect(refused.json().code).to.equal("store_unavailable");
+      } finally {
+        restore();
+      }
+      expect(await temp.store.getIntent(intent.digest)).to.equal(null);
     });
 
     it("answers the same intent twice with the same digest and keeps one row", async () => {
@@ -492,6 +517,29 @@ describe(`relayer API (fastify inject, fake chain, ${testBackend()} store)`, () 
       expect(openapi.components.schemas.Payment.properties.amount.pattern).to.be.a("string");
       expect(openapi.components.schemas.Error.properties.code.enum).to.have.members(Object.keys(ERROR_CODES));
       expect(openapi.paths["/v1/payments"].post.responses["422"].description).to.contain("insufficient_balance");
+      // Each route documents the answers it can give, and only those.
+      const post = openapi.paths["/v1/payments"].post.responses;
+      expect(post["413"].description).to.contain("body_too_large");
+      expect(post["415"].description).to.contain("unsupported_media_type");
+      expect(post["429"].description).to.contain("rate_limited");
+      const healthDoc = openapi.paths["/healthz"].get.responses;
+      expect(healthDoc["503"].content["application/json"].schema).to.deep.equal({
+        $ref: "#/components/schemas/Health",
+      });
+      expect(healthDoc).to.not.have.property("429"); // exempt from the rate limit
+      expect(openapi.paths["/v1/payments/{digest}"].get.responses).to.not.have.property("413");
+      expect(openapi.paths["/openapi.json"].get.responses["200"].content["application/json"].schema).to.deep.equal({
+        type: "object",
+      });
+      // The documented 415 is what the route answers.
+      const wrongType = await app.inject({
+        method: "POST",
+        url: "/v1/payments",
+        headers: { "content-type": "text/plain" },
+        payload: "x",
+      });
+      expect(wrongType.statusCode).to.equal(415);
+      expect(wrongType.json().code).to.equal("unsupported_media_type");
     });
 
     it("shares one store and chain check among the health probes that arrive while it runs", async () => {
@@ -598,6 +646,21 @@ describe(`relayer API (fastify inject, fake chain, ${testBackend()} store)`, () 
       expect(status.json()).to.deep.include({ status: "accepted", id: "1" });
     });
 
+    it("answers 503 store_unavailable, keeping nothing, when the store cannot be read or written", async () => {
+      for (const method of ["getRelease", "insertRelease"] as const) {
+        const { body, digest } = release(BigInt(Date.now()), 600n);
+        const restore = breakStore(method);
+        try {
+          const refused = await post("/v1/escrows/releases", body);
+          expect(refused.statusCode, method).to.equal(503);
+          expect(refused.json().code, method).to.equal("store_unavailable");
+        } finally {
+          restore();
+        }
+        expect(await temp.store.getRelease(digest), method).to.equal(null);
+      }
+    });
+
     it("answers a resubmitted release with its record while the escrow cannot be read", async () => {
       const { body, digest } = release(5n, 600n);
       expect((await post("/v1/escrows/releases", body)).statusCode).to.equal(202);
@@ -673,6 +736,19 @@ describe(`relayer API (fastify inject, fake chain, ${testBackend()} store)`, () 
       };
       return { channelId, voucher };
     }
+
+    it("answers 503 store_unavailable, keeping nothing, when the store cannot take a voucher", async () => {
+      const { channelId, voucher } = channel();
+      const restore = breakStore("upsertVoucher");
+      try {
+        const refused = await post("/v1/vouchers", voucher(10n));
+        expect(refused.statusCode).to.equal(503);
+        expect(refused.json().code).to.equal("store_unavailable");
+      } finally {
+        restore();
+      }
+      expect(await temp.store.getVoucher(world.channels.address, channelId)).to.equal(null);
+    });
 
     it("keeps the highest voucher of a channel", async () => {
       const { channelId, voucher } = channel();
@@ -904,6 +980,8 @@ describe(`relayer API (fastify inject, fake chain, ${testBackend()} store)`, () 
         const refused = await send(over); // 3 + 3 > 5
         expect(refused.statusCode).to.equal(429);
         expect(refused.json().code).to.equal("rate_limited");
+        // When to come back, as the single-intent route's refusals say.
+        expect(Number(refused.headers["retry-after"])).to.be.within(1, 60);
         for (const intent of over) expect(await temp.store.getIntent(intent.digest)).to.equal(null);
         const single = await api.inject({ method: "GET", url: `/v1/payments/${randomDigest()}` });
         expect(single.statusCode).to.equal(429);

@@ -37,7 +37,15 @@ export function openApiDocument(docs: readonly RouteDoc[], info: { version: stri
         : Object.entries((schemaObject(doc.params).properties ?? {}) as Record<string, JsonSchema>).map(
             ([name, schema]) => ({ name, in: "path", required: true, schema }),
           );
-    const codes = [...new Set(["invalid_request", "invalid_json", "rate_limited", "internal_error", ...doc.errors])];
+    // The generic rejections: a malformed request, the rate limit (unless exempt), the body's
+    // transport (size, content type, JSON), an unexpected failure.
+    const generic = [
+      "invalid_request",
+      ...(doc.rateLimit === false ? [] : ["rate_limited"]),
+      ...(doc.body ? ["invalid_json", "body_too_large", "unsupported_media_type"] : []),
+      "internal_error",
+    ];
+    const codes = [...new Set([...generic, ...doc.errors])];
     const byStatus = new Map<number, string[]>();
     for (const code of codes) {
       const status = ERROR_CODES[code as keyof typeof ERROR_CODES].status;
@@ -48,8 +56,22 @@ export function openApiDocument(docs: readonly RouteDoc[], info: { version: stri
         description: "success",
         ...(doc.success.schema
           ? { content: { "application/json": { schema: schemaObject(doc.success.schema) } } }
-          : { content: { [doc.success.contentType ?? "text/plain"]: { schema: { type: "string" } } } }),
+          : {
+              content: {
+                [doc.success.contentType ?? "text/plain"]: {
+                  schema: { type: doc.success.contentType === "application/json" ? "object" : "string" },
+                },
+              },
+            }),
       },
+      ...(doc.otherwise
+        ? {
+            [doc.otherwise.status]: {
+              description: doc.otherwise.description,
+              content: { "application/json": { schema: schemaObject(doc.otherwise.schema) } },
+            },
+          }
+        : {}),
     };
     for (const [status, list] of [...byStatus].sort(([a], [b]) => a - b)) {
       responses[status] = {

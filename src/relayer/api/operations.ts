@@ -25,6 +25,11 @@ export function operationRoutes(
         "Liveness and readiness: 200 when the store and the chain answer and the node takes the relayer's transactions, 503 otherwise",
       tags: ["operations"],
       success: { status: 200, schema: healthResponse },
+      otherwise: {
+        status: 503,
+        description: "degraded: a check failed (`checks` says which); the same body",
+        schema: healthResponse,
+      },
       errors: [],
       rateLimit: false,
     },

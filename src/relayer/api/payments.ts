@@ -104,13 +104,15 @@ export function paymentRoutes(
       success: { status: 200, schema: submitPaymentsResponse },
       errors: ["not_configured", "paused", "shutting_down", "rate_limited"],
     },
-    async ({ body }, request) => {
+    async ({ body }, request, reply) => {
       const intake = deps.intake;
       if (intake === undefined) throw new RelayerError("not_configured", "no SettlementHub is configured");
       intake.checkOpen();
       for (let i = 1; i < body.items.length; i++) {
         const limit = await countRequest(request);
         if (!limit.isAllowed && limit.isExceeded) {
+          // As the plugin's own refusals: when the client's window ends.
+          reply.header("retry-after", String(limit.ttlInSeconds));
           throw new RelayerError(
             "rate_limited",
             `a batch of ${body.items.length} counts as ${body.items.length} requests: more than ${limit.max} in ${limit.timeWindow} ms; slow down`,

@@ -10,11 +10,15 @@ export interface RouteDoc {
   tags: string[];
   body?: z.ZodType;
   params?: z.ZodType;
-  /** Success status and schema (none: a non-JSON body, e.g. metrics). */
+  /** Success status and schema (none: a body described by its content type only, e.g. metrics). */
   success: { status: number; schema?: z.ZodType; contentType?: string };
+  /** Another answer that is not a rejection (e.g. `/healthz`'s 503 with the same body). */
+  otherwise?: { status: number; description: string; schema: z.ZodType };
   /** Rejection codes this route can answer with (besides the generic ones). */
   errors: readonly string[];
   auth?: "bearer";
+  /** false: exempt from the per-client rate limit. */
+  rateLimit?: boolean;
 }
 
 /** Turns a zod failure into the API's `invalid_request` rejection, with every issue listed. */
@@ -39,7 +43,7 @@ export function parseOrReject<S extends z.ZodType>(schema: S, value: unknown, wh
 export function route<Body extends z.ZodType | undefined, Params extends z.ZodType | undefined>(
   app: FastifyInstance,
   docs: RouteDoc[],
-  doc: RouteDoc & { body?: Body; params?: Params; rateLimit?: boolean; bodyLimit?: number },
+  doc: RouteDoc & { body?: Body; params?: Params; bodyLimit?: number },
   handler: (
     input: {
       body: Body extends z.ZodType ? z.output<Body> : undefined;

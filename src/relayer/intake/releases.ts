@@ -69,7 +69,7 @@ export class ReleaseIntake {
       }
       if (!valid) throw new RelayerError("invalid_signature", `not signed by the escrow's payer ${escrow.payer}`);
     }
-    const known = await this.o.store.getRelease(digest);
+    const known = await this.#stored("read", digest, () => this.o.store.getRelease(digest));
     if (known !== null) return known;
     if (release.releasedTotal <= escrow.released || escrow.remaining === 0n) {
       throw new RelayerError(
@@ -77,27 +77,36 @@ export class ReleaseIntake {
         `releasedTotal ${release.releasedTotal} pays nothing (released ${escrow.released}, remaining ${escrow.remaining})`,
       );
     }
-    const { record, inserted } = await this.o.store.insertRelease({
-      digest,
-      escrow: this.o.escrow.address,
-      id: release.id,
-      releasedTotal: release.releasedTotal,
-      deadline: release.deadline,
-      signature,
-    });
+    const { record, inserted } = await this.#stored("write", digest, () =>
+      this.o.store.insertRelease({
+        digest,
+        escrow: this.o.escrow.address,
+        id: release.id,
+        releasedTotal: release.releasedTotal,
+        deadline: release.deadline,
+        signature,
+      }),
+    );
     if (inserted) this.o.logger.info({ releaseDigest: digest, escrowId: release.id.toString() }, "release accepted");
     return record;
   }
 
   async #knownOr(digest: Hex, error: RelayerError): Promise<ReleaseRecord> {
-    let known: ReleaseRecord | null;
-    try {
-      known = await this.o.store.getRelease(digest);
-    } catch (storeError) {
-      this.o.logger.error({ err: storeError, releaseDigest: digest }, "store read failed");
-      throw new RelayerError("store_unavailable", "the store could not be read; retry later");
-    }
+    const known = await this.#stored("read", digest, () => this.o.store.getRelease(digest));
     if (known === null) throw error;
     return known;
+  }
+
+  /** A store call whose failure is answered `store_unavailable` (retry later), not an internal error. */
+  async #stored<T>(what: "read" | "write", digest: Hex, call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (error) {
+      this.o.logger.error({ err: error, releaseDigest: digest }, `store ${what} failed`);
+      throw new RelayerError(
+        "store_unavailable",
+        what === "read" ? "the store could not be read; retry later" : "the release could not be stored; retry later",
+      );
+    }
   }
 }

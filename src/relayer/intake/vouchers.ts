@@ -78,13 +78,19 @@ export class VoucherIntake {
         `cumulative ${voucher.cumulativeAmount} ≤ claimed ${channel.claimed}`,
       );
     }
-    const kept = await this.o.store.upsertVoucher({
-      channels: this.o.channels.address,
-      channelId: voucher.channelId,
-      cumulativeAmount: voucher.cumulativeAmount,
-      signature,
-      claim,
-    });
+    let kept: VoucherRecord;
+    try {
+      kept = await this.o.store.upsertVoucher({
+        channels: this.o.channels.address,
+        channelId: voucher.channelId,
+        cumulativeAmount: voucher.cumulativeAmount,
+        signature,
+        claim,
+      });
+    } catch (error) {
+      this.o.logger.error({ err: error, channelId: voucher.channelId }, "store write failed");
+      throw new RelayerError("store_unavailable", "the voucher could not be stored; retry later");
+    }
     this.o.logger.debug(
       { channelId: voucher.channelId, cumulativeAmount: kept.cumulativeAmount.toString(), claim },
       "voucher kept",

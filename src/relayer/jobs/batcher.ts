@@ -126,7 +126,7 @@ export class Batcher implements TxHandler {
     await this.#running;
   }
 
-  /** One round of batch forming (exposed for tests and for a final flush at shutdown). */
+  /** One round of batch forming (exposed for tests; `force` sends what waits without its maximum wait). */
   tick(options: { force?: boolean } = {}): Promise<void> {
     this.#running ??= this.#round(options.force ?? false)
       .catch((error: unknown) => this.o.logger.error({ err: error }, "batch round failed"))
