@@ -285,11 +285,23 @@ describe("createEscrowClient", async () => {
     const watched = firstLogs<{ args: { amount?: bigint } }>((onLogs) =>
       escrow.readOnly.watchEvent.EscrowCreated({ payer }, { onLogs }),
     );
-    await open({ amount: 77n });
+    const watchedId = await open({ amount: 77n });
     expect((await watched).map((log) => log.args.amount)).to.deep.equal([77n]);
     expect((await publicClient.getFilterChanges({ filter })).map((log) => log.args.amount)).to.deep.equal([77n]);
-    const released = await escrow.readOnly.getEvents.EscrowReleased({}, { fromBlock: 0n });
-    expect(released.length).to.be.greaterThan(0);
+
+    // Two releases, one per block: the typed getEvents returns exactly them, decoded, within their
+    // block range, and only the one whose indexed id it filters on from block 0.
+    const otherId = await open({ amount: 1_000n });
+    const first = await escrow.payer.releaseAndWait([watchedId, 77n]);
+    const second = await escrow.payer.releaseAndWait([otherId, 600n]);
+    const range = { fromBlock: first.receipt.blockNumber, toBlock: second.receipt.blockNumber };
+    const released = await escrow.readOnly.getEvents.EscrowReleased({}, range);
+    expect(released.map((log) => log.args)).to.deep.equal([
+      { id: watchedId, amount: 77n, fee: 0n }, // 1% of 77, rounded down
+      { id: otherId, amount: 600n, fee: 6n },
+    ]);
+    const ofOther = await escrow.readOnly.getEvents.EscrowReleased({ id: otherId }, { fromBlock: 0n });
+    expect(ofOther.map((log) => log.args)).to.deep.equal([{ id: otherId, amount: 600n, fee: 6n }]);
   });
 
   describe("parity with the contract (property-based)", () => {

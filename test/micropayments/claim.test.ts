@@ -1,7 +1,20 @@
 import { describe, it } from "node:test";
 import { expect } from "chai";
 import { network } from "hardhat";
-import { encodeFunctionData, type Hex, parseSignature, serializeSignature, zeroAddress } from "viem";
+import {
+  concat,
+  domainSeparator,
+  encodeAbiParameters,
+  encodeFunctionData,
+  type Hex,
+  hashTypedData,
+  keccak256,
+  parseSignature,
+  serializeSignature,
+  toHex,
+  zeroAddress,
+} from "viem";
+import { hashVoucher, settlekitTypes } from "../../src/client/index.js";
 import {
   DEPOSIT,
   deployChannels,
@@ -464,9 +477,45 @@ describe("PaymentChannels: claim and claimBatch", async () => {
     });
   });
 
-  it("uses the EIP-712 Voucher type exactly as DESIGN.md specifies", () => {
-    expect(VOUCHER_TYPES.Voucher.map((f) => `${f.type} ${f.name}`).join(",")).to.equal(
-      "bytes32 channelId,uint256 cumulativeAmount",
+  it("uses the EIP-712 Voucher type exactly as DESIGN.md specifies, in the contract and the shipped client", async () => {
+    // DESIGN §5 (the binding specification, outside this repository), verbatim.
+    const designType = "Voucher(bytes32 channelId,uint256 cumulativeAmount)";
+    /** EIP-712 `encodeType` of a struct that references no other struct. */
+    const encodeType = (name: string, fields: readonly { name: string; type: string }[]) =>
+      `${name}(${fields.map((f) => `${f.type} ${f.name}`).join(",")})`;
+    // What integrators sign with (the shipped client's types), and what these tests sign with.
+    expect(encodeType("Voucher", settlekitTypes.Voucher), "the shipped client's settlekitTypes.Voucher").to.equal(
+      designType,
     );
+    expect(encodeType("Voucher", VOUCHER_TYPES.Voucher), "the test helper's VOUCHER_TYPES").to.equal(designType);
+
+    // The contract's type hash is private: its digest view must be the EIP-712 digest built from
+    // keccak256(designType) in the domain the contract reports.
+    const { channels, id } = await networkHelpers.loadFixture(openFixture);
+    const domain = await voucherDomain(channels);
+    const cumulativeAmount = 123_456_789n;
+    const structHash = keccak256(
+      encodeAbiParameters(
+        [{ type: "bytes32" }, { type: "bytes32" }, { type: "uint256" }],
+        [keccak256(toHex(designType)), id, cumulativeAmount],
+      ),
+    );
+    const expected = keccak256(concat(["0x1901", domainSeparator({ domain }), structHash]));
+    expect(await channels.read.voucherDigest([id, cumulativeAmount]), "the contract's voucher digest").to.equal(
+      expected,
+    );
+    // The shipped client hashes (and so signs) the same digest.
+    expect(hashVoucher({ domain, voucher: { channelId: id, cumulativeAmount } }), "the client's hashVoucher").to.equal(
+      expected,
+    );
+    expect(
+      hashTypedData({
+        domain,
+        types: settlekitTypes,
+        primaryType: "Voucher",
+        message: { channelId: id, cumulativeAmount },
+      }),
+      "viem's hashTypedData over settlekitTypes",
+    ).to.equal(expected);
   });
 });

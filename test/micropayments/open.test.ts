@@ -468,6 +468,35 @@ describe("PaymentChannels: deployment, open, topUp, admin", async () => {
       expect(await channels.read.paused()).to.equal(false);
     });
 
+    it("reverts when pausing twice, unpausing while running, or for anyone but the owner", async () => {
+      const { channels, owner, stranger } = await networkHelpers.loadFixture(fixture);
+      await viem.assertions.revertWithCustomError(
+        channels.write.unpause({ account: owner.account }),
+        channels,
+        "ExpectedPause",
+      );
+      await viem.assertions.revertWithCustomErrorWithArgs(
+        channels.write.unpause({ account: stranger.account }),
+        channels,
+        "OwnableUnauthorizedAccount",
+        [stranger.account.address],
+      );
+      expect(await channels.read.paused()).to.equal(false);
+      await channels.write.pause({ account: owner.account });
+      await viem.assertions.revertWithCustomError(
+        channels.write.pause({ account: owner.account }),
+        channels,
+        "EnforcedPause",
+      );
+      await viem.assertions.revertWithCustomErrorWithArgs(
+        channels.write.pause({ account: stranger.account }),
+        channels,
+        "OwnableUnauthorizedAccount",
+        [stranger.account.address],
+      );
+      expect(await channels.read.paused()).to.equal(true);
+    });
+
     it("blocks open while paused and allows it again after unpause", async () => {
       const { channels, token, owner, payer, payee } = await networkHelpers.loadFixture(fixture);
       await channels.write.pause({ account: owner.account });

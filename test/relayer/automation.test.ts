@@ -370,11 +370,12 @@ describe("chain indexer (fake chain)", () => {
     escrow.getEscrow = async () => {
       throw new Error("fetch failed: connect ECONNREFUSED");
     };
-    let failed = false;
-    await sync.sync().catch(() => {
-      failed = true;
-    });
-    expect(failed).to.equal(true);
+    const error = await sync.sync().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error, "sync fails").to.be.instanceOf(Error);
+    expect((error as Error).message, "with the node's own failure").to.equal("fetch failed: connect ECONNREFUSED");
     expect(await temp.store.getCursor(`escrow:${escrow.address.toLowerCase()}`)).to.deep.equal(before);
     escrow.getEscrow = async (id) => escrow.escrows.get(id) ?? null;
     await sync.sync();

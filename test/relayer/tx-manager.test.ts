@@ -236,7 +236,10 @@ describe("transaction manager (fake chain)", () => {
     chain.down = true;
     const error = await send(m).catch((e: unknown) => e);
     chain.down = false;
+    // The fake node's refusal, from pricing (a broadcast failure would be a NodeUnreachableError).
     expect(error).to.be.instanceOf(Error);
+    expect((error as Error).name).to.equal("Error");
+    expect((error as Error).message).to.equal("fetch failed: connect ECONNREFUSED");
     expect(m.inflight).to.equal(0);
     expect((await send(m)).nonce).to.equal(0);
   });
@@ -525,9 +528,11 @@ describe("transaction manager (fake chain)", () => {
     const batchId = await batch();
     try {
       // Signing or recording fails, and so would the batcher's abandonment: the batch stays pending.
-      expect(
-        await m.submit({ batchId, kind: "finalize", to: TARGET, data: "0x", gas: 100_000n }).catch((e) => e),
-      ).to.be.instanceOf(Error);
+      const error = await m
+        .submit({ batchId, kind: "finalize", to: TARGET, data: "0x", gas: 100_000n })
+        .catch((e: unknown) => e);
+      expect(error).to.be.instanceOf(Error);
+      expect((error as Error).message, "the store's own failure").to.equal("store unavailable");
     } finally {
       temp.store.recordAttempt = record;
     }

@@ -1,7 +1,7 @@
 import { describe } from "node:test";
 import { expect } from "chai";
 import { network } from "hardhat";
-import { type Address, encodeFunctionData, type Hex, parseEventLogs, zeroAddress, zeroHash } from "viem";
+import { type Address, BaseError, encodeFunctionData, type Hex, parseEventLogs, zeroAddress, zeroHash } from "viem";
 import { channelTargets, escrowTargets, hubTargets, type ReentryContext, type ReentryTarget } from "./attack-kit.js";
 import { scenario, writeScenarioRowsAfterSuite } from "./report.js";
 import { CHALLENGE_PERIOD, DAY, deployWorld, feeOn, WITHDRAWAL_DELAY, type World } from "./world.js";
@@ -445,6 +445,45 @@ describe("Security: reentrancy from receive and token hooks", async () => {
     }
   }
 
+  /**
+   * What a withdraw path tries to pay the attacker, read before the pull: its owed balance (Escrow,
+   * PaymentChannels) or its hub balance (SettlementHub, whose request covers the whole balance).
+   */
+  async function dueOf({ w, attacker }: Env, contract: string, token: Address): Promise<bigint> {
+    if (contract === "Escrow") return w.escrow.read.owed([attacker.address, token]);
+    if (contract === "SettlementHub") return w.hub.read.balanceOf([attacker.address, token]);
+    return w.channels.read.owed([attacker.address, token]);
+  }
+
+  /** The contract instance (for its ABI, which includes the Payouts library's errors). */
+  function contractOf(w: World, contract: string) {
+    if (contract === "Escrow") return w.escrow;
+    if (contract === "SettlementHub") return w.hub;
+    return w.channels;
+  }
+
+  /**
+   * Asserts that `pull` was refused by the node as a contract revert carrying no revert data: what a
+   * receiver's hook burning all its gas (INVALID) leaves once the token and SafeERC20 bubble it up.
+   * An exception that is no viem error (a TypeError in the test), a failure the node did not report
+   * as a revert, or a revert with data (a custom error such as `PayoutsNothingOwed`) fails it.
+   */
+  async function expectRevertWithoutData(pull: Promise<unknown>, message: string) {
+    const error = await pull.then(
+      () => undefined,
+      (thrown: unknown) => thrown,
+    );
+    expect(error, `${message}: it reverted`).to.be.instanceOf(BaseError);
+    const reverted = (error as BaseError).walk((cause) => (cause as Error).name === "ContractFunctionRevertedError") as
+      | (BaseError & { raw?: Hex; data?: unknown })
+      | null;
+    expect(reverted?.name, `${message}: a contract revert reported by the node, not ${error}`).to.equal(
+      "ContractFunctionRevertedError",
+    );
+    expect(reverted?.raw ?? "0x", `${message}: no revert data`).to.equal("0x");
+    expect(reverted?.data, `${message}: no decoded error`).to.equal(undefined);
+  }
+
   function liabilitiesOf(w: World, contract: string) {
     if (contract === "Escrow") return { holder: w.escrow.address, owes: w.escrowLiabilities };
     if (contract === "SettlementHub") return { holder: w.hub.address, owes: w.hubLiabilities };
@@ -453,8 +492,12 @@ describe("Security: reentrancy from receive and token hooks", async () => {
 
   const RECEIVERS = "Hostile receivers";
   const modes = [
-    { label: "reverts on receipt", set: (a: Env["attacker"]) => a.write.setRejecting([true]) },
-    { label: "burns all the gas it is given", set: (a: Env["attacker"]) => a.write.setBurning([true]) },
+    { label: "reverts on receipt", refuses: true, set: (a: Env["attacker"]) => a.write.setRejecting([true]) },
+    {
+      label: "burns all the gas it is given",
+      refuses: false,
+      set: (a: Env["attacker"]) => a.write.setBurning([true]),
+    },
   ];
 
   const suites: [string, Path[], (w: World, c: ReentryContext) => ReentryTarget[]][] = [
@@ -524,7 +567,13 @@ describe("Security: reentrancy from receive and token hooks", async () => {
             contract,
             `${path.name}, ${currency}, to a receiver that ${mode.label}`,
             pulled
-              ? "the pull reverts (the receiver chose to pull into itself) and its balance stays owed; conservation; the bystander exits in full"
+              ? `the pull reverts (the receiver chose to pull into itself) with ${
+                  via === "native"
+                    ? "PayoutsNativeTransferFailed(receiver, its due)"
+                    : mode.refuses
+                      ? "the receiver's ReentrancyAttackerRefused, bubbled up"
+                      : "a revert without data (the hook's INVALID, bubbled up)"
+                } and its balance stays owed; conservation; the bystander exits in full`
               : `the payout completes and is deferred to the receiver's owed balance (exactly its due, nothing pushed)${via === "native" ? "; the native push costs the caller at most the 30,000-gas stipend (transaction under 300,000 gas)" : ""}; conservation; the bystander exits in full`,
             async () => {
               const env = await networkHelpers.loadFixture(base);
@@ -535,13 +584,23 @@ describe("Security: reentrancy from receive and token hooks", async () => {
               const wallet = await w.balanceOf(token, attacker.address);
               const held = await holdings(env, token);
               if (pulled) {
-                let reverted = false;
-                try {
-                  await trigger();
-                } catch {
-                  reverted = true;
+                const due = await dueOf(env, contract, token);
+                expect(due > 0n, "the receiver is owed something to pull").to.equal(true);
+                if (via === "native") {
+                  // Refused, or with the forwarded gas burned (the 1/64 kept back pays for the revert),
+                  // the transfer fails and the contract reverts with its own error naming both.
+                  await viem.assertions.revertWithCustomErrorWithArgs(
+                    trigger(),
+                    contractOf(w, contract),
+                    "PayoutsNativeTransferFailed",
+                    [attacker.address, due],
+                  );
+                } else if (mode.refuses) {
+                  // The token's hook reverts; the token and SafeERC20 bubble the receiver's own error.
+                  await viem.assertions.revertWithCustomError(trigger(), attacker, "ReentrancyAttackerRefused");
+                } else {
+                  await expectRevertWithoutData(trigger(), "a pull into a receiver that burns all the gas");
                 }
-                expect(reverted, "a pull into a receiver that cannot take it reverts").to.equal(true);
               } else {
                 const receipt = await w.publicClient.waitForTransactionReceipt({ hash: (await trigger()) as Hex });
                 expect(receipt.status).to.equal("success");

@@ -933,5 +933,26 @@ describe("SettlementHub", async () => {
       );
       expect(await hub.read.paused()).to.equal(true);
     });
+
+    it("reverts when pausing twice, unpausing while running, or for anyone but the owner", async () => {
+      const { hub } = await networkHelpers.loadFixture(deployHub);
+      await viem.assertions.revertWithCustomError(hub.write.unpause({ account: owner.account }), hub, "ExpectedPause");
+      await viem.assertions.revertWithCustomErrorWithArgs(
+        hub.write.unpause({ account: relayer.account }),
+        hub,
+        "OwnableUnauthorizedAccount",
+        [relayer.account.address],
+      );
+      expect(await hub.read.paused()).to.equal(false);
+      await hub.write.pause({ account: owner.account });
+      await viem.assertions.revertWithCustomError(hub.write.pause({ account: owner.account }), hub, "EnforcedPause");
+      await viem.assertions.revertWithCustomErrorWithArgs(
+        hub.write.pause({ account: relayer.account }),
+        hub,
+        "OwnableUnauthorizedAccount",
+        [relayer.account.address],
+      );
+      expect(await hub.read.paused()).to.equal(true);
+    });
   });
 });
