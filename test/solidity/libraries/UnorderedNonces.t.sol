@@ -18,9 +18,12 @@ contract UnorderedNoncesTest is Test {
         assertFalse(nonces.tryUse(owner, nonce), "second use accepted");
     }
 
+    /// Using nonce `a` of `owner` marks exactly that nonce: `a` reads used, any other nonce `b` of
+    /// the same owner and nonce `a` of another owner stay fresh.
     function testFuzz_UsingOneNonceLeavesOthersFresh(address owner, uint256 a, uint256 b) public {
         vm.assume(a != b);
-        nonces.tryUse(owner, a);
+        assertTrue(nonces.tryUse(owner, a), "first use of a fresh nonce refused");
+        assertTrue(nonces.isUsed(owner, a), "used nonce reads fresh");
         assertFalse(nonces.isUsed(owner, b), "other nonce of the same owner consumed");
         assertFalse(nonces.isUsed(address(uint160(owner) ^ 1), a), "same nonce of another owner consumed");
     }

@@ -50,8 +50,24 @@ contract PaymentChannelsFuzzTest is Test {
             bool ok;
             try channels.claim(id, amount, _voucher(id, amount)) {
                 ok = true;
-            } catch {
+            } catch (bytes memory reason) {
                 ok = false;
+                // The voucher is correctly signed, so the only reasons to refuse it are its amount.
+                bytes memory expected =
+                    amount <= before
+                        ? abi.encodeWithSelector(
+                            IPaymentChannels.PaymentChannelsNothingToClaim.selector,
+                            id,
+                            amount,
+                            before
+                        )
+                        : abi.encodeWithSelector(
+                            IPaymentChannels.PaymentChannelsAmountExceedsDeposit.selector,
+                            id,
+                            amount,
+                            uint256(deposit)
+                        );
+                assertEq(keccak256(reason), keccak256(expected), "claim refused for another reason");
             }
             assertEq(ok, expectedOk, "claim outcome");
             IPaymentChannels.Channel memory channel = channels.getChannel(id);
@@ -68,7 +84,19 @@ contract PaymentChannelsFuzzTest is Test {
         uint256 highest;
         for (uint256 i; i < amounts.length; ++i) {
             uint256 amount = bound(amounts[i], 1, deposit);
-            try channels.claim(id, amount, _voucher(id, amount)) {} catch {}
+            uint256 before = channels.getChannel(id).claimed;
+            try channels.claim(id, amount, _voucher(id, amount)) {
+                assertGe(amount, before + 1, "a voucher not above the claimed amount paid");
+            } catch (bytes memory reason) {
+                // Within the deposit and correctly signed: only a voucher not above the claimed amount fails.
+                bytes memory expected = abi.encodeWithSelector(
+                    IPaymentChannels.PaymentChannelsNothingToClaim.selector,
+                    id,
+                    amount,
+                    before
+                );
+                assertEq(keccak256(reason), keccak256(expected), "claim refused for another reason");
+            }
             uint256 claimed = channels.getChannel(id).claimed;
             assertGe(claimed, highest, "claimed decreased");
             if (amount > highest) highest = amount;
@@ -151,7 +179,9 @@ contract PaymentChannelsFuzzTest is Test {
         channels.claim(id, amount, voucher);
     }
 
-    /// Fee-on-transfer tokens: the deposit is what arrived, and it is all that can ever be claimed.
+    /// Fee-on-transfer tokens: the deposit is what arrived, and it is all that can ever be claimed:
+    /// a voucher for one unit more is rejected whole, a voucher for exactly what arrived pays it out
+    /// (the token burns its fee again on the way to the payee) and leaves the contract nothing.
     function testFuzz_FeeOnTransferDepositIsWhatArrived(uint96 amount, uint16 feeBps) public {
         feeBps = uint16(bound(feeBps, 0, 5_000));
         vm.assume(amount > 0);
@@ -164,5 +194,28 @@ contract PaymentChannelsFuzzTest is Test {
         uint256 arrived = fot.balanceOf(address(channels));
         assertEq(channels.getChannel(id).deposit, arrived, "deposit != what arrived");
         assertEq(arrived, amount - (uint256(amount) * feeBps) / 10_000, "arrived");
+
+        // One unit above what arrived (a correctly signed voucher): rejected whole.
+        bytes memory aboveDeposit = _voucher(id, arrived + 1);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IPaymentChannels.PaymentChannelsAmountExceedsDeposit.selector,
+                id,
+                arrived + 1,
+                arrived
+            )
+        );
+        channels.claim(id, arrived + 1, aboveDeposit);
+        assertEq(channels.getChannel(id).claimed, 0, "a rejected voucher claimed something");
+        assertEq(fot.balanceOf(address(channels)), arrived, "a rejected voucher moved tokens");
+
+        // Exactly what arrived: paid out in full; the payee receives it less the token's own fee.
+        channels.claim(id, arrived, _voucher(id, arrived));
+        IPaymentChannels.Channel memory channel = channels.getChannel(id);
+        assertEq(channel.claimed, arrived, "claimed != what arrived");
+        assertEq(channel.deposit, arrived, "deposit changed");
+        assertEq(fot.balanceOf(payee), arrived - (arrived * feeBps) / 10_000, "payee received");
+        assertEq(fot.balanceOf(address(channels)), 0, "the contract kept something");
+        assertEq(channels.owed(payee, address(fot)), 0, "payout deferred");
     }
 }

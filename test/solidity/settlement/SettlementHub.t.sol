@@ -2,6 +2,7 @@
 pragma solidity 0.8.37;
 
 import {Test} from "../utils/Test.sol";
+import {Vm} from "../utils/Vm.sol";
 import {ISettlementHub} from "../../../contracts/settlement/ISettlementHub.sol";
 import {SettlementHub} from "../../../contracts/settlement/SettlementHub.sol";
 import {TestToken} from "../../../contracts/test/tokens/TestToken.sol";
@@ -44,25 +45,87 @@ contract SettlementHubTest is Test {
         for (uint256 i; i < 4; ++i) balances[i] = hub.balanceOf(accounts[i], address(token));
     }
 
+    /// @dev Submits `p` through `settle` or `settleBatch` (as `submitter`) and returns whether it
+    /// settled. When it did not, checks that it failed for `expected` and nothing else: `settle`
+    /// must revert with exactly that reason's custom error, arguments included; `settleBatch` must
+    /// report exactly that reason in `PaymentFailed`. (Whether it should have settled at all is
+    /// the caller's assertion.)
     function _settle(
         ISettlementHub.Payment memory p,
         bytes memory signature,
         address submitter,
-        bool batch
+        bool batch,
+        ISettlementHub.FailureReason expected
     ) internal returns (bool settled) {
-        vm.prank(submitter);
+        bytes32 digest = hub.paymentDigest(p);
         if (batch) {
             ISettlementHub.Payment[] memory ps = new ISettlementHub.Payment[](1);
             ps[0] = p;
             bytes[] memory signatures = new bytes[](1);
             signatures[0] = signature;
-            return hub.settleBatch(ps, signatures) == 1;
+            vm.recordLogs();
+            vm.prank(submitter);
+            settled = hub.settleBatch(ps, signatures) == 1;
+            if (!settled) assertEq(uint256(_failureReported(digest)), uint256(expected), "batch failure reason");
+            return settled;
         }
+        bytes memory expectedError = _errorFor(expected, p, digest);
+        vm.prank(submitter);
         try hub.settle(p, signature) {
             return true;
-        } catch {
+        } catch (bytes memory reason) {
+            assertEq(keccak256(reason), keccak256(expectedError), "settle reverted for another reason");
             return false;
         }
+    }
+
+    /// @dev The custom error `settle` reverts with when `p` (digest `digest`) fails for `reason`,
+    /// in the hub's current state; empty for `None`.
+    function _errorFor(
+        ISettlementHub.FailureReason reason,
+        ISettlementHub.Payment memory p,
+        bytes32 digest
+    ) internal view returns (bytes memory) {
+        if (reason == ISettlementHub.FailureReason.None) return "";
+        if (reason == ISettlementHub.FailureReason.NotYetValid) {
+            return
+                abi.encodeWithSelector(ISettlementHub.SettlementHubNotYetValid.selector, p.validAfter, block.timestamp);
+        }
+        if (reason == ISettlementHub.FailureReason.Expired) {
+            return abi.encodeWithSelector(ISettlementHub.SettlementHubExpired.selector, p.validBefore, block.timestamp);
+        }
+        if (reason == ISettlementHub.FailureReason.BadSignature) {
+            return abi.encodeWithSelector(ISettlementHub.SettlementHubInvalidSignature.selector, p.from, digest);
+        }
+        if (reason == ISettlementHub.FailureReason.NonceUsed) {
+            return abi.encodeWithSelector(ISettlementHub.SettlementHubNonceUsed.selector, p.from, p.nonce);
+        }
+        if (reason == ISettlementHub.FailureReason.InsufficientBalance) {
+            return
+                abi.encodeWithSelector(
+                    ISettlementHub.SettlementHubInsufficientBalance.selector,
+                    p.from,
+                    p.token,
+                    hub.balanceOf(p.from, p.token),
+                    p.amount,
+                    p.fee
+                );
+        }
+        revert("no fuzzed flaw produces this reason");
+    }
+
+    /// @dev The reason of the `PaymentFailed` event the recorded logs hold for `digest`; `None`
+    /// when there is none.
+    function _failureReported(bytes32 digest) internal returns (ISettlementHub.FailureReason) {
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        for (uint256 i; i < logs.length; ++i) {
+            if (
+                logs[i].emitter == address(hub) &&
+                logs[i].topics[0] == ISettlementHub.PaymentFailed.selector &&
+                logs[i].topics[1] == digest
+            ) return abi.decode(logs[i].data, (ISettlementHub.FailureReason));
+        }
+        return ISettlementHub.FailureReason.None;
     }
 
     /// @dev One fuzzed intent: who pays, who is paid, who submits, and whether it should settle.
@@ -72,6 +135,7 @@ contract SettlementHubTest is Test {
         uint256 submitterIndex;
         bool nonceTaken;
         bool valid;
+        ISettlementHub.FailureReason expected;
     }
 
     /// Any intent, valid or not, through `settle` or `settleBatch`: it settles exactly when every
@@ -97,6 +161,12 @@ contract SettlementHubTest is Test {
         amount = bound(amount, 0, fromBalance + 10);
         fee = bound(fee, 0, fromBalance + 10);
         c.valid = (flaws & 11) == 0 && !c.nonceTaken && amount + fee <= fromBalance;
+        // The first failing rule, in the hub's order (window, signature, nonce, balance).
+        if ((flaws & 1) != 0) c.expected = ISettlementHub.FailureReason.NotYetValid;
+        else if ((flaws & 2) != 0) c.expected = ISettlementHub.FailureReason.Expired;
+        else if ((flaws & 8) != 0) c.expected = ISettlementHub.FailureReason.BadSignature;
+        else if (c.nonceTaken) c.expected = ISettlementHub.FailureReason.NonceUsed;
+        else if (!c.valid) c.expected = ISettlementHub.FailureReason.InsufficientBalance;
         _deposit(accounts[c.fromIndex], fromBalance);
 
         ISettlementHub.Payment memory p = ISettlementHub.Payment({
@@ -117,7 +187,7 @@ contract SettlementHubTest is Test {
         bytes memory signature = signDigest(keys[(flaws & 8) != 0 ? 2 : c.fromIndex], hub.paymentDigest(p));
 
         uint256[4] memory expected = _snapshot();
-        bool settled = _settle(p, signature, accounts[c.submitterIndex], batch);
+        bool settled = _settle(p, signature, accounts[c.submitterIndex], batch, c.expected);
 
         assertEq(settled, c.valid, "settled exactly when every rule holds");
         assertEq(hub.nonceUsed(p.from, nonce), settled || c.nonceTaken, "nonce used exactly when settled");
@@ -155,11 +225,12 @@ contract SettlementHubTest is Test {
             ref: bytes32(0)
         });
         bytes memory signatureA = signDigest(keys[0], hub.paymentDigest(p));
-        assertTrue(_settle(p, signatureA, accounts[3], batchA), "first use settles");
-        assertFalse(_settle(p, signatureA, accounts[3], batchB), "replay settles");
+        ISettlementHub.FailureReason nonceUsed = ISettlementHub.FailureReason.NonceUsed;
+        assertTrue(_settle(p, signatureA, accounts[3], batchA, ISettlementHub.FailureReason.None), "first use settles");
+        assertFalse(_settle(p, signatureA, accounts[3], batchB, nonceUsed), "replay settles");
         p.amount = amountB;
         bytes memory signatureB = signDigest(keys[0], hub.paymentDigest(p));
-        assertFalse(_settle(p, signatureB, accounts[3], batchB), "re-signed nonce settles");
+        assertFalse(_settle(p, signatureB, accounts[3], batchB, nonceUsed), "re-signed nonce settles");
         assertEq(hub.balanceOf(accounts[1], address(token)), amountA, "payee got more than one payment");
     }
 
@@ -242,8 +313,14 @@ contract SettlementHubTest is Test {
         vm.chainId(otherChainId);
         bytes memory foreign = signDigest(keys[0], hub.paymentDigest(p));
         vm.chainId(home);
-        assertFalse(_settle(p, foreign, accounts[3], true), "foreign-chain signature settled");
-        assertTrue(_settle(p, signDigest(keys[0], hub.paymentDigest(p)), accounts[3], true), "home signature");
+        assertFalse(
+            _settle(p, foreign, accounts[3], true, ISettlementHub.FailureReason.BadSignature),
+            "foreign-chain signature settled"
+        );
+        assertTrue(
+            _settle(p, signDigest(keys[0], hub.paymentDigest(p)), accounts[3], true, ISettlementHub.FailureReason.None),
+            "home signature"
+        );
     }
 
     /// A withdrawal pays min(requested, balance), however intents changed the balance meanwhile.
@@ -265,7 +342,16 @@ contract SettlementHubTest is Test {
             validBefore: type(uint64).max,
             ref: bytes32(0)
         });
-        assertTrue(_settle(p, signDigest(keys[0], hub.paymentDigest(p)), accounts[3], false), "spend during delay");
+        assertTrue(
+            _settle(
+                p,
+                signDigest(keys[0], hub.paymentDigest(p)),
+                accounts[3],
+                false,
+                ISettlementHub.FailureReason.None
+            ),
+            "spend during delay"
+        );
         vm.warp(block.timestamp + 1 hours);
         uint256 expected = requested < deposited - spent ? requested : deposited - spent;
         vm.prank(accounts[0]);
