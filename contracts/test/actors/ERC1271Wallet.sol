@@ -36,7 +36,7 @@ contract ERC1271Wallet is IERC1271 {
         return ret;
     }
 
-    function isValidSignature(bytes32 digest, bytes calldata signature) external view returns (bytes4) {
+    function isValidSignature(bytes32 digest, bytes calldata signature) public view virtual returns (bytes4) {
         (address signer, ECDSA.RecoverError err, ) = ECDSA.tryRecover(digest, signature);
         if (!revoked && err == ECDSA.RecoverError.NoError && signer == owner) return IERC1271.isValidSignature.selector;
         return 0xffffffff;

@@ -1,9 +1,9 @@
 import type { Logger } from "pino";
 import type { Address, Hex } from "viem";
-import { isLogRangeTooLarge } from "../../client/node-errors.js";
 import { oneError } from "../errors.js";
 import type { RelayerMetrics } from "../metrics.js";
 import type { IndexedChannel, IndexedEscrow, Store } from "../store/store.js";
+import { LogSpan } from "./log-span.js";
 import type { ChainPort, ChannelsPort, ChannelView, ContractEvent, EscrowPort, EscrowView } from "./ports.js";
 
 /**
@@ -82,14 +82,8 @@ interface Source<K> {
   events(fromBlock: bigint, toBlock: bigint): Promise<ContractEvent<K>[]>;
   refresh(keys: readonly K[], blockNumber: bigint): Promise<void>;
   keysAfter(blockNumber: bigint): Promise<K[]>;
-  /**
-   * Blocks per `eth_getLogs` request (and per committed range) for this source: `blockRange`,
-   * or less after the node refused a range as too large. In memory only: a restart starts again
-   * from `blockRange`.
-   */
-  span: bigint;
-  /** Consecutive requests of `span` blocks that passed since `span` last changed. */
-  passed: number;
+  /** Blocks per `eth_getLogs` request (and per committed range) for this source: at most `blockRange`. */
+  span: LogSpan;
 }
 
 /** Reads of one refresh go out this many at a time (one JSON-RPC batch each). */
@@ -103,12 +97,6 @@ const READ_CHUNK = 200;
  * block read as missing, so never settled).
  */
 const STATE_READ_WINDOW = 64n;
-/**
- * A source's `eth_getLogs` span, once halved, doubles again (up to `blockRange`) after this many
- * consecutive requests of that span passed. Against a node with a fixed block-span limit below
- * `blockRange`, at most one request in `GROW_AFTER + 1` is then refused and made again halved.
- */
-const GROW_AFTER = 10;
 
 /**
  * Follows the Escrow and PaymentChannels events and keeps, per escrow and channel, what the
@@ -125,7 +113,7 @@ const GROW_AFTER = 10;
  *   results", "block range is too wide", HTTP 413, ...), the same blocks are asked again in
  *   requests of half as many blocks, down to a single block, whose refusal propagates. The
  *   source keeps the smaller span for its next ranges, and doubles it again (never above
- *   `blockRange`) after `GROW_AFTER` consecutive requests of that span passed. Any other error
+ *   `blockRange`) after 10 consecutive requests of that span passed (`LogSpan`). Any other error
  *   (node unreachable, timeout, HTTP 500, rate limit) is not taken for a size limit: it
  *   propagates at once. The sub-requests of a range are all made before the range is stored
  *   and committed, so the hash check and the cursor below cover the whole range.
@@ -154,8 +142,7 @@ export class ChainIndexer {
         events: (from, to) => escrow.getEvents(from, to),
         refresh: (keys, block) => this.refreshEscrows(keys as bigint[], block),
         keysAfter: (block) => store.escrowIdsIndexedAfter(escrow.address, block),
-        span: BigInt(o.blockRange),
-        passed: 0,
+        span: new LogSpan(BigInt(o.blockRange)),
       } satisfies Source<bigint> as Source<unknown>);
     }
     if (channels) {
@@ -166,8 +153,7 @@ export class ChainIndexer {
         events: (from, to) => channels.getEvents(from, to),
         refresh: (keys, block) => this.refreshChannels(keys as Hex[], block),
         keysAfter: (block) => store.channelIdsIndexedAfter(channels.address, block),
-        span: BigInt(o.blockRange),
-        passed: 0,
+        span: new LogSpan(BigInt(o.blockRange)),
       } satisfies Source<Hex> as Source<unknown>);
     }
   }
@@ -270,7 +256,7 @@ export class ChainIndexer {
     if (next > 0n) this.#indexed.set(source.contract, next - 1n);
 
     for (let ranges = 0; next <= head && ranges < maxRanges; ranges++) {
-      const last = next + source.span - 1n;
+      const last = next + source.span.blocks - 1n;
       const to = last < head ? last : head;
       const hashBefore = await chain.getBlockHash(to);
       const events = await this.#events(source, next, to);
@@ -296,32 +282,29 @@ export class ChainIndexer {
   /**
    * The source's events in `[from, to]`, in chain order, in `eth_getLogs` requests of at most
    * `source.span` blocks. A request the node refuses as too large is made again with half as
-   * many blocks (the source keeps that span); a one-block request refused, or any other error,
-   * propagates. `GROW_AFTER` consecutive requests of a reduced span that pass double it, up to
-   * `blockRange`.
+   * many blocks (the source keeps that span, see `LogSpan`); a one-block request refused, or any
+   * other error, propagates.
    */
   async #events(source: Source<unknown>, from: bigint, to: bigint): Promise<ContractEvent<unknown>[]> {
     const { logger } = this.o;
     const parts: ContractEvent<unknown>[][] = [];
     let start = from;
     while (start <= to) {
-      const last = start + source.span - 1n;
+      const last = start + source.span.blocks - 1n;
       const end = last < to ? last : to;
       const blocks = end - start + 1n;
       let events: ContractEvent<unknown>[];
       try {
         events = await source.events(start, end);
       } catch (error) {
-        if (blocks === 1n || !isLogRangeTooLarge(error)) throw error;
-        source.span = (blocks + 1n) / 2n;
-        source.passed = 0;
+        if (!source.span.refused(blocks, error)) throw error;
         logger.info(
           {
             err: error,
             contract: source.contract,
             fromBlock: start.toString(),
             toBlock: end.toString(),
-            blocks: source.span.toString(),
+            blocks: source.span.blocks.toString(),
           },
           "eth_getLogs range too large for the node; asking for fewer blocks",
         );
@@ -329,11 +312,8 @@ export class ChainIndexer {
       }
       parts.push(events);
       start = end + 1n;
-      const max = BigInt(this.o.blockRange);
-      if (blocks === source.span && source.span < max && ++source.passed >= GROW_AFTER) {
-        source.span = source.span * 2n < max ? source.span * 2n : max;
-        source.passed = 0;
-        logger.debug({ contract: source.contract, blocks: source.span.toString() }, "eth_getLogs range grown");
+      if (source.span.passed(blocks)) {
+        logger.debug({ contract: source.contract, blocks: source.span.blocks.toString() }, "eth_getLogs range grown");
       }
     }
     return parts.length === 1 ? parts[0] : parts.flat();

@@ -1,7 +1,7 @@
 import type { Logger } from "pino";
 import { type Address, type Hex, size } from "viem";
-import { isLogRangeTooLarge } from "../../client/node-errors.js";
 import type { HubReader } from "../chain/hub-reader.js";
+import { LogSpan } from "../chain/log-span.js";
 import { CallRevertedError, type ChainPort, type HubPort, type Settlement, type TxReceipt } from "../chain/ports.js";
 import {
   inclusionOf,
@@ -102,11 +102,12 @@ export class Batcher implements TxHandler {
    * not be read again for them. After a restart or a reorg, the store is asked instead.
    */
   readonly #sent = new Map<number, IntentRecord[]>();
-  /** Blocks per request of the settlement search once the node refused `logBlockRange` as too large. */
-  #logRange: bigint | undefined;
+  /** Blocks per request of the settlement search (fewer once the node refused a range as too large; never grown again). */
+  readonly #logSpan: LogSpan;
 
   constructor(private readonly o: BatcherOptions) {
     this.#owner = o.chain.sender.toLowerCase();
+    this.#logSpan = new LogSpan(BigInt(o.logBlockRange ?? 2_000));
     o.txManager.on("settle", this, o.hub.address);
   }
 
@@ -530,16 +531,15 @@ export class Batcher implements TxHandler {
     let missing = [...digests];
     let to = toBlock;
     while (missing.length > 0 && to >= floor) {
-      const range = this.#logRange ?? BigInt(this.o.logBlockRange ?? 2_000);
+      const range = this.#logSpan.blocks;
       const from = to - range + 1n > floor ? to - range + 1n : floor;
       let settlements: Settlement[];
       try {
         settlements = await this.o.hub.findSettlements(missing, from, to);
       } catch (error) {
-        if (from === to || !isLogRangeTooLarge(error)) throw error;
-        this.#logRange = (to - from + 2n) / 2n;
+        if (!this.#logSpan.refused(to - from + 1n, error)) throw error;
         this.o.logger.info(
-          { err: error, blocks: this.#logRange.toString() },
+          { err: error, blocks: this.#logSpan.blocks.toString() },
           "eth_getLogs range too large for the node; searching settlements in fewer blocks",
         );
         continue;

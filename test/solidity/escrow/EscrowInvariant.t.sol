@@ -3,6 +3,7 @@ pragma solidity 0.8.37;
 
 import {Test} from "../utils/Test.sol";
 import {Vm} from "../utils/Vm.sol";
+import {OutcomeLedger} from "../utils/OutcomeLedger.sol";
 import {Escrow} from "../../../contracts/escrow/Escrow.sol";
 import {IEscrow} from "../../../contracts/escrow/IEscrow.sol";
 import {TestToken} from "../../../contracts/test/tokens/TestToken.sol";
@@ -18,7 +19,7 @@ import {Payouts} from "../../../contracts/libraries/Payouts.sol";
 /// Every action predicts its outcome from the escrow's rules and state, and counts any other
 /// outcome in `unexpectedOutcomes` instead of reverting (with `failOnRevert: false` a revert would
 /// discard the evidence); successful actions are counted per kind.
-contract EscrowHandler {
+contract EscrowHandler is OutcomeLedger {
     Vm internal constant vm = Vm(address(uint160(uint256(keccak256("hevm cheat code")))));
     uint256 internal constant N_ACTORS = 4;
 
@@ -44,10 +45,6 @@ contract EscrowHandler {
     uint256 public expirySettlements;
     uint256 public batchExpirySettlements;
     uint256 public withdrawals;
-
-    /// @dev Outcomes the escrow's rules do not explain; the first one is described.
-    uint256 public unexpectedOutcomes;
-    string public firstUnexpected;
 
     constructor(Escrow escrow_, address arbiter_, address[] memory tokens_, BlocklistToken blocklist_) {
         escrow = escrow_;
@@ -302,18 +299,6 @@ contract EscrowHandler {
             if (now_ > _lastRemaining[_ids[i]]) remainderIncreased = true;
             _lastRemaining[_ids[i]] = now_;
         }
-    }
-
-    function _expectSuccess(bytes memory expected, string memory action) internal {
-        if (expected.length != 0) _unexpected(string.concat(action, " succeeded where its rules refuse"));
-    }
-
-    function _expectError(bytes memory reason, bytes memory expected, string memory action) internal {
-        if (keccak256(reason) != keccak256(expected)) _unexpected(string.concat(action, " refused for another reason"));
-    }
-
-    function _unexpected(string memory what) internal {
-        if (unexpectedOutcomes++ == 0) firstUnexpected = what;
     }
 
     function _bound(uint256 x, uint256 min, uint256 max) internal pure returns (uint256) {

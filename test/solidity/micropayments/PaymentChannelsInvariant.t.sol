@@ -2,6 +2,7 @@
 pragma solidity 0.8.37;
 
 import {Test} from "../utils/Test.sol";
+import {OutcomeLedger} from "../utils/OutcomeLedger.sol";
 import {PaymentChannels} from "../../../contracts/micropayments/PaymentChannels.sol";
 import {IPaymentChannels} from "../../../contracts/micropayments/IPaymentChannels.sol";
 import {TestToken} from "../../../contracts/test/tokens/TestToken.sol";
@@ -17,7 +18,7 @@ import {Payouts} from "../../../contracts/libraries/Payouts.sol";
 /// Every action predicts its outcome from the contract's rules and the channel's state, and counts
 /// any other outcome in `unexpectedOutcomes` instead of reverting (with `failOnRevert: false` a
 /// revert would discard the evidence); successful actions are counted per kind.
-contract PaymentChannelsHandler is Test {
+contract PaymentChannelsHandler is Test, OutcomeLedger {
     PaymentChannels public immutable channels;
     address[3] public tokens;
     address[3] public payers;
@@ -41,10 +42,6 @@ contract PaymentChannelsHandler is Test {
     uint256 public closeRequests;
     uint256 public finalizations;
     uint256 public withdrawals;
-
-    /// @dev Outcomes the contract's rules do not explain; the first one is described.
-    uint256 public unexpectedOutcomes;
-    string public firstUnexpected;
 
     constructor(PaymentChannels channels_, address[3] memory tokens_, address[3] memory payees_) {
         channels = channels_;
@@ -319,18 +316,6 @@ contract PaymentChannelsHandler is Test {
 
     function _notOpen(bytes32 id, IPaymentChannels.ChannelStatus status) internal pure returns (bytes memory) {
         return abi.encodeWithSelector(IPaymentChannels.PaymentChannelsChannelNotOpen.selector, id, status);
-    }
-
-    function _expectSuccess(bytes memory expected, string memory action) internal {
-        if (expected.length != 0) _unexpected(string.concat(action, " succeeded where its rules refuse"));
-    }
-
-    function _expectError(bytes memory reason, bytes memory expected, string memory action) internal {
-        if (keccak256(reason) != keccak256(expected)) _unexpected(string.concat(action, " refused for another reason"));
-    }
-
-    function _unexpected(string memory what) internal {
-        if (unexpectedOutcomes++ == 0) firstUnexpected = what;
     }
 
     function _digit(uint256 i) internal pure returns (string memory) {

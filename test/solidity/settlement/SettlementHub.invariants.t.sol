@@ -7,6 +7,7 @@ import {FeeOnTransferToken} from "../../../contracts/test/tokens/FeeOnTransferTo
 import {ISettlementHub} from "../../../contracts/settlement/ISettlementHub.sol";
 import {SettlementHub} from "../../../contracts/settlement/SettlementHub.sol";
 import {TestToken} from "../../../contracts/test/tokens/TestToken.sol";
+import {OutcomeLedger} from "../utils/OutcomeLedger.sol";
 import {Test} from "../utils/Test.sol";
 import {Vm} from "../utils/Vm.sol";
 
@@ -19,7 +20,7 @@ import {Vm} from "../utils/Vm.sol";
 /// @dev The handler never reverts on a contract misbehaving (with `failOnRevert: false` a revert
 /// would discard the evidence): every action predicts its outcome from the hub's rules and state,
 /// and any other outcome is counted in `unexpectedOutcomes` for an invariant to report.
-contract SettlementHubHandler is Test {
+contract SettlementHubHandler is Test, OutcomeLedger {
     uint256 internal constant ACCOUNTS = 5;
     uint256 internal constant MAX_BALANCE = type(uint128).max;
 
@@ -48,11 +49,6 @@ contract SettlementHubHandler is Test {
     uint256 public withdrawalRequests;
     uint256 public withdrawals;
     uint256 public invalidations;
-
-    /// @dev Outcomes the hub's rules do not explain (an action refused for another reason than
-    /// predicted, or accepted when it should be refused); the first one is described.
-    uint256 public unexpectedOutcomes;
-    string public firstUnexpected;
 
     constructor(SettlementHub hub_) {
         hub = hub_;
@@ -106,10 +102,10 @@ contract SettlementHubHandler is Test {
         vm.prank(submitter);
         try hub.settle(p, signature) {
             ++singleSettlements;
-            if (expected.length != 0) _unexpected("settle accepted an intent its rules refuse");
+            _expectSuccess(expected, "settle");
         } catch (bytes memory reason) {
             ++failedIntents;
-            if (keccak256(reason) != keccak256(expected)) _unexpected("settle refused for another reason");
+            _expectError(reason, expected, "settle");
         }
         _recordOutcomes(_single(p), _single(seed));
     }
@@ -153,9 +149,9 @@ contract SettlementHubHandler is Test {
         vm.prank(account);
         try hub.requestWithdrawal(token, amount) {
             ++withdrawalRequests;
-            if (expected.length != 0) _unexpected("requestWithdrawal accepted what its rules refuse");
+            _expectSuccess(expected, "requestWithdrawal");
         } catch (bytes memory reason) {
-            if (keccak256(reason) != keccak256(expected)) _unexpected("requestWithdrawal refused for another reason");
+            _expectError(reason, expected, "requestWithdrawal");
         }
     }
 
@@ -179,7 +175,7 @@ contract SettlementHubHandler is Test {
         uint256 heldBefore = _holdings(token);
         vm.prank(account);
         try hub.withdraw(token, account) returns (uint256 paid) {
-            if (expected.length != 0) _unexpected("withdraw accepted what its rules refuse");
+            _expectSuccess(expected, "withdraw");
             uint256 balanceAfter = hub.balanceOf(account, token);
             uint256 heldAfter = _holdings(token);
             if (balanceAfter > balanceBefore || heldAfter > heldBefore) {
@@ -192,7 +188,7 @@ contract SettlementHubHandler is Test {
             if (left != balanceBefore - balanceAfter || paid != left) _unexpected("withdrawal paid != debited");
             if (paid != 0) ++withdrawals;
         } catch (bytes memory reason) {
-            if (keccak256(reason) != keccak256(expected)) _unexpected("withdraw refused for another reason");
+            _expectError(reason, expected, "withdraw");
         }
     }
 
@@ -425,10 +421,6 @@ contract SettlementHubHandler is Test {
         assembly ("memory-safe") {
             account := mload(add(error_, 36))
         }
-    }
-
-    function _unexpected(string memory what) internal {
-        if (unexpectedOutcomes++ == 0) firstUnexpected = what;
     }
 }
 
