@@ -433,6 +433,41 @@ describe("client signing (off-chain)", () => {
       );
     });
 
+    it("refuses a voucher's or a release's signer that is no address, as every signed address field", async () => {
+      const account = privateKeyToAccount(`0x${"01".repeat(32)}`);
+      const domain = { chainId: 1, verifyingContract: getAddress(`0x${"22".repeat(20)}`) };
+      const voucher = { channelId: `0x${"33".repeat(32)}` as const, cumulativeAmount: 5n };
+      const release = { id: 1n, releasedTotal: 5n, deadline: 10n };
+      const voucherSignature = await signVoucher({ account, domain, voucher });
+      const releaseSignature = await signRelease({ account, domain, release });
+      // Lower case and the checksummed form are the same signer.
+      for (const signer of [account.address, account.address.toLowerCase() as Address]) {
+        expect(await verifyVoucher({ domain, voucher, signer, signature: voucherSignature })).to.equal(true);
+        expect(await verifyRelease({ domain, release, signer, signature: releaseSignature })).to.equal(true);
+      }
+      const bad: [Address, RegExp][] = [
+        [typo(account.address), /^Invalid signer: mixed-case address with an invalid EIP-55 checksum/],
+        [`0x${"zz".repeat(20)}`, /^Invalid signer: expected a 20-byte 0x-prefixed address/],
+        [
+          account.address.slice(2).padStart(42, "0") as Address,
+          /^Invalid signer: expected a 20-byte 0x-prefixed address/,
+        ],
+      ];
+      for (const [signer, message] of bad) {
+        for (const verify of [
+          () => verifyVoucher({ domain, voucher, signer, signature: voucherSignature }),
+          () => verifyRelease({ domain, release, signer, signature: releaseSignature }),
+        ]) {
+          const error = await verify().then(
+            () => undefined,
+            (e: unknown) => e,
+          );
+          expect(error, signer).to.be.instanceOf(SettlekitInvalidInputError);
+          expect((error as Error).message).to.match(message);
+        }
+      }
+    });
+
     it("refuses to sign for a mistyped checksum with a local key and through a wallet client alike", async () => {
       const account = privateKeyToAccount(`0x${"42".repeat(32)}`);
       // A wallet (JSON-RPC account) that signs with the same key, as a browser wallet would.

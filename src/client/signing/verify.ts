@@ -1,7 +1,6 @@
 import { type Address, encodeFunctionData, type Hex, type PublicClient, parseAbi } from "viem";
-import { SettlekitInvalidInputError } from "../errors.js";
 import { isNodeTrouble } from "../node-errors.js";
-import { bytesToHex } from "./bytes.js";
+import { bytesToHex, writeAddress } from "./bytes.js";
 import { paymentDigest, releaseDigest, voucherDigest } from "./digest.js";
 import { type RecoveryBackend, recoverSignerLower } from "./recover.js";
 import type { DeploymentDomain, Payment, Release, Voucher } from "./types.js";
@@ -13,6 +12,7 @@ const erc1271Abi = parseAbi(["function isValidSignature(bytes32 hash, bytes sign
  * the `isValidSignature` selector, left-aligned, the rest of the word zero.
  */
 const ERC1271_MAGIC_WORD = `0x1626ba7e${"0".repeat(56)}`;
+const SIGNER_SCRATCH = new Uint8Array(32);
 
 /**
  * ECDSA first; then, with a `publicClient` and when `signer` has code, ERC-1271
@@ -28,9 +28,8 @@ async function verifyDigest(
   publicClient: PublicClient | undefined,
   backend: RecoveryBackend | undefined,
 ): Promise<boolean> {
-  if (typeof signer !== "string" || signer.length !== 42) {
-    throw new SettlekitInvalidInputError("signer", "expected a 20-byte 0x-prefixed address");
-  }
+  // The same address rules as every signed field (hex, 20 bytes, a mixed-case one checksummed).
+  writeAddress(SIGNER_SCRATCH, 0, signer, "signer");
   const recovered = recoverSignerLower(digest, signature, backend);
   if (recovered !== null && recovered === signer.toLowerCase()) return true;
   if (!publicClient) return false;
