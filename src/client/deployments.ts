@@ -78,6 +78,15 @@ function nodeFs(): NodeFs | undefined {
 const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
 
 /**
+ * The package's root: this module runs from `src/client/` (sources, in this repository) or from
+ * `dist/src/client/` (the build that `import … from "settlekit"` loads).
+ */
+const PACKAGE_ROOT = new URL(
+  /\/dist\/src\/client\/[^/]*$/.test(import.meta.url) ? "../../../" : "../../",
+  import.meta.url,
+);
+
+/**
  * Reads the deployment record of `chainId` (Node only; in browsers pass addresses explicitly)
  * from `deploy/deployments/<chainId>.json`, or from `$SETTLEKIT_DEPLOYMENTS_DIR` when set.
  * The factories call it when they are given no `address`.
@@ -99,9 +108,7 @@ export function loadDeployment(chainId: number, options: LoadDeploymentOptions =
   const fs = nodeFs();
   if (!fs) throw new SettlekitDeploymentNotFoundError({ chainId, detail: "records can only be read in Node" });
   const directory =
-    options.directory ||
-    nodeProcess()?.env?.SETTLEKIT_DEPLOYMENTS_DIR ||
-    new URL("../../deploy/deployments/", import.meta.url);
+    options.directory || nodeProcess()?.env?.SETTLEKIT_DEPLOYMENTS_DIR || new URL("deploy/deployments/", PACKAGE_ROOT);
   const file =
     directory instanceof URL
       ? new URL(`${chainId}.json`, directory.href.endsWith("/") ? directory : `${directory.href}/`)

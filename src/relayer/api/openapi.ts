@@ -3,15 +3,15 @@ import { z } from "zod/v4";
 import { ERROR_CODES } from "../errors.js";
 import type { RouteDoc } from "./route.js";
 import { route } from "./route.js";
-import { errorResponse } from "./schemas.js";
+import { apiDocs, errorResponse } from "./schemas.js";
 
 type JsonSchema = Record<string, unknown>;
 
 /** A schema as an OpenAPI 3.1 schema object: a `$ref` to its component when it has an id. */
 function schemaObject(schema: z.ZodType): JsonSchema {
-  const id = z.globalRegistry.get(schema)?.id;
+  const id = apiDocs.get(schema)?.id;
   if (id !== undefined) return { $ref: `#/components/schemas/${id}` };
-  return clean(z.toJSONSchema(schema, { io: "input", unrepresentable: "any" }) as JsonSchema);
+  return clean(z.toJSONSchema(schema, { io: "input", unrepresentable: "any", metadata: apiDocs }) as JsonSchema);
 }
 
 function clean(json: JsonSchema): JsonSchema {
@@ -24,8 +24,9 @@ function clean(json: JsonSchema): JsonSchema {
  * schemas (request bodies, path parameters, answers) and the error-code table.
  */
 export function openApiDocument(docs: readonly RouteDoc[], info: { version: string }): JsonSchema {
-  const components = z.toJSONSchema(z.globalRegistry, {
+  const components = z.toJSONSchema(apiDocs, {
     io: "input",
+    metadata: apiDocs,
     unrepresentable: "any",
     uri: (id) => `#/components/schemas/${id}`,
   }) as { schemas: Record<string, JsonSchema> };
@@ -129,5 +130,5 @@ export function openApiRoute(app: FastifyInstance, docs: RouteDoc[], info: { ver
       return document;
     },
   );
-  void errorResponse; // registered in the global registry as the `Error` component
+  void errorResponse; // registered in `apiDocs` as the `Error` component
 }

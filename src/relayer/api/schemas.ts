@@ -10,6 +10,22 @@ import { ERROR_CODES, type ErrorCode } from "../errors.js";
  * parsed, they are bigints.
  */
 
+/** What the OpenAPI document says of a schema: its component id, description and examples. */
+export type ApiDoc = {
+  id?: string;
+  description?: string;
+  examples?: unknown[];
+};
+
+/**
+ * The registry of the API's schema documentation, the OpenAPI document's source. It is this
+ * module's own, not zod's global registry, which rejects an id registered twice: the component
+ * ids would collide with a dApp's own schemas (`Payment`, `Voucher`, …), or with themselves when
+ * two copies of this module load (the package's build beside its sources, two versions of it).
+ * Each schema is cloned before it is documented, as `.meta()` does, so a shared one keeps its own.
+ */
+export const apiDocs = z.registry<ApiDoc>();
+
 const MAX_UINT256 = 2n ** 256n - 1n;
 const MAX_UINT64 = 2n ** 64n - 1n;
 
@@ -23,7 +39,8 @@ const uint = (bits: 64 | 256) =>
     })
     .transform((value) => BigInt(value))
     .refine((value) => value <= (bits === 64 ? MAX_UINT64 : MAX_UINT256), `exceeds uint${bits}`)
-    .meta({ description: `uint${bits}, decimal string`, examples: ["1000000"] });
+    .clone()
+    .register(apiDocs, { description: `uint${bits}, decimal string`, examples: ["1000000"] });
 
 export const uint256 = uint(256);
 export const uint64 = uint(64);
@@ -43,22 +60,26 @@ export const address = z
     { message: "a mixed-case address must carry a valid EIP-55 checksum", abort: true },
   )
   .transform((value) => getAddress(value.toLowerCase()))
-  .meta({ description: "address, 0x-hex", examples: ["0x70997970C51812dc3A010C7d01b50e0d17dc79C8"] });
+  .clone()
+  .register(apiDocs, { description: "address, 0x-hex", examples: ["0x70997970C51812dc3A010C7d01b50e0d17dc79C8"] });
 export const bytes32 = z
   .string()
   .regex(/^0x[0-9a-fA-F]{64}$/, { message: "32 bytes of 0x-hex", abort: true })
   .transform((value) => value.toLowerCase() as Hex)
-  .meta({ description: "bytes32, 0x-hex" });
+  .clone()
+  .register(apiDocs, { description: "bytes32, 0x-hex" });
 /** ECDSA (65 bytes) or an ERC-1271 wallet's signature (up to 2,048 bytes). */
 export const signature = z
   .string()
   .regex(/^0x([0-9a-fA-F]{2}){1,2048}$/, { message: "0x-hex bytes (at most 2,048)", abort: true })
   .transform((value) => value as Hex)
-  .meta({ description: "signature bytes, 0x-hex (65-byte ECDSA or an ERC-1271 wallet's)" });
+  .clone()
+  .register(apiDocs, { description: "signature bytes, 0x-hex (65-byte ECDSA or an ERC-1271 wallet's)" });
 
 export const intentStatus = z
   .enum(["accepted", "submitted", "settled", "failed"])
-  .meta({ description: "accepted → submitted → settled | failed (a reorg can take submitted back)" });
+  .clone()
+  .register(apiDocs, { description: "accepted → submitted → settled | failed (a reorg can take submitted back)" });
 
 /** DESIGN §4 Payment. */
 export const paymentSchema = z
@@ -74,15 +95,18 @@ export const paymentSchema = z
     ref: bytes32,
   })
   .strict()
-  .meta({ id: "Payment", description: "A payment intent (EIP-712 Payment of the SettlementHub)" });
+  .clone()
+  .register(apiDocs, { id: "Payment", description: "A payment intent (EIP-712 Payment of the SettlementHub)" });
 
 export const submitPaymentRequest = z
   .object({ payment: paymentSchema, signature })
   .strict()
-  .meta({ id: "SubmitPaymentRequest" });
+  .clone()
+  .register(apiDocs, { id: "SubmitPaymentRequest" });
 export const submitPaymentResponse = z
   .object({ digest: bytes32, status: intentStatus })
-  .meta({ id: "SubmitPaymentResponse", description: "The intent's EIP-712 digest (its id) and status" });
+  .clone()
+  .register(apiDocs, { id: "SubmitPaymentResponse", description: "The intent's EIP-712 digest (its id) and status" });
 
 const errorCode = z.enum(Object.keys(ERROR_CODES) as [ErrorCode, ...ErrorCode[]]);
 
@@ -92,7 +116,8 @@ export const MAX_PAYMENTS_PER_BATCH = 256;
 export const submitPaymentsRequest = z
   .object({ items: z.array(submitPaymentRequest).min(1).max(MAX_PAYMENTS_PER_BATCH) })
   .strict()
-  .meta({
+  .clone()
+  .register(apiDocs, {
     id: "SubmitPaymentsRequest",
     description: `1 to ${MAX_PAYMENTS_PER_BATCH} intents, each checked on its own`,
   });
@@ -109,13 +134,14 @@ export const submitPaymentsResponse = z
       ]),
     ),
   })
-  .meta({
+  .clone()
+  .register(apiDocs, {
     id: "SubmitPaymentsResponse",
     description: "One result per item, in order: the digest and status, or the code and message of its refusal",
   });
 
 const nullableUint = uint(256).nullable();
-const timestamp = z.iso.datetime().meta({ description: "ISO 8601 time" });
+const timestamp = z.iso.datetime().clone().register(apiDocs, { description: "ISO 8601 time" });
 
 export const paymentStatusResponse = z
   .object({
@@ -128,7 +154,8 @@ export const paymentStatusResponse = z
     acceptedAt: timestamp,
     updatedAt: timestamp,
   })
-  .meta({ id: "PaymentStatus" });
+  .clone()
+  .register(apiDocs, { id: "PaymentStatus" });
 
 export const digestParams = z.object({ digest: bytes32 }).strict();
 export const channelParams = z.object({ channelId: bytes32 }).strict();
@@ -136,7 +163,11 @@ export const channelParams = z.object({ channelId: bytes32 }).strict();
 export const submitReleaseRequest = z
   .object({ id: uint256, releasedTotal: uint256, deadline: uint256, signature })
   .strict()
-  .meta({ id: "SubmitReleaseRequest", description: "The payer's EIP-712 Release, relayed as releaseWithSig" });
+  .clone()
+  .register(apiDocs, {
+    id: "SubmitReleaseRequest",
+    description: "The payer's EIP-712 Release, relayed as releaseWithSig",
+  });
 export const releaseStatusResponse = z
   .object({
     digest: bytes32,
@@ -148,25 +179,32 @@ export const releaseStatusResponse = z
     blockNumber: nullableUint,
     failureReason: z.string().nullable(),
   })
-  .meta({ id: "ReleaseStatus" });
+  .clone()
+  .register(apiDocs, { id: "ReleaseStatus" });
 
 export const submitVoucherRequest = z
   .object({
     channelId: bytes32,
     cumulativeAmount: uint256,
     signature,
-    claim: z.boolean().default(false).meta({ description: "also claim it on-chain now (the payee is paid)" }),
+    claim: z
+      .boolean()
+      .default(false)
+      .clone()
+      .register(apiDocs, { description: "also claim it on-chain now (the payee is paid)" }),
   })
   .strict()
-  .meta({ id: "SubmitVoucherRequest" });
+  .clone()
+  .register(apiDocs, { id: "SubmitVoucherRequest" });
 export const voucherResponse = z
   .object({
     channelId: bytes32,
-    cumulativeAmount: uint256.meta({ description: "the channel's latest (highest) voucher kept" }),
+    cumulativeAmount: uint256.clone().register(apiDocs, { description: "the channel's latest (highest) voucher kept" }),
     claimedAmount: uint256,
     claimRequested: z.boolean(),
   })
-  .meta({ id: "Voucher" });
+  .clone()
+  .register(apiDocs, { id: "Voucher" });
 
 export const healthResponse = z
   .object({
@@ -181,7 +219,8 @@ export const healthResponse = z
     inflightTransactions: z.number().int(),
     checks: z.record(z.string(), z.enum(["ok", "failing"])),
   })
-  .meta({ id: "Health" });
+  .clone()
+  .register(apiDocs, { id: "Health" });
 
 const count = z.number().int().nonnegative();
 
@@ -193,20 +232,32 @@ export const statusResponse = z
     paused: z.boolean(),
     minFees: z
       .array(z.object({ token: address, amount: uint256 }))
-      .meta({ description: "smallest fee an intent must pay, per token (a token not listed: none)" }),
+      .clone()
+      .register(apiDocs, { description: "smallest fee an intent must pay, per token (a token not listed: none)" }),
     blockNumber: uint256,
     relayerBalance: uint256
       .nullable()
-      .meta({ description: "the relayer key's native balance in wei (null: unreadable)" }),
+      .clone()
+      .register(apiDocs, { description: "the relayer key's native balance in wei (null: unreadable)" }),
     queue: z
       .object({
-        accepted: count.meta({ description: "accepted intents waiting for a batch (the queue depth)" }),
-        submitted: count.meta({ description: "intents in a transaction not yet confirmed" }),
+        accepted: count
+          .clone()
+          .register(apiDocs, { description: "accepted intents waiting for a batch (the queue depth)" }),
+        submitted: count.clone().register(apiDocs, { description: "intents in a transaction not yet confirmed" }),
         inflightTransactions: count,
       })
-      .meta({ description: "work in progress" }),
-    intents: z.object({ settled: count, failed: count }).meta({ description: "totals since the store began" }),
-    settledPerSecond: z.number().nonnegative().meta({ description: "intents settled per second over the window" }),
+      .clone()
+      .register(apiDocs, { description: "work in progress" }),
+    intents: z
+      .object({ settled: count, failed: count })
+      .clone()
+      .register(apiDocs, { description: "totals since the store began" }),
+    settledPerSecond: z
+      .number()
+      .nonnegative()
+      .clone()
+      .register(apiDocs, { description: "intents settled per second over the window" }),
     windowSeconds: z.number().int().positive(),
     recentSettlements: z.array(
       z.object({
@@ -223,7 +274,8 @@ export const statusResponse = z
         watched: count,
         closing: count
           .nullable()
-          .meta({ description: "channels whose close was requested (null: automation not running)" }),
+          .clone()
+          .register(apiDocs, { description: "channels whose close was requested (null: automation not running)" }),
         latest: z.array(
           z.object({
             channelId: bytes32,
@@ -233,19 +285,24 @@ export const statusResponse = z
           }),
         ),
       })
-      .meta({ description: "channels whose latest voucher the relayer keeps for watchtower duty" }),
+      .clone()
+      .register(apiDocs, { description: "channels whose latest voucher the relayer keeps for watchtower duty" }),
     escrows: z
       .object({
-        waiting: count.meta({ description: "escrows with funds left, not yet settleable on expiry" }),
-        due: count.meta({ description: "escrows settleable on expiry now, about to be settled" }),
-        disputed: count.meta({ description: "of those with funds left, the disputed ones" }),
+        waiting: count
+          .clone()
+          .register(apiDocs, { description: "escrows with funds left, not yet settleable on expiry" }),
+        due: count.clone().register(apiDocs, { description: "escrows settleable on expiry now, about to be settled" }),
+        disputed: count.clone().register(apiDocs, { description: "of those with funds left, the disputed ones" }),
       })
       .nullable()
-      .meta({ description: "escrows the automation settles at expiry (null: automation not running)" }),
+      .clone()
+      .register(apiDocs, { description: "escrows the automation settles at expiry (null: automation not running)" }),
   })
-  .meta({ id: "Status", description: "What the status page at `/` shows" });
+  .clone()
+  .register(apiDocs, { id: "Status", description: "What the status page at `/` shows" });
 
-export const adminResponse = z.object({ paused: z.boolean() }).meta({ id: "AdminState" });
+export const adminResponse = z.object({ paused: z.boolean() }).clone().register(apiDocs, { id: "AdminState" });
 
 export const errorResponse = z
   .object({
@@ -253,7 +310,8 @@ export const errorResponse = z
     message: z.string(),
     issues: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
   })
-  .meta({ id: "Error", description: "Every rejection: a stable `code` and a human `message`" });
+  .clone()
+  .register(apiDocs, { id: "Error", description: "Every rejection: a stable `code` and a human `message`" });
 
 export type SubmitPaymentRequest = z.input<typeof submitPaymentRequest>;
 export type SubmitPaymentResponse = z.output<typeof submitPaymentResponse>;
