@@ -393,6 +393,62 @@ describe("batcher (fake chain and hub)", () => {
     expect(hub.settledDigests().get(digest)).to.equal(1);
   });
 
+  it("records a batched intent that the hub reports expired as settled where an earlier transaction paid it", async () => {
+    // The hub checks an intent's expiry before its nonce: one paid earlier (a batch the node had
+    // lost that was mined after all, anyone submitting the signed intent) and batched again after
+    // its validBefore is reported expired, not nonce_used.
+    const head = await chain.getHead();
+    clock = Number(head.timestamp) * 1000;
+    const [paid, unpaid] = [
+      payment({ validBefore: head.timestamp + 30n }),
+      payment({ validBefore: head.timestamp + 30n }),
+    ];
+    const [paidDigest, unpaidDigest] = await accept([paid, unpaid]);
+    const foreignTx = chain.mineForeign(hub.address, hub.encodeSettleBatch([paid], [fakeSign(paid.from, paidDigest)]));
+    await batcher().tick({ force: true });
+    expect(chain.pool.size).to.equal(1);
+    chain.mineEmpty(5); // the batch is mined a minute later, past both intents' validBefore
+    chain.mine();
+    await txManager.tick();
+    expect(await temp.store.getIntent(paidDigest)).to.deep.include({ status: "settled", txHash: foreignTx });
+    expect(await temp.store.getIntent(unpaidDigest)).to.deep.include({ status: "failed", failureReason: "expired" });
+    expect(hub.settledDigests().get(paidDigest)).to.equal(1);
+  });
+
+  it("ends intents that expired in the queue as the chain has them: settled where paid, else failed", async () => {
+    const token = randomAddress();
+    const [paid, unpaid, invalidated] = [payment({ token }), payment({ token }), payment({ token })];
+    const [paidDigest, unpaidDigest, invalidatedDigest] = await accept([paid, unpaid, invalidated]);
+    // Anyone holding a signed intent may submit it: here, straight to the hub.
+    const foreignTx = chain.mineForeign(hub.address, hub.encodeSettleBatch([paid], [fakeSign(paid.from, paidDigest)]));
+    hub.used.add(`${invalidated.from.toLowerCase()}:${invalidated.nonce}`); // the payer invalidated it
+    clock += 3_601_000; // all three expire before the batcher gets to them
+    await batcher().tick({ force: true });
+    expect(chain.pool.size).to.equal(0);
+    expect(await temp.store.getIntent(paidDigest)).to.deep.include({ status: "settled", txHash: foreignTx });
+    expect(await temp.store.getIntent(unpaidDigest)).to.deep.include({ status: "failed", failureReason: "expired" });
+    expect(await temp.store.getIntent(invalidatedDigest)).to.deep.include({
+      status: "failed",
+      failureReason: "nonce_used",
+    });
+  });
+
+  it("waits for a settlement of an expired intent to have the confirmations a batch needs", async () => {
+    const deep = new TxManager({ ...txManagerOptions(), confirmations: 3 });
+    await deep.start();
+    const b = batcher({ txManager: deep });
+    const p = payment({ token: randomAddress() });
+    const [digest] = await accept([p]);
+    const foreignTx = chain.mineForeign(hub.address, hub.encodeSettleBatch([p], [fakeSign(p.from, digest)]));
+    clock += 3_601_000;
+    await b.tick({ force: true });
+    expect(await temp.store.getIntent(digest)).to.deep.include({ status: "accepted", failureReason: null });
+    // Its claim was given back (the lease is a minute): the next round takes it again.
+    chain.mineEmpty(2);
+    await b.tick({ force: true });
+    expect(await temp.store.getIntent(digest)).to.deep.include({ status: "settled", txHash: foreignTx });
+  });
+
   it("queues again, without failing it, an intent at the attempt limit whose quiet key's transaction the node lost", async () => {
     // Another instance's key batched the intent (its last allowed attempt), signed and recorded the
     // transaction, then went quiet. This node never saw the transaction; another node may hold it.

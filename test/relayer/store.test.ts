@@ -194,6 +194,36 @@ describe(`relayer store (${testBackend()})`, () => {
       expect(await temp.store.countMismatches()).to.deep.equal([]);
     });
 
+    it("records accepted intents settled by another transaction, releasing their reservations, and no others", async () => {
+      const payer = randomAddress();
+      const [a, b, c] = [intent({ from: payer }), intent({ from: payer }), intent({ from: payer })];
+      await temp.store.insertIntents([a, b, c]);
+      await temp.store.claimIntents({
+        hub: HUB,
+        token: TOKEN,
+        owner: SENDER.toLowerCase(),
+        limit: 1_000,
+        leaseMs: 60_000,
+        nowSeconds: NOW,
+      });
+      await temp.store.createBatch({ kind: "settle", contract: HUB, token: TOKEN, sender: SENDER, items: [c.digest] });
+      const elsewhere = { txHash: TX, blockNumber: 12n, blockHash: BLOCK_HASH };
+      // `a` is accepted (and claimed); `c` is in a batch (submitted): only `a` is recorded.
+      const changed = await temp.store.settleAcceptedIntents([
+        { ...elsewhere, digest: a.digest },
+        { ...elsewhere, digest: c.digest },
+      ]);
+      expect(changed.map((i) => [i.digest, i.status, i.txHash, i.blockNumber])).to.deep.equal([
+        [a.digest.toLowerCase(), "settled", TX.toLowerCase(), 12n],
+      ]);
+      expect(await temp.store.getIntent(c.digest)).to.deep.include({ status: "submitted", txHash: null });
+      const reserved = (await temp.store.reservations(HUB)).filter((r) => r.payer === payer);
+      expect(reserved.map((r) => r.reserved)).to.deep.equal([2_020n]); // b and c
+      expect(await temp.store.reservationMismatches()).to.deep.equal([]);
+      expect(await temp.store.countMismatches()).to.deep.equal([]);
+      expect(await temp.store.settleAcceptedIntents([{ ...elsewhere, digest: a.digest }])).to.deep.equal([]);
+    });
+
     /** Claims, batches and settles `settled` at `blockNumber` (one transaction of SENDER). */
     async function settleAt(settled: NewIntent[], blockNumber: bigint): Promise<void> {
       await temp.store.claimIntents({

@@ -219,6 +219,11 @@ export class TxManager {
     return this.#head;
   }
 
+  /** The blocks a transaction needs (its own included) before its results are taken as final. */
+  get confirmations(): number {
+    return this.o.confirmations;
+  }
+
   /** Transactions sent and not yet confirmed. */
   get inflight(): number {
     return this.#tracked.size;

@@ -76,6 +76,13 @@ export const settleGasBudget = (intents: number) => SETTLE_GAS_PER_BATCH + SETTL
 export const SETTLE_CALLDATA_MAX_BYTES = TX_MAX_BYTES - 1_024;
 
 /**
+ * The failures an intent already paid by another transaction reports when it is batched again:
+ * its used nonce, or what the hub checks before the nonce (`SettlementHub._execute`): its expiry,
+ * and its signature (an ERC-1271 wallet's answer can change).
+ */
+const MAY_HAVE_SETTLED_ELSEWHERE: ReadonlySet<string> = new Set(["expired", "bad_signature", "nonce_used"]);
+
+/**
  * What this instance knows of a token's queue without asking the store: how many intents wait
  * and since when the oldest has, plus the intents noted since the latest claim began (the
  * ones a claim that took everything left behind).
@@ -240,14 +247,7 @@ export class Batcher implements TxHandler {
     }
 
     const expired = claimed.filter((i) => i.payment.validBefore <= nowSeconds);
-    if (expired.length > 0) {
-      const failed = await store.failAcceptedIntents(
-        expired.map((i) => i.digest),
-        "expired",
-      );
-      this.o.metrics.failed.inc({ reason: "expired" }, failed.length);
-      for (const digest of failed) logger.info({ intentDigest: digest }, "intent expired before settlement");
-    }
+    if (expired.length > 0) await this.#endExpired(expired);
     let intents = claimed.filter((i) => i.payment.validBefore > nowSeconds);
     if (intents.length === 0) return claimed.length;
 
@@ -297,6 +297,66 @@ export class Batcher implements TxHandler {
       logger.error({ err: error, batchId }, "settle batch could not be signed or recorded; intents queued again");
       await store.abandonBatch(batchId, "submit_failed", this.o.maxAttempts);
       return 0;
+    }
+  }
+
+  /**
+   * Ends intents that expired in the queue. An expired intent can no longer settle, but it may
+   * have settled already in another transaction: an earlier batch of its that the node had lost
+   * and that was mined after all, or anyone else who submitted the signed intent. Its nonce is
+   * then used on-chain, and a `PaymentSettled` log shows whether it was paid (recorded settled
+   * there, once that block has the confirmations a batch needs; until then it waits) or the
+   * payer invalidated the nonce (failed `nonce_used`); an intent whose nonce is unused fails
+   * `expired`. When the node cannot be asked, the claims are released and the intents looked at
+   * again in a later round.
+   */
+  async #endExpired(expired: readonly IntentRecord[]): Promise<void> {
+    const { store, logger } = this.o;
+    let used: IntentRecord[];
+    let settlements: Map<string, Settlement>;
+    let head: bigint;
+    try {
+      const usage = await Promise.all(expired.map((i) => this.o.reader.nonceUsed(i.payment.from, i.payment.nonce)));
+      used = expired.filter((_, k) => usage[k]);
+      head = await this.o.chain.getBlockNumber();
+      settlements =
+        used.length === 0
+          ? new Map()
+          : await this.#findSettlements(
+              used.map((i) => i.digest),
+              head,
+            );
+    } catch (error) {
+      await store.releaseClaims(
+        this.#owner,
+        expired.map((i) => i.digest),
+      );
+      logger.warn({ err: error, size: expired.length }, "could not check expired intents on-chain; claims released");
+      return;
+    }
+    const final = head - BigInt(this.o.txManager.confirmations) + 1n;
+    const recent = [...settlements.values()].filter((s) => s.blockNumber > final);
+    if (recent.length > 0) {
+      await store.releaseClaims(
+        this.#owner,
+        recent.map((s) => s.digest),
+      );
+    }
+    const paid = [...settlements.values()].filter((s) => s.blockNumber <= final);
+    if (paid.length > 0) this.#afterResults(await store.settleAcceptedIntents(paid), "settled");
+    const unpaid = (i: IntentRecord) => !settlements.has(i.digest.toLowerCase());
+    const endings = [
+      ["nonce_used", used.filter(unpaid)],
+      ["expired", expired.filter((i) => !used.includes(i))],
+    ] as const;
+    for (const [reason, ending] of endings) {
+      if (ending.length === 0) continue;
+      const failed = await store.failAcceptedIntents(
+        ending.map((i) => i.digest),
+        reason,
+      );
+      this.o.metrics.failed.inc({ reason }, failed.length);
+      for (const digest of failed) logger.info({ intentDigest: digest, reason }, "intent expired before settlement");
     }
   }
 
@@ -482,23 +542,28 @@ export class Batcher implements TxHandler {
       failed: [],
       requeued: [],
     };
-    const nonceUsed: Hex[] = [];
+    const maybePaid: { digest: Hex; reason: string }[] = [];
     for (const intent of intents) {
       const outcome = outcomes.get(intent.digest.toLowerCase());
       // No event, or "not yet valid" (the block was not past validAfter yet): try again later.
       if (outcome === undefined || (!outcome.settled && outcome.reason === "not_yet_valid")) {
         results.requeued.push(intent.digest);
       } else if (outcome.settled) results.settled.push(intent.digest);
-      else if (outcome.reason === "nonce_used") nonceUsed.push(intent.digest);
+      else if (MAY_HAVE_SETTLED_ELSEWHERE.has(outcome.reason))
+        maybePaid.push({ digest: intent.digest, reason: outcome.reason });
       else results.failed.push({ digest: intent.digest, reason: outcome.reason });
     }
-    // "Nonce used": settled by another transaction (another instance, a retry mined twice), or
-    // the payer invalidated the nonce. Only a `PaymentSettled` log tells them apart.
-    const elsewhere = await this.#findSettlements(nonceUsed, receipt.blockNumber);
-    for (const digest of nonceUsed) {
+    // Settled by another transaction (another instance, a retry mined twice, anyone holding the
+    // signed intent), or not: the payer invalidated the nonce, or the intent expired or lost its
+    // signature's validity unpaid. Only a `PaymentSettled` log tells them apart.
+    const elsewhere = await this.#findSettlements(
+      maybePaid.map((m) => m.digest),
+      receipt.blockNumber,
+    );
+    for (const { digest, reason } of maybePaid) {
       const earlier = elsewhere.get(digest.toLowerCase());
       if (earlier) results.settledElsewhere.push({ ...earlier, digest });
-      else results.failed.push({ digest, reason: "nonce_used" });
+      else results.failed.push({ digest, reason });
     }
     const changed = await store.applyPaymentResults(results);
     this.#afterResults(changed, "settled");

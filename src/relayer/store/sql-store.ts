@@ -476,6 +476,24 @@ export class SqlStore implements Store {
     return rows.map((r) => r.digest as Hex);
   }
 
+  async settleAcceptedIntents(settlements: readonly (Inclusion & { digest: Hex })[]): Promise<IntentRecord[]> {
+    if (settlements.length === 0) return [];
+    const rows = await this.db.query<IntentRow>(
+      `UPDATE payment_intents p
+       SET status = 'settled', tx_hash = x.h, block_number = x.n, block_hash = x.b, failure_reason = NULL,
+           claimed_by = NULL, lease_until = NULL, settled_at = now(), updated_at = now()
+       FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[]) AS x(d, h, n, b)
+       WHERE p.status = 'accepted' AND p.digest = x.d RETURNING p.*`,
+      [
+        settlements.map((s) => lower(s.digest)),
+        settlements.map((s) => lower(s.txHash)),
+        settlements.map((s) => s.blockNumber.toString()),
+        settlements.map((s) => lower(s.blockHash)),
+      ],
+    );
+    return rows.map(toIntent);
+  }
+
   async createBatch(args: {
     kind: BatchKind;
     contract: Address;

@@ -244,6 +244,11 @@ export interface Store {
   releaseClaims(owner: string, digests?: readonly Hex[]): Promise<number>;
   /** Marks accepted intents failed before submission (e.g. expired). Returns those changed. */
   failAcceptedIntents(digests: readonly Hex[], reason: string): Promise<Hex[]>;
+  /**
+   * Records accepted intents as settled by a transaction other than a batch of this relayer
+   * (found by their `PaymentSettled` logs). Returns those changed.
+   */
+  settleAcceptedIntents(settlements: readonly (Inclusion & { digest: Hex })[]): Promise<IntentRecord[]>;
 
   // Batches and their transactions
   /**

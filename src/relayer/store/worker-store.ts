@@ -12,6 +12,7 @@ export const STORE_METHODS = [
   "submittedIntents",
   "releaseClaims",
   "failAcceptedIntents",
+  "settleAcceptedIntents",
   "createBatch",
   "recordAttempt",
   "markAttemptRejected",

@@ -147,10 +147,12 @@ export class FakeHub implements HubPort {
         blockHash: block.hash,
         transactionHash: "0x" as Hex,
       });
+      // In the contract's order (SettlementHub._execute): an intent settled before reports its
+      // expiry or a bad signature first, and only then its used nonce.
+      if (payment.validBefore <= timestamp) return fail("expired");
       if (fakeSigning.recoverDigestSigner(digest, signatures[i]) !== getAddress(payment.from))
         return fail("bad_signature");
       if (this.used.has(nonceKey)) return fail("nonce_used");
-      if (payment.validBefore <= timestamp) return fail("expired");
       if (this.balanceOf(payment.from, payment.token) < payment.amount + payment.fee)
         return fail("insufficient_balance");
       this.used.add(nonceKey);
