@@ -430,6 +430,14 @@ export class Batcher implements TxHandler {
       data = this.#encode(intents.slice(0, count));
     }
     if (count === intents.length) return { intents, data };
+    // Scaling assumes intents of one size; with larger ones first (a contract wallet's signature)
+    // it stops short: take the next ones back while they still fit.
+    for (;;) {
+      const more = this.#encode(intents.slice(0, count + 1));
+      if (size(more) > SETTLE_CALLDATA_MAX_BYTES) break;
+      count++;
+      data = more;
+    }
     await this.o.store.releaseClaims(
       this.#owner,
       intents.slice(count).map((i) => i.digest),

@@ -101,7 +101,7 @@ export class FakeHub implements HubPort {
     };
     chain.simulate = (to, data) => {
       if (to !== this.address) return;
-      const { payments } = parse(hexToString(data)) as { payments: Payment[] };
+      const { payments } = this.decodeSettleBatch(data);
       if (payments.some((p) => this.poison.has(p.from.toLowerCase()))) throw new CallRevertedError("out of gas");
     };
     chain.onRevertBlock = (block) => {
@@ -133,7 +133,7 @@ export class FakeHub implements HubPort {
   }
 
   #settleBatch(data: Hex, block: { number: bigint; hash: Hex }) {
-    const { payments, signatures } = parse(hexToString(data)) as { payments: Payment[]; signatures: Hex[] };
+    const { payments, signatures } = this.decodeSettleBatch(data);
     const undo: (() => void)[] = [];
     const timestamp = 1_700_000_000n + block.number * 12n;
     const logs = payments.map((payment, i) => {
@@ -189,6 +189,11 @@ export class FakeHub implements HubPort {
 
   encodeSettleBatch(payments: readonly Payment[], signatures: readonly Hex[]): Hex {
     return stringToHex(json({ payments, signatures }));
+  }
+
+  /** The payments and signatures of `encodeSettleBatch`'s calldata. */
+  decodeSettleBatch(data: Hex): { payments: Payment[]; signatures: Hex[] } {
+    return parse(hexToString(data)) as { payments: Payment[]; signatures: Hex[] };
   }
 
   decodeOutcomes(logs: Parameters<HubPort["decodeOutcomes"]>[0]): PaymentOutcome[] {
