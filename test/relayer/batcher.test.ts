@@ -1,7 +1,7 @@
 import { after, before, beforeEach, describe, it } from "node:test";
 import { expect } from "chai";
 import { pino } from "pino";
-import { type Address, hexToString, keccak256, parseEther, parseGwei, parseTransaction, size } from "viem";
+import { type Address, type Hex, hexToString, keccak256, parseEther, parseGwei, parseTransaction, size } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { HubReader } from "../../src/relayer/chain/hub-reader.js";
 import type { Payment } from "../../src/relayer/chain/ports.js";
@@ -524,6 +524,87 @@ describe("batcher (fake chain and hub)", () => {
     await adopter.tick();
     expect(await temp.store.getIntent(digest)).to.deep.include({ status: "settled", txHash: mined });
     expect(hub.settledDigests().get(digest)).to.equal(1);
+  });
+
+  it("queues again the intents of a quiet key's pooled transaction that waits behind a nonce nothing holds", async () => {
+    // Another instance's key sent two batches, nonces 0 and 1, then went quiet. The node dropped
+    // the first and keeps the second queued behind it: only that key could fill nonce 0.
+    const gone = privateKeyToAccount(generatePrivateKey());
+    const token = randomAddress();
+    const sent: { batchId: number; digest: Hex; hash: Hex }[] = [];
+    for (const nonce of [0, 1]) {
+      const p = payment({ token });
+      const [digest] = await accept([p]);
+      await temp.store.claimIntents({
+        hub: hub.address,
+        token,
+        owner: gone.address.toLowerCase(),
+        limit: 1,
+        leaseMs: 60_000,
+        nowSeconds: BigInt(Math.floor(clock / 1000)),
+      });
+      const { batchId } = await temp.store.createBatch({
+        kind: "settle",
+        contract: hub.address,
+        sender: gone.address,
+        items: [digest],
+      });
+      const fields = { to: hub.address, data: hub.encodeSettleBatch([p], [signed(p)]), nonce, gas: 200_000n };
+      const fees = { maxFeePerGas: 2n, maxPriorityFeePerGas: 1n };
+      const raw = await gone.signTransaction({ ...fields, ...fees, chainId: chain.chainId, type: "eip1559" });
+      const hash = keccak256(raw);
+      await temp.store.recordAttempt({ batchId, hash, nonce, gasLimit: fields.gas, ...fees, raw }, gone.address);
+      sent.push({ batchId, digest, hash });
+    }
+    chain.otherPooled.add(sent[1].hash);
+    chain.otherAccounts.set(gone.address, { latest: 0, pending: 0 });
+    await new Promise((r) => setTimeout(r, 50)); // quiet for longer than orphanAfterMs
+
+    const adopter = new TxManager({ ...txManagerOptions(), orphanAfterMs: 20 });
+    await adopter.start();
+    batcher({ txManager: adopter });
+    await adopter.tick();
+    for (const { batchId, digest } of sent) {
+      expect((await temp.store.getBatch(batchId))?.status).to.equal("abandoned");
+      expect(await temp.store.getIntent(digest)).to.deep.include({ status: "accepted", failureReason: null });
+    }
+  });
+
+  it("leaves a quiet key's pooled transactions to be mined when the node's pending count has reached them", async () => {
+    const gone = privateKeyToAccount(generatePrivateKey());
+    const p = payment({ token: randomAddress() });
+    const [digest] = await accept([p]);
+    await temp.store.claimIntents({
+      hub: hub.address,
+      token: p.token,
+      owner: gone.address.toLowerCase(),
+      limit: 1,
+      leaseMs: 60_000,
+      nowSeconds: BigInt(Math.floor(clock / 1000)),
+    });
+    const { batchId } = await temp.store.createBatch({
+      kind: "settle",
+      contract: hub.address,
+      sender: gone.address,
+      items: [digest],
+    });
+    const fields = { to: hub.address, data: hub.encodeSettleBatch([p], [signed(p)]), nonce: 3, gas: 200_000n };
+    const fees = { maxFeePerGas: 2n, maxPriorityFeePerGas: 1n };
+    const raw = await gone.signTransaction({ ...fields, ...fees, chainId: chain.chainId, type: "eip1559" });
+    await temp.store.recordAttempt(
+      { batchId, hash: keccak256(raw), nonce: 3, gasLimit: fields.gas, ...fees, raw },
+      gone.address,
+    );
+    chain.otherPooled.add(keccak256(raw));
+    chain.otherAccounts.set(gone.address, { latest: 3, pending: 4 }); // nonce 3 is next, and pooled
+    await new Promise((r) => setTimeout(r, 50));
+
+    const adopter = new TxManager({ ...txManagerOptions(), orphanAfterMs: 20 });
+    await adopter.start();
+    batcher({ txManager: adopter });
+    await adopter.tick();
+    expect((await temp.store.getBatch(batchId))?.status).to.equal("pending");
+    expect(await temp.store.getIntent(digest)).to.deep.include({ status: "submitted", batchId });
   });
 
   it("confirms a batch it sent from what it sent, and one sent before a restart from the store", async () => {

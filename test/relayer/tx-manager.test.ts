@@ -303,6 +303,22 @@ describe("transaction manager (fake chain)", () => {
     expect(recorder.confirmed.map((c) => c.receipt.transactionHash)).to.deep.equal([tx.attempts[1].hash]);
   });
 
+  it("keeps a replacement refused as 'nonce too low' after the node took and mined it, and confirms it", async () => {
+    const m = manager();
+    await m.start();
+    const tx = await send(m);
+    chain.baseFeePerGas = parseGwei("2.5"); // above the first attempt's cap of 2.1 gwei
+    clock += 10_000;
+    chain.minedBeforeAnswer = true;
+    await m.tick();
+    chain.minedBeforeAnswer = false;
+    expect(tx.attempts).to.have.length(2);
+    await m.tick();
+    await m.tick();
+    expect(recorder.abandoned).to.deep.equal([]);
+    expect(recorder.confirmed.map((c) => c.receipt.transactionHash)).to.deep.equal([tx.attempts[1].hash]);
+  });
+
   it("keeps waiting without replacing when the fee cap is reached", async () => {
     const m = manager();
     await m.start();

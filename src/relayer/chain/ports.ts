@@ -233,7 +233,8 @@ export interface ChainPort {
   getBlockGasLimit(): Promise<bigint>;
   /** Whether `address` has code at block `blockNumber` (needs the node to keep that state). */
   hasCode(address: Address, blockNumber: bigint): Promise<boolean>;
-  getTransactionCount(blockTag: "latest" | "pending"): Promise<number>;
+  /** The transaction count (next nonce) of the relayer's key, or of `address`. */
+  getTransactionCount(blockTag: "latest" | "pending", address?: Address): Promise<number>;
   /** The relayer's native balance (wei) at the latest block: what it has left to pay gas with. */
   getBalance(): Promise<bigint>;
   estimateFees(): Promise<FeeEstimate>;

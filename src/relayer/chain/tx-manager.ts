@@ -506,7 +506,9 @@ export class TxManager {
    * hold the transaction. That is safe even if the transaction is mined later: the
    * contracts never pay twice for one intent, release or voucher (nonces, cumulative totals),
    * and the batcher records an intent settled by another transaction as settled there. A transaction still in
-   * the node's pool is left to be mined.
+   * the node's pool is left to be mined, unless it waits behind a nonce of its key that no
+   * transaction holds (the node's pending count for the key has not reached it): that gap only
+   * the key gone could fill, so it is abandoned as one the node no longer has.
    */
   async #adoptOrphans(now: number, head: bigint, canonical: (n: bigint) => Promise<Hex | null>): Promise<void> {
     const orphanAfterMs = this.o.orphanAfterMs ?? DEFAULT_ORPHAN_AFTER_MS;
@@ -540,6 +542,11 @@ export class TxManager {
       }
       const known = await Promise.all(tx.attempts.map((a) => this.o.chain.hasTransaction(a.hash)));
       if (!known.some(Boolean)) await this.#abandon(batch.id, batch.kind, "sender_gone", true);
+      else if ((await this.o.chain.getTransactionCount("pending", batch.sender)) <= tx.nonce) {
+        // In the pool, but queued behind a nonce of the key that nothing holds (its transaction
+        // dropped): only the key gone could fill it, so this one would wait there unmined.
+        await this.#abandon(batch.id, batch.kind, "sender_gone_nonce_gap", true);
+      }
     }
     if (orphans.length > 0) {
       this.o.logger.warn({ batches: orphans.map((b) => b.id) }, "adopted pending batches of a sending key gone quiet");
@@ -659,6 +666,12 @@ export class TxManager {
         // No answer: the node may have taken it, and it may be the one mined. It stays the
         // latest attempt: found by its receipt, or sent again if the node does not have it.
         this.o.logger.warn({ batchId: tx.batchId, txHash: attempt.hash, err: error }, "replacement sent, no answer");
+        return;
+      }
+      if (isNonceTooLow(error)) {
+        // The nonce is used: by an earlier attempt, or by this one (a request retried after the
+        // node took it and mined it). Kept, so that its receipt is looked for too.
+        this.o.logger.info({ batchId: tx.batchId, txHash: attempt.hash }, "replacement refused: nonce already used");
         return;
       }
       // Refused (e.g. underpriced): forget this attempt; the previous one is still valid.

@@ -121,8 +121,8 @@ export class ViemChain implements ChainPort {
     return code !== undefined && code !== "0x";
   }
 
-  getTransactionCount(blockTag: "latest" | "pending"): Promise<number> {
-    return this.client.getTransactionCount({ address: this.sender, blockTag });
+  getTransactionCount(blockTag: "latest" | "pending", address: Address = this.sender): Promise<number> {
+    return this.client.getTransactionCount({ address, blockTag });
   }
 
   getBalance(): Promise<bigint> {

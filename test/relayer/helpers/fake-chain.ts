@@ -73,6 +73,11 @@ export class FakeChain implements ChainPort {
   gasLimitReads = 0;
   /** `eth_sendRawTransaction` takes the transaction, then the answer is lost (a timeout). */
   loseAnswers = false;
+  /**
+   * `eth_sendRawTransaction` takes the transaction and a block mines it before the answer: the
+   * answer is that of a retried request, "nonce too low" (a fast chain, a transport's retry).
+   */
+  minedBeforeAnswer = false;
   /** How many times `getHead` and `getBlockHash` were asked. */
   headReads = 0;
   blockHashReads = 0;
@@ -100,6 +105,10 @@ export class FakeChain implements ChainPort {
   readonly sent: PoolTx[] = [];
   /** The block from which an address has code (contracts not listed have it from genesis). */
   readonly codeFrom = new Map<Address, bigint>();
+  /** What the node reports of accounts other than the sender: transaction counts by block tag. */
+  readonly otherAccounts = new Map<Address, { latest: number; pending: number }>();
+  /** Hashes of other accounts' transactions the node holds in its pool (never mined here). */
+  readonly otherPooled = new Set<Hex>();
   /** Called for each block a reorg removes, newest first (contract state to roll back). */
   onRevertBlock: (block: { number: bigint; hash: Hex }) => void = () => undefined;
 
@@ -263,8 +272,11 @@ export class FakeChain implements ChainPort {
     this.#check();
     return blockNumber >= (this.codeFrom.get(address) ?? 0n);
   }
-  async getTransactionCount(blockTag: "latest" | "pending"): Promise<number> {
+  async getTransactionCount(blockTag: "latest" | "pending", address?: Address): Promise<number> {
     this.#check();
+    if (address !== undefined && getAddress(address) !== this.sender) {
+      return this.otherAccounts.get(getAddress(address))?.[blockTag] ?? 0;
+    }
     const mined = this.minedCount();
     if (blockTag === "latest") return mined;
     let nonce = mined;
@@ -351,11 +363,15 @@ export class FakeChain implements ChainPort {
     this.sent.push(tx);
     if (this.automine) this.mine();
     if (this.loseAnswers) throw new NodeUnreachableError("The request took too long to respond.");
+    if (this.minedBeforeAnswer) {
+      this.mine();
+      throw new Error("nonce too low");
+    }
     return hash;
   }
   async hasTransaction(hash: Hex): Promise<boolean> {
     this.#check();
-    return this.pool.has(hash) || this.receiptOf(hash) !== undefined;
+    return this.pool.has(hash) || this.otherPooled.has(hash) || this.receiptOf(hash) !== undefined;
   }
   async getTransactionReceipt(hash: Hex): Promise<TxReceipt | null> {
     this.#check();
