@@ -1,7 +1,7 @@
 import { after, before, beforeEach, describe, it } from "node:test";
 import { expect } from "chai";
 import { pino } from "pino";
-import { type Address, type Hex, hexToString, keccak256, parseEther, parseGwei, parseTransaction, size } from "viem";
+import { type Address, hexToString, keccak256, parseEther, parseGwei, parseTransaction, size } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { HubReader } from "../../src/relayer/chain/hub-reader.js";
 import type { Payment } from "../../src/relayer/chain/ports.js";
@@ -113,6 +113,43 @@ describe("batcher (fake chain and hub)", () => {
   /** The bytes one more intent adds to a settle batch's calldata (itself, its signature, separators). */
   const bytesOf = (p: Payment) =>
     size(hub.encodeSettleBatch([p, p], [signed(p), signed(p)])) - size(hub.encodeSettleBatch([p], [signed(p)]));
+  /**
+   * A settle batch of one new intent that another instance's key `gone` claimed, recorded and
+   * signed at `nonce` (as that instance does before broadcasting), then went quiet. The fake
+   * node has not seen the transaction.
+   */
+  async function sentByQuietKey(gone: ReturnType<typeof privateKeyToAccount>, nonce: number, token = randomAddress()) {
+    const p = payment({ token });
+    const [digest] = await accept([p]);
+    await temp.store.claimIntents({
+      hub: hub.address,
+      token,
+      owner: gone.address.toLowerCase(),
+      limit: 1,
+      leaseMs: 60_000,
+      nowSeconds: BigInt(Math.floor(clock / 1000)),
+    });
+    const { batchId } = await temp.store.createBatch({
+      kind: "settle",
+      contract: hub.address,
+      sender: gone.address,
+      items: [digest],
+    });
+    const calldata = hub.encodeSettleBatch([p], [signed(p)]);
+    const fields = {
+      to: hub.address,
+      data: calldata,
+      nonce,
+      gas: 200_000n,
+      maxFeePerGas: 2n,
+      maxPriorityFeePerGas: 1n,
+    };
+    const raw = await gone.signTransaction({ ...fields, chainId: chain.chainId, type: "eip1559" });
+    const hash = keccak256(raw);
+    await temp.store.recordAttempt({ ...fields, batchId, hash, gasLimit: fields.gas, raw }, gone.address);
+    return { batchId, digest, hash, calldata };
+  }
+
   /** The payments of each transaction sent, in order (the fake hub's calldata is JSON). */
   const sentPayments = (): Payment[][] => chain.sent.map((tx) => hub.decodeSettleBatch(tx.data).payments);
 
@@ -478,36 +515,7 @@ describe("batcher (fake chain and hub)", () => {
     // Another instance's key batched the intent (its last allowed attempt), signed and recorded the
     // transaction, then went quiet. This node never saw the transaction; another node may hold it.
     const gone = privateKeyToAccount(generatePrivateKey());
-    const p = payment({ token: randomAddress() });
-    const [digest] = await accept([p]);
-    await temp.store.claimIntents({
-      hub: hub.address,
-      token: p.token,
-      owner: gone.address.toLowerCase(),
-      limit: 1,
-      leaseMs: 60_000,
-      nowSeconds: BigInt(Math.floor(clock / 1000)),
-    });
-    const { batchId } = await temp.store.createBatch({
-      kind: "settle",
-      contract: hub.address,
-      sender: gone.address,
-      items: [digest],
-    });
-    const calldata = hub.encodeSettleBatch([p], [fakeSign(p.from, digest)]);
-    const fields = {
-      to: hub.address,
-      data: calldata,
-      nonce: 0,
-      gas: 200_000n,
-      maxFeePerGas: 2n,
-      maxPriorityFeePerGas: 1n,
-    };
-    const raw = await gone.signTransaction({ ...fields, chainId: chain.chainId, type: "eip1559" });
-    await temp.store.recordAttempt(
-      { batchId, hash: keccak256(raw), nonce: 0, gasLimit: 200_000n, maxFeePerGas: 2n, maxPriorityFeePerGas: 1n, raw },
-      gone.address,
-    );
+    const { batchId, digest, calldata } = await sentByQuietKey(gone, 0);
     await new Promise((r) => setTimeout(r, 50)); // quiet for longer than orphanAfterMs
 
     const adopter = new TxManager({ ...txManagerOptions(), orphanAfterMs: 20 });
@@ -531,31 +539,7 @@ describe("batcher (fake chain and hub)", () => {
     // the first and keeps the second queued behind it: only that key could fill nonce 0.
     const gone = privateKeyToAccount(generatePrivateKey());
     const token = randomAddress();
-    const sent: { batchId: number; digest: Hex; hash: Hex }[] = [];
-    for (const nonce of [0, 1]) {
-      const p = payment({ token });
-      const [digest] = await accept([p]);
-      await temp.store.claimIntents({
-        hub: hub.address,
-        token,
-        owner: gone.address.toLowerCase(),
-        limit: 1,
-        leaseMs: 60_000,
-        nowSeconds: BigInt(Math.floor(clock / 1000)),
-      });
-      const { batchId } = await temp.store.createBatch({
-        kind: "settle",
-        contract: hub.address,
-        sender: gone.address,
-        items: [digest],
-      });
-      const fields = { to: hub.address, data: hub.encodeSettleBatch([p], [signed(p)]), nonce, gas: 200_000n };
-      const fees = { maxFeePerGas: 2n, maxPriorityFeePerGas: 1n };
-      const raw = await gone.signTransaction({ ...fields, ...fees, chainId: chain.chainId, type: "eip1559" });
-      const hash = keccak256(raw);
-      await temp.store.recordAttempt({ batchId, hash, nonce, gasLimit: fields.gas, ...fees, raw }, gone.address);
-      sent.push({ batchId, digest, hash });
-    }
+    const sent = [await sentByQuietKey(gone, 0, token), await sentByQuietKey(gone, 1, token)];
     chain.otherPooled.add(sent[1].hash);
     chain.otherAccounts.set(gone.address, { latest: 0, pending: 0 });
     await new Promise((r) => setTimeout(r, 50)); // quiet for longer than orphanAfterMs
@@ -572,30 +556,8 @@ describe("batcher (fake chain and hub)", () => {
 
   it("leaves a quiet key's pooled transactions to be mined when the node's pending count has reached them", async () => {
     const gone = privateKeyToAccount(generatePrivateKey());
-    const p = payment({ token: randomAddress() });
-    const [digest] = await accept([p]);
-    await temp.store.claimIntents({
-      hub: hub.address,
-      token: p.token,
-      owner: gone.address.toLowerCase(),
-      limit: 1,
-      leaseMs: 60_000,
-      nowSeconds: BigInt(Math.floor(clock / 1000)),
-    });
-    const { batchId } = await temp.store.createBatch({
-      kind: "settle",
-      contract: hub.address,
-      sender: gone.address,
-      items: [digest],
-    });
-    const fields = { to: hub.address, data: hub.encodeSettleBatch([p], [signed(p)]), nonce: 3, gas: 200_000n };
-    const fees = { maxFeePerGas: 2n, maxPriorityFeePerGas: 1n };
-    const raw = await gone.signTransaction({ ...fields, ...fees, chainId: chain.chainId, type: "eip1559" });
-    await temp.store.recordAttempt(
-      { batchId, hash: keccak256(raw), nonce: 3, gasLimit: fields.gas, ...fees, raw },
-      gone.address,
-    );
-    chain.otherPooled.add(keccak256(raw));
+    const { batchId, digest, hash } = await sentByQuietKey(gone, 3);
+    chain.otherPooled.add(hash);
     chain.otherAccounts.set(gone.address, { latest: 3, pending: 4 }); // nonce 3 is next, and pooled
     await new Promise((r) => setTimeout(r, 50));
 
