@@ -87,6 +87,47 @@ describe(`relayer API (fastify inject, fake chain, ${testBackend()} store)`, () 
       expect(await temp.store.getIntent(intent.digest)).to.equal(null);
     });
 
+    // Invariant (DESIGN §4): an accepted intent settles whatever the payer does; a pending
+    // withdrawal request payable before the intent expires could empty the balance first.
+    it("does not count what a pending withdrawal request can take out before the intent expires", async () => {
+      const now = BigInt(Math.floor(Date.now() / 1000));
+      const request = (intent: { payment: Payment }, amount: bigint, availableAt: bigint) =>
+        world.hub.withdrawals.set(`${intent.payment.from.toLowerCase()}:${intent.payment.token.toLowerCase()}`, {
+          amount,
+          availableAt,
+        });
+      // 1,510 held, 600 of it payable in a minute: 910 left for an intent of 1,010.
+      const early = signed({}, { fund: 1_510n });
+      request(early, 600n, now + 60n);
+      const refused = await submit(early);
+      expect(refused.statusCode).to.equal(422);
+      expect(refused.json().code).to.equal("insufficient_balance");
+      expect(refused.json().message).to.equal(
+        `hub balance 1510 less 600 the payer may withdraw from ${now + 60n}, before the intent expires (a pending withdrawal request; requestWithdrawal(token, 0) cancels it) < amount + fee 1010`,
+      );
+      // 500 payable: 1,010 left, enough.
+      const covered = signed({}, { fund: 1_510n });
+      request(covered, 500n, now + 60n);
+      expect((await submit(covered)).statusCode).to.equal(202);
+      // Payable only once the intent has expired: it cannot overtake the intent.
+      const late = signed({}, { fund: 1_010n });
+      request(late, 10n ** 30n, late.payment.validBefore);
+      expect((await submit(late)).statusCode).to.equal(202);
+      // A request for more than the balance, payable for long (requests never lapse): nothing left.
+      const stale = signed({}, { fund: 10n ** 6n });
+      request(stale, 2n ** 128n - 1n, 1n);
+      expect((await submit(stale)).json().code).to.equal("insufficient_balance");
+      // And what a request leaves is what reservations count against.
+      const from = randomAddress();
+      const [first, second] = [signed({ from }, { fund: 0n }), signed({ from }, { fund: 0n })];
+      world.hub.deposit(from, first.payment.token, 2_500n);
+      request(first, 1_010n, now + 60n);
+      expect((await submit(first)).statusCode).to.equal(202);
+      const over = await submit(second);
+      expect(over.json().code).to.equal("insufficient_balance");
+      expect(over.json().message).to.match(/less 1010 .* < amount \+ fee 1010 \+ reserved 1010$/);
+    });
+
     it("answers the same intent twice with the same digest and keeps one row", async () => {
       const intent = signed();
       const [a, b] = await Promise.all([submit(intent), submit(intent)]);

@@ -5,6 +5,8 @@ import { HubReader } from "../../src/relayer/chain/hub-reader.js";
 import type { HubPort, HubStateQuery } from "../../src/relayer/chain/ports.js";
 import { randomAddress } from "./helpers/fixtures.js";
 
+const NO_REQUEST = { amount: 0n, availableAt: 0n };
+
 /** A hub whose balances the test sets, counting `readState` calls. */
 function hub(balances: Map<string, bigint>) {
   const port = {
@@ -13,6 +15,7 @@ function hub(balances: Map<string, bigint>) {
       port.calls++;
       return {
         balances: query.balances.map((b) => balances.get(b.account.toLowerCase()) ?? 0n),
+        withdrawals: query.balances.map(() => NO_REQUEST),
         noncesUsed: query.nonces.map(() => false),
       };
     },
@@ -32,18 +35,34 @@ describe("hub reader", () => {
       headBlock: () => head,
       nowMs: () => now,
     });
-    expect(await reader.balanceOf(payer, zeroAddress)).to.deep.equal({ value: 500n, block: 7n });
+    expect(await reader.balanceOf(payer, zeroAddress)).to.deep.equal({
+      value: 500n,
+      block: 7n,
+      withdrawal: NO_REQUEST,
+    });
     // Served from the cache: the value and the block of the read that produced it.
     head = 9n;
     balances.set(payer.toLowerCase(), 100n);
-    expect(await reader.balanceOf(payer, zeroAddress)).to.deep.equal({ value: 500n, block: 7n });
+    expect(await reader.balanceOf(payer, zeroAddress)).to.deep.equal({
+      value: 500n,
+      block: 7n,
+      withdrawal: NO_REQUEST,
+    });
     expect(port.calls).to.equal(1);
     // Dropped when the relayer learns it changed, or once stale: read again, at the new head.
     reader.invalidate(payer, zeroAddress);
-    expect(await reader.balanceOf(payer, zeroAddress)).to.deep.equal({ value: 100n, block: 9n });
+    expect(await reader.balanceOf(payer, zeroAddress)).to.deep.equal({
+      value: 100n,
+      block: 9n,
+      withdrawal: NO_REQUEST,
+    });
     head = 12n;
     now += 1_000;
-    expect(await reader.balanceOf(payer, zeroAddress)).to.deep.equal({ value: 100n, block: 12n });
+    expect(await reader.balanceOf(payer, zeroAddress)).to.deep.equal({
+      value: 100n,
+      block: 12n,
+      withdrawal: NO_REQUEST,
+    });
     expect(port.calls).to.equal(3);
   });
 });

@@ -174,6 +174,22 @@ describe("ViemChain (anvil)", () => {
       });
       await chain.publicClient.waitForTransactionReceipt({ hash });
     }
+    // The deployer asks to withdraw 10,000 (more than it holds: a request may), after the hub's delay.
+    const requested = await chain.deployer.writeContract({
+      address: chain.hub,
+      abi: settlementHubAbi,
+      functionName: "requestWithdrawal",
+      args: [zeroAddress, 10_000n],
+      account: chain.deployer.account ?? null,
+      chain: chain.deployer.chain,
+    });
+    await chain.publicClient.waitForTransactionReceipt({ hash: requested });
+    const { availableAt } = await chain.publicClient.readContract({
+      address: chain.hub,
+      abi: settlementHubAbi,
+      functionName: "getWithdrawalRequest",
+      args: [owner, zeroAddress],
+    });
     let calls = 0;
     const counting = createPublicClient({
       transport: http(chain.url, {
@@ -189,9 +205,21 @@ describe("ViemChain (anvil)", () => {
       ],
       nonces: [0n, 1n, 2n, 256n, 257n].map((nonce) => ({ owner, nonce })),
     });
-    expect(state).to.deep.equal({ balances: [0n, 12_345n], noncesUsed: [true, false, true, false, true] });
+    expect(state).to.deep.equal({
+      balances: [0n, 12_345n],
+      withdrawals: [
+        { amount: 10_000n, availableAt: BigInt(availableAt) },
+        { amount: 0n, availableAt: 0n },
+      ],
+      noncesUsed: [true, false, true, false, true],
+    });
+    expect(availableAt).to.be.greaterThan(0);
     expect(calls).to.equal(1);
-    expect(await port.readState({ balances: [], nonces: [] })).to.deep.equal({ balances: [], noncesUsed: [] });
+    expect(await port.readState({ balances: [], nonces: [] })).to.deep.equal({
+      balances: [],
+      withdrawals: [],
+      noncesUsed: [],
+    });
     // A hub address with no code answers nothing readable: the group fails, no value is made up.
     const noHub = new ClientHubPort(payer.address, client);
     const error = await noHub

@@ -84,7 +84,7 @@ export class ClientHubPort implements HubPort {
   ) {}
 
   async readState(query: HubStateQuery): Promise<HubState> {
-    if (query.balances.length + query.nonces.length === 0) return { balances: [], noncesUsed: [] };
+    if (query.balances.length + query.nonces.length === 0) return { balances: [], withdrawals: [], noncesUsed: [] };
     // One `eth_call` for the whole group: a Multicall3 deployed within the call itself
     // (deployless), so it needs no contract on the chain; any failed read fails the group.
     const results = await this.client.multicall({
@@ -97,6 +97,15 @@ export class ClientHubPort implements HubPort {
               address: this.address,
               abi: settlementHubAbi,
               functionName: "balanceOf",
+              args: [b.account, b.token],
+            }) as const,
+        ),
+        ...query.balances.map(
+          (b) =>
+            ({
+              address: this.address,
+              abi: settlementHubAbi,
+              functionName: "getWithdrawalRequest",
               args: [b.account, b.token],
             }) as const,
         ),
@@ -114,7 +123,11 @@ export class ClientHubPort implements HubPort {
     const split = query.balances.length;
     return {
       balances: results.slice(0, split) as bigint[],
-      noncesUsed: results.slice(split) as boolean[],
+      withdrawals: (results.slice(split, 2 * split) as { amount: bigint; availableAt: bigint | number }[]).map((w) => ({
+        amount: w.amount,
+        availableAt: BigInt(w.availableAt),
+      })),
+      noncesUsed: results.slice(2 * split) as boolean[],
     };
   }
 

@@ -1,16 +1,20 @@
 import type { Address } from "viem";
 import { MicroBatcher } from "../intake/micro-batch.js";
-import type { HubPort } from "./ports.js";
+import type { HubPort, WithdrawalRequest } from "./ports.js";
 
 type Read = { kind: "balance"; account: Address; token: Address } | { kind: "nonce"; owner: Address; nonce: bigint };
 
 const balanceKey = (account: Address, token: Address) => `${account.toLowerCase()}:${token.toLowerCase()}`;
 const nonceKey = (owner: Address, nonce: bigint) => `${owner.toLowerCase()}:${nonce}`;
 
-/** A hub balance, and a block the read reflects at least: the head known before it was made. */
+/**
+ * A hub balance, and a block the read reflects at least: the head known before it was made.
+ * With the payer's pending withdrawal request of that token, read in the same call.
+ */
 export interface BalanceRead {
   value: bigint;
   block: bigint;
+  withdrawal: WithdrawalRequest;
 }
 
 /**
@@ -54,7 +58,7 @@ export class HubReader {
   async balanceOf(account: Address, token: Address): Promise<BalanceRead> {
     const cached = this.#balances.get(balanceKey(account, token));
     if (cached !== undefined && this.#now() - cached.atMs < this.options.balanceTtlMs) {
-      return { value: cached.value, block: cached.block };
+      return { value: cached.value, block: cached.block, withdrawal: cached.withdrawal };
     }
     return (await this.#batcher.push({ kind: "balance", account, token })) as BalanceRead;
   }
@@ -102,14 +106,20 @@ export class HubReader {
     const at = this.#now();
     for (const [key, index] of balanceIndex) {
       if (this.#epoch === epoch && (this.#generation.get(key) ?? 0) === generations.get(key)) {
-        this.#balances.set(key, { value: state.balances[index], block, atMs: at });
+        this.#balances.set(key, {
+          value: state.balances[index],
+          block,
+          withdrawal: state.withdrawals[index],
+          atMs: at,
+        });
       }
     }
     if (this.#balances.size > 100_000) this.#balances.clear();
     let nonceIndex = 0;
     return reads.map((read) => {
       if (read.kind === "balance") {
-        return { value: state.balances[balanceIndex.get(balanceKey(read.account, read.token)) as number], block };
+        const index = balanceIndex.get(balanceKey(read.account, read.token)) as number;
+        return { value: state.balances[index], block, withdrawal: state.withdrawals[index] };
       }
       const used = state.noncesUsed[nonceIndex++];
       if (used) this.markNonceUsed(read.owner, read.nonce);

@@ -79,9 +79,18 @@ export interface HubStateQuery {
   balances: readonly { account: Address; token: Address }[];
   nonces: readonly { owner: Address; nonce: bigint }[];
 }
+/** A payer's pending withdrawal request (`getWithdrawalRequest`): amount 0 when there is none. */
+export interface WithdrawalRequest {
+  amount: bigint;
+  /** Unix seconds from which `withdraw` pays it. */
+  availableAt: bigint;
+}
+
 export interface HubState {
   /** `balanceOf(account, token)`, in the order asked. */
   balances: bigint[];
+  /** `getWithdrawalRequest(account, token)`, for each balance asked, in the same order. */
+  withdrawals: WithdrawalRequest[];
   /** `nonceUsed(owner, nonce)`, in the order asked. */
   noncesUsed: boolean[];
 }

@@ -44,6 +44,20 @@ export interface AcceptedPayment {
 }
 
 /**
+ * What of a hub balance an intent valid until `validBefore` can count on. The payer's pending
+ * withdrawal request pays out from its `availableAt` (`min(requested, balance)`); one payable
+ * before the intent expires could empty the balance before the intent settles, so that much is
+ * not counted. A request that matures only after `validBefore` cannot overtake the intent
+ * (the hub settles it only before then): this is the withdrawal delay's guarantee. Requests
+ * never lapse on-chain, so one made long ago counts as payable now.
+ */
+export function spendableBefore(balance: BalanceRead, validBefore: bigint): bigint {
+  const { amount, availableAt } = balance.withdrawal;
+  if (amount === 0n || availableAt >= validBefore) return balance.value;
+  return amount >= balance.value ? 0n : balance.value - amount;
+}
+
+/**
  * Validates payment intents and accepts them into the store.
  *
  * Per intent: the EIP-712 digest (the intent's id), the validity window, the signature
@@ -145,13 +159,15 @@ export class PaymentIntake {
     }
     if (nonceUsed)
       return this.#knownOr(digest, new RelayerError("nonce_used", `nonce ${payment.nonce} is used on-chain`));
-    if (balance.value < payment.amount + payment.fee) {
+    const spendable = spendableBefore(balance, payment.validBefore);
+    const balanceText =
+      spendable === balance.value
+        ? `hub balance ${balance.value}`
+        : `hub balance ${balance.value} less ${balance.value - spendable} the payer may withdraw from ${balance.withdrawal.availableAt}, before the intent expires (a pending withdrawal request; requestWithdrawal(token, 0) cancels it)`;
+    if (spendable < payment.amount + payment.fee) {
       return this.#knownOr(
         digest,
-        new RelayerError(
-          "insufficient_balance",
-          `hub balance ${balance.value} < amount + fee ${payment.amount + payment.fee}`,
-        ),
+        new RelayerError("insufficient_balance", `${balanceText} < amount + fee ${payment.amount + payment.fee}`),
       );
     }
 
@@ -162,7 +178,7 @@ export class PaymentIntake {
         hub: this.o.hub,
         payment,
         signature,
-        balance: balance.value,
+        balance: spendable,
         balanceBlock: balance.block,
       });
     } catch (error) {
@@ -186,7 +202,7 @@ export class PaymentIntake {
       case "insufficient_balance":
         throw new RelayerError(
           "insufficient_balance",
-          `hub balance ${balance.value} < amount + fee ${payment.amount + payment.fee} + reserved ${result.reserved}`,
+          `${balanceText} < amount + fee ${payment.amount + payment.fee} + reserved ${result.reserved}`,
         );
     }
   }

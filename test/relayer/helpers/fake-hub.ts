@@ -119,6 +119,9 @@ export class FakeHub implements HubPort {
     this.balances.set(key, (this.balances.get(key) ?? 0n) + amount);
   }
 
+  /** Pending withdrawal requests, by `account:token` (lower case), as `getWithdrawalRequest` reports them. */
+  readonly withdrawals = new Map<string, { amount: bigint; availableAt: bigint }>();
+
   balanceOf(account: Address, token: Address): bigint {
     return this.balances.get(`${account.toLowerCase()}:${token.toLowerCase()}`) ?? 0n;
   }
@@ -183,6 +186,13 @@ export class FakeHub implements HubPort {
     if (this.down) throw new Error("fetch failed");
     return {
       balances: query.balances.map((b) => this.balanceOf(b.account, b.token)),
+      withdrawals: query.balances.map(
+        (b) =>
+          this.withdrawals.get(`${b.account.toLowerCase()}:${b.token.toLowerCase()}`) ?? {
+            amount: 0n,
+            availableAt: 0n,
+          },
+      ),
       noncesUsed: query.nonces.map((n) => this.used.has(`${n.owner.toLowerCase()}:${n.nonce}`)),
     };
   }
