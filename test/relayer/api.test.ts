@@ -46,7 +46,9 @@ describe(`relayer API (fastify inject, fake chain, ${testBackend()} store)`, () 
     post("/v1/payments", { payment: wire(intent.payment), signature: intent.signature });
 
   /** Makes one store method fail, as a lost database connection would, until the returned function restores it. */
-  function breakStore(method: "getRelease" | "insertRelease" | "upsertVoucher" | "insertIntents"): () => void {
+  function breakStore(
+    method: "getRelease" | "insertRelease" | "upsertVoucher" | "insertIntents" | "getIntent" | "getVoucher",
+  ): () => void {
     const store = temp.store as unknown as Record<string, unknown>;
     const original = store[method];
     store[method] = async () => {
@@ -126,6 +128,28 @@ describe(`relayer API (fastify inject, fake chain, ${testBackend()} store)`, () 
       const over = await submit(second);
       expect(over.json().code).to.equal("insufficient_balance");
       expect(over.json().message).to.match(/less 1010 .* < amount \+ fee 1010 \+ reserved 1010$/);
+    });
+
+    it("answers a status read 503 store_unavailable, not 500, when the store cannot be read", async () => {
+      const reads = [
+        ["getIntent", `/v1/payments/${randomDigest()}`],
+        ["getRelease", `/v1/escrows/releases/${randomDigest()}`],
+        ["getVoucher", `/v1/vouchers/${randomDigest()}`],
+      ] as const;
+      for (const [method, url] of reads) {
+        expect((await app.inject({ method: "GET", url })).statusCode, url).to.equal(404);
+        const restore = breakStore(method);
+        try {
+          const refused = await app.inject({ method: "GET", url });
+          expect(refused.statusCode, url).to.equal(503);
+          expect(refused.json(), url).to.deep.equal({
+            code: "store_unavailable",
+            message: "the store could not be read; retry later",
+          });
+        } finally {
+          restore();
+        }
+      }
     });
 
     it("answers the same intent twice with the same digest and keeps one row", async () => {
@@ -380,6 +404,33 @@ describe(`relayer API (fastify inject, fake chain, ${testBackend()} store)`, () 
       const response = await submit(intent);
       expect(response.statusCode).to.equal(202);
       expect(world.verifier.calls).to.equal(calls + 1);
+    });
+
+    it("answers a resubmitted ERC-1271 intent with its status when the wallet cannot be asked or now refuses", async () => {
+      const wallet = randomAddress();
+      const owner = randomAddress();
+      world.verifier.wallets.set(wallet.toLowerCase(), owner);
+      const intent = signed({ from: wallet }, { signer: owner });
+      expect((await submit(intent)).statusCode).to.equal(202);
+      world.verifier.down = true; // the node cannot answer the wallet's call
+      try {
+        const again = await submit(intent);
+        expect(again.statusCode).to.equal(202);
+        expect(again.json()).to.deep.equal({ digest: intent.digest, status: "accepted" });
+      } finally {
+        world.verifier.down = false;
+      }
+      world.verifier.wallets.set(wallet.toLowerCase(), randomAddress()); // the wallet's owner changed
+      expect((await submit(intent)).json()).to.deep.equal({ digest: intent.digest, status: "accepted" });
+      // An intent never accepted is still refused for either.
+      const fresh = signed({ from: wallet }, { signer: owner });
+      expect((await submit(fresh)).json().code).to.equal("invalid_signature");
+      world.verifier.down = true;
+      try {
+        expect((await submit(signed({ from: wallet }, { signer: owner }))).json().code).to.equal("chain_unavailable");
+      } finally {
+        world.verifier.down = false;
+      }
     });
 
     it("checks an EOA signature without calling the chain", async () => {
@@ -700,6 +751,26 @@ describe(`relayer API (fastify inject, fake chain, ${testBackend()} store)`, () 
         }
         expect(await temp.store.getRelease(digest), method).to.equal(null);
       }
+    });
+
+    it("answers a resubmitted release of a contract-wallet payer with its record whatever its wallet says now", async () => {
+      const owner = randomAddress();
+      const { body, digest } = release(8n, 600n, owner);
+      const payer = world.escrow.escrows.get(8n)?.payer as Address;
+      world.verifier.wallets.set(payer.toLowerCase(), owner); // the payer is an ERC-1271 wallet of `owner`
+      expect((await post("/v1/escrows/releases", body)).statusCode).to.equal(202);
+      world.verifier.down = true;
+      try {
+        const again = await post("/v1/escrows/releases", body);
+        expect(again.statusCode).to.equal(202);
+        expect(again.json()).to.deep.include({ digest, status: "accepted" });
+      } finally {
+        world.verifier.down = false;
+      }
+      world.verifier.wallets.set(payer.toLowerCase(), randomAddress());
+      expect((await post("/v1/escrows/releases", body)).json()).to.deep.include({ digest, status: "accepted" });
+      const fresh = release(9n, 600n, owner);
+      expect((await post("/v1/escrows/releases", fresh.body)).json().code).to.equal("invalid_signature");
     });
 
     it("answers a resubmitted release with its record while the escrow cannot be read", async () => {

@@ -4,7 +4,7 @@ import { RelayerError } from "../errors.js";
 import type { ReleaseIntake } from "../intake/releases.js";
 import type { ReleaseRecord, Store } from "../store/store.js";
 import type { RouteDoc } from "./route.js";
-import { route } from "./route.js";
+import { readStore, route } from "./route.js";
 import { digestParams, releaseStatusResponse, submitReleaseRequest } from "./schemas.js";
 
 function releaseStatus(release: ReleaseRecord): z.input<typeof releaseStatusResponse> {
@@ -64,10 +64,10 @@ export function escrowRoutes(
       tags: ["escrows"],
       params: digestParams,
       success: { status: 200, schema: releaseStatusResponse },
-      errors: ["not_found"],
+      errors: ["not_found", "store_unavailable"],
     },
-    async ({ params }) => {
-      const release = await deps.store.getRelease(params.digest);
+    async ({ params }, request) => {
+      const release = await readStore(request, () => deps.store.getRelease(params.digest));
       if (release === null) throw new RelayerError("not_found", `no release ${params.digest}`);
       return releaseStatus(release);
     },

@@ -4,7 +4,7 @@ import { RelayerError } from "../errors.js";
 import type { PaymentIntake } from "../intake/payments.js";
 import type { IntentRecord, Store } from "../store/store.js";
 import type { RouteDoc } from "./route.js";
-import { route } from "./route.js";
+import { readStore, route } from "./route.js";
 import {
   digestParams,
   MAX_PAYMENTS_PER_BATCH,
@@ -155,10 +155,10 @@ export function paymentRoutes(
       tags: ["payments"],
       params: digestParams,
       success: { status: 200, schema: paymentStatusResponse },
-      errors: ["not_found"],
+      errors: ["not_found", "store_unavailable"],
     },
-    async ({ params }) => {
-      const intent = await deps.store.getIntent(params.digest);
+    async ({ params }, request) => {
+      const intent = await readStore(request, () => deps.store.getIntent(params.digest));
       if (intent === null) throw new RelayerError("not_found", `no payment intent ${params.digest}`);
       return paymentStatus(intent);
     },

@@ -67,3 +67,16 @@ export function route<Body extends z.ZodType | undefined, Params extends z.ZodTy
     },
   });
 }
+
+/**
+ * A store read behind a route's answer: a store that fails is answered 503 `store_unavailable`
+ * (retry later), a documented rejection, not 500 `internal_error`; the cause goes to the log.
+ */
+export async function readStore<T>(request: FastifyRequest, read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (error) {
+    request.log.error({ err: error }, "store read failed");
+    throw new RelayerError("store_unavailable", "the store could not be read; retry later");
+  }
+}

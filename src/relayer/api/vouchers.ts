@@ -5,7 +5,7 @@ import { RelayerError } from "../errors.js";
 import type { VoucherIntake } from "../intake/vouchers.js";
 import type { Store, VoucherRecord } from "../store/store.js";
 import type { RouteDoc } from "./route.js";
-import { route } from "./route.js";
+import { readStore, route } from "./route.js";
 import { channelParams, submitVoucherRequest, voucherResponse } from "./schemas.js";
 
 function voucherState(voucher: VoucherRecord): z.input<typeof voucherResponse> {
@@ -61,10 +61,14 @@ export function voucherRoutes(
       tags: ["vouchers"],
       params: channelParams,
       success: { status: 200, schema: voucherResponse },
-      errors: ["not_found"],
+      errors: ["not_found", "store_unavailable"],
     },
-    async ({ params }) => {
-      const voucher = deps.channels === undefined ? null : await deps.store.getVoucher(deps.channels, params.channelId);
+    async ({ params }, request) => {
+      const channels = deps.channels;
+      const voucher =
+        channels === undefined
+          ? null
+          : await readStore(request, () => deps.store.getVoucher(channels, params.channelId));
       if (voucher === null) throw new RelayerError("not_found", `no voucher for channel ${params.channelId}`);
       return voucherState(voucher);
     },

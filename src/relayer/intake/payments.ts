@@ -144,7 +144,8 @@ export class PaymentIntake {
         ),
       );
     }
-    await this.#checkSignature(digest, payment, signature);
+    const refusal = await this.#signatureRefusal(digest, payment, signature);
+    if (refusal !== undefined) return this.#knownOr(digest, refusal);
 
     let balance: BalanceRead;
     let nonceUsed: boolean;
@@ -207,17 +208,24 @@ export class PaymentIntake {
     }
   }
 
-  async #checkSignature(digest: Hex, payment: Payment, signature: Hex): Promise<void> {
+  /**
+   * Why the signature is refused, if it is: not the payer's, or an ERC-1271 wallet that could not
+   * be asked. (A wallet's answer can change, and its call needs the node: an intent accepted
+   * earlier is answered with its status whatever the check says now.)
+   */
+  async #signatureRefusal(digest: Hex, payment: Payment, signature: Hex): Promise<RelayerError | undefined> {
     const signer = this.o.signing.recoverDigestSigner(digest, signature);
-    if (signer !== null && signer.toLowerCase() === payment.from.toLowerCase()) return;
+    if (signer !== null && signer.toLowerCase() === payment.from.toLowerCase()) return undefined;
     let valid: boolean;
     try {
       valid = await this.o.verifier.verifyPayment({ domain: this.domain, payment, signature });
     } catch (error) {
       this.o.logger.warn({ err: error, intentDigest: digest }, "ERC-1271 check failed");
-      throw new RelayerError("chain_unavailable", "the payer's contract signature could not be checked; retry later");
+      return new RelayerError("chain_unavailable", "the payer's contract signature could not be checked; retry later");
     }
-    if (!valid) throw new RelayerError("invalid_signature", `not signed by ${payment.from} for this hub and chain`);
+    return valid
+      ? undefined
+      : new RelayerError("invalid_signature", `not signed by ${payment.from} for this hub and chain`);
   }
 
   /**

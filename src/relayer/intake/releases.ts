@@ -61,13 +61,23 @@ export class ReleaseIntake {
     const signer = this.o.signing.recoverDigestSigner(digest, signature);
     if (signer === null || signer.toLowerCase() !== escrow.payer.toLowerCase()) {
       let valid: boolean;
+      // A wallet's answer can change, and its call needs the node: a release accepted earlier is
+      // answered with its record whatever the check says now.
       try {
         valid = await this.o.verifier.verifyRelease({ domain: this.domain, release, signer: escrow.payer, signature });
       } catch (error) {
         this.o.logger.warn({ err: error, releaseDigest: digest }, "ERC-1271 check failed");
-        throw new RelayerError("chain_unavailable", "the payer's contract signature could not be checked; retry later");
+        return this.#knownOr(
+          digest,
+          new RelayerError("chain_unavailable", "the payer's contract signature could not be checked; retry later"),
+        );
       }
-      if (!valid) throw new RelayerError("invalid_signature", `not signed by the escrow's payer ${escrow.payer}`);
+      if (!valid) {
+        return this.#knownOr(
+          digest,
+          new RelayerError("invalid_signature", `not signed by the escrow's payer ${escrow.payer}`),
+        );
+      }
     }
     const known = await this.#stored("read", digest, () => this.o.store.getRelease(digest));
     if (known !== null) return known;
