@@ -6,7 +6,7 @@ import { MIGRATIONS } from "../../src/relayer/store/migrations.js";
 import { openStore } from "../../src/relayer/store/open.js";
 import { openPgliteDriver } from "../../src/relayer/store/pglite-driver.js";
 import { openPostgresDriver } from "../../src/relayer/store/postgres-driver.js";
-import { QUEUE_GROUPS_SQL, STATUS_COUNTS_SQL } from "../../src/relayer/store/sql-store.js";
+import { QUEUE_GROUPS_SQL, SqlStore, STATUS_COUNTS_SQL } from "../../src/relayer/store/sql-store.js";
 import type { NewIntent } from "../../src/relayer/store/store.js";
 import { HUB, OTHER_TOKEN, payment, randomAddress, randomDigest, TOKEN } from "./helpers/fixtures.js";
 import { storeLocation, type TempStore, tempStore, testBackend } from "./helpers/store.js";
@@ -16,6 +16,8 @@ const OTHER_SENDER: Address = "0x00000000000000000000000000000000000005e1";
 const VERSIONS = MIGRATIONS.map((m) => m.version);
 const NOW = BigInt(Math.floor(Date.now() / 1000));
 const TX: Hex = `0x${"ab".repeat(32)}`;
+/** A payer whose reservation sorts after any random one's. */
+const Z_PAYER: Address = "0xfFfFfFffFFfffFFfFFfFFFFFffFFFffffFfFFFfF";
 const BLOCK_HASH: Hex = `0x${"cd".repeat(32)}`;
 
 /** A block after every settlement these tests record: a balance read there shows all their debits. */
@@ -283,6 +285,80 @@ describe(`relayer store (${testBackend()})`, () => {
       const next = intent({ from: payer, nonce: 8n, amount: 900n }, 2_000n);
       const results = await temp.store.insertIntents([rival, next]);
       expect(results.map((r) => r.result)).to.deep.equal(["nonce_conflict", "inserted"]); // 1,010 + 910 of 2,000
+    });
+
+    it("never deadlocks applying a batch's results against an acceptance of the same payers", async (t) => {
+      if (temp.location.backend !== "postgres") return t.skip("PGlite has one connection: nothing runs at once");
+      // The results' statements change reservations one after another: here the settled one (payer
+      // Z) runs, then the transaction waits while an acceptance of payers A and Z starts, then the
+      // failed one (payer A) runs. Each locks reservations in key order; the two together must too.
+      const driver = await openPostgresDriver(temp.location.options.databaseUrl as string, 2);
+      let reached!: () => void;
+      let resume!: () => void;
+      const atPause = new Promise<void>((r) => {
+        reached = r;
+      });
+      const resumed = new Promise<void>((r) => {
+        resume = r;
+      });
+      const pausing: typeof driver = {
+        ...driver,
+        transaction: (fn) =>
+          driver.transaction((tx) =>
+            fn({
+              ...tx,
+              async query<Row>(text: string, params?: readonly unknown[]) {
+                const rows = await tx.query<Row>(text, params);
+                if (text.includes("SET status = 'settled'")) {
+                  reached();
+                  await resumed;
+                }
+                return rows;
+              },
+            }),
+          ),
+      };
+      const paused = new SqlStore(pausing);
+      try {
+        const [a, z] = [intent({ from: "0x000000000000000000000000000000000000000a" }), intent({ from: Z_PAYER })];
+        await temp.store.insertIntents([a, z]);
+        await temp.store.claimIntents({
+          hub: HUB,
+          token: TOKEN,
+          owner: SENDER.toLowerCase(),
+          limit: 1_000,
+          leaseMs: 60_000,
+          nowSeconds: NOW,
+        });
+        const { batchId } = await temp.store.createBatch({
+          kind: "settle",
+          contract: HUB,
+          token: TOKEN,
+          sender: SENDER,
+          items: [a.digest, z.digest],
+        });
+        const applying = paused.applyPaymentResults({
+          batchId,
+          txHash: TX,
+          blockNumber: 10n,
+          blockHash: BLOCK_HASH,
+          settled: [z.digest],
+          settledElsewhere: [],
+          failed: [{ digest: a.digest, reason: "insufficient_balance" }],
+          requeued: [],
+        });
+        await atPause;
+        const accepting = temp.store.insertIntents([intent({ from: a.payment.from }), intent({ from: Z_PAYER })]);
+        await new Promise((r) => setTimeout(r, 300)); // the acceptance is now waiting for a lock
+        resume();
+        const [applied, accepted] = await Promise.all([applying, accepting]);
+        expect(applied.map((i) => i.status).sort()).to.deep.equal(["failed", "settled"]);
+        expect(accepted.map((r) => r.result)).to.deep.equal(["inserted", "inserted"]);
+        expect(await temp.store.reservationMismatches()).to.deep.equal([]);
+      } finally {
+        resume();
+        await driver.close();
+      }
     });
 
     it("never deadlocks when two instances insert and settle intents of the same payers at once", async () => {

@@ -631,6 +631,18 @@ export class SqlStore implements Store {
 
   async applyPaymentResults(results: PaymentResults): Promise<IntentRecord[]> {
     return this.db.transaction(async (tx) => {
+      // The statements below change reservations through their trigger, each statement in key
+      // order, but one after another: the second could lock a key before the first's, against
+      // `accept_intents` (or another statement) locking both in key order, a deadlock on a
+      // Postgres server. Every reservation the batch's intents hold is locked first, in key order.
+      await tx.query(
+        `SELECT 1 FROM reservations r
+         WHERE (r.hub, r.payer, r.token) IN (
+           SELECT hub, payer, token FROM payment_intents WHERE batch_id = $1 AND status = 'submitted')
+         ORDER BY r.hub, r.payer, r.token
+         FOR UPDATE OF r`,
+        [results.batchId],
+      );
       const changed: IntentRow[] = [];
       const where = "batch_id = $1 AND status = 'submitted'";
       if (results.settled.length > 0) {
