@@ -226,6 +226,54 @@ describe(`relayer store (${testBackend()})`, () => {
       expect(await temp.store.settleAcceptedIntents([{ ...elsewhere, digest: a.digest }])).to.deep.equal([]);
     });
 
+    it("reopens a batch undone by a reorg while a failed intent's nonce is taken again by a live one", async () => {
+      const payer = randomAddress();
+      const [failing, settling] = [intent({ from: payer, nonce: 40n }), intent({ from: payer, nonce: 41n })];
+      await temp.store.insertIntents([failing, settling]);
+      await temp.store.claimIntents({
+        hub: HUB,
+        token: TOKEN,
+        owner: SENDER.toLowerCase(),
+        limit: 1_000,
+        leaseMs: 60_000,
+        nowSeconds: NOW,
+      });
+      const { batchId } = await temp.store.createBatch({
+        kind: "settle",
+        contract: HUB,
+        token: TOKEN,
+        sender: SENDER,
+        items: [failing.digest, settling.digest],
+      });
+      await temp.store.releaseClaims(SENDER.toLowerCase());
+      await temp.store.applyPaymentResults({
+        batchId,
+        txHash: TX,
+        blockNumber: 10n,
+        blockHash: BLOCK_HASH,
+        settled: [settling.digest],
+        settledElsewhere: [],
+        failed: [{ digest: failing.digest, reason: "insufficient_balance" }],
+        requeued: [],
+      });
+      // The failure freed nonce 40; the payer signs another intent with it.
+      const again = intent({ from: payer, nonce: 40n });
+      expect((await temp.store.insertIntents([again]))[0].result).to.equal("inserted");
+
+      const reopened = await temp.store.reopenBatch(batchId);
+      expect(reopened.map((i) => [i.digest, i.status])).to.deep.equal([[settling.digest.toLowerCase(), "submitted"]]);
+      expect(await temp.store.getIntent(failing.digest)).to.deep.include({
+        status: "failed",
+        failureReason: "insufficient_balance",
+        txHash: null,
+        blockNumber: null,
+      });
+      expect(await temp.store.getIntent(again.digest)).to.deep.include({ status: "accepted" });
+      expect((await temp.store.getBatch(batchId))?.status).to.equal("pending");
+      expect(await temp.store.reservationMismatches()).to.deep.equal([]);
+      expect(await temp.store.countMismatches()).to.deep.equal([]);
+    });
+
     /** Claims, batches and settles `settled` at `blockNumber` (one transaction of SENDER). */
     async function settleAt(settled: NewIntent[], blockNumber: bigint): Promise<void> {
       await temp.store.claimIntents({

@@ -758,11 +758,23 @@ export class SqlStore implements Store {
 
   async reopenBatch(batchId: number): Promise<IntentRecord[]> {
     return this.db.transaction(async (tx) => {
+      // A failed intent freed its nonce, and the payer may have used it again meanwhile: that
+      // intent is live and keeps it (one live intent per nonce). The failed one stays failed,
+      // without the block that is gone; should its transaction be mined again and pay it, the
+      // live one is found to have a used nonce.
+      const reused = `EXISTS (SELECT 1 FROM payment_intents live
+                              WHERE live.hub = p.hub AND live.payer = p.payer AND live.nonce = p.nonce
+                                AND live.status <> 'failed' AND live.digest <> p.digest)`;
+      await tx.query(
+        `UPDATE payment_intents p SET tx_hash = NULL, block_number = NULL, block_hash = NULL, updated_at = now()
+         WHERE p.batch_id = $1 AND p.status = 'failed' AND ${reused}`,
+        [batchId],
+      );
       const rows = await tx.query<IntentRow>(
-        `UPDATE payment_intents
+        `UPDATE payment_intents p
          SET status = 'submitted', tx_hash = NULL, block_number = NULL, block_hash = NULL, failure_reason = NULL,
              settled_at = NULL, updated_at = now()
-         WHERE batch_id = $1 AND status IN ('settled', 'failed') RETURNING *`,
+         WHERE p.batch_id = $1 AND (p.status = 'settled' OR (p.status = 'failed' AND NOT ${reused})) RETURNING p.*`,
         [batchId],
       );
       await tx.query(

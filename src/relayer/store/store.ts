@@ -281,7 +281,8 @@ export interface Store {
   abandonBatch(batchId: number, reason: string, maxAttempts: number | null): Promise<Hex[]>;
   /**
    * A reorg removed a confirmed batch's block: its items go back to `submitted`, the batch to
-   * `pending`. A voucher claim's voucher is in flight again (unless another claim of it is), with
+   * `pending` (except a failed intent whose nonce a live intent of the payer took meanwhile: it
+   * stays failed, its block forgotten). A voucher claim's voucher is in flight again (unless another claim of it is), with
    * its claim requested and no amount noted as claimed by us, so that a claim never mined again
    * is made again.
    */
