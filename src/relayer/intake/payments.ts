@@ -51,7 +51,7 @@ export interface AcceptedPayment {
  * (the hub settles it only before then): this is the withdrawal delay's guarantee. Requests
  * never lapse on-chain, so one made long ago counts as payable now.
  */
-export function spendableBefore(balance: BalanceRead, validBefore: bigint): bigint {
+function spendableBefore(balance: BalanceRead, validBefore: bigint): bigint {
   const { amount, availableAt } = balance.withdrawal;
   if (amount === 0n || availableAt >= validBefore) return balance.value;
   return amount >= balance.value ? 0n : balance.value - amount;
