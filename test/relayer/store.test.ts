@@ -200,15 +200,7 @@ describe(`relayer store (${testBackend()})`, () => {
       const payer = randomAddress();
       const [a, b, c] = [intent({ from: payer }), intent({ from: payer }), intent({ from: payer })];
       await temp.store.insertIntents([a, b, c]);
-      await temp.store.claimIntents({
-        hub: HUB,
-        token: TOKEN,
-        owner: SENDER.toLowerCase(),
-        limit: 1_000,
-        leaseMs: 60_000,
-        nowSeconds: NOW,
-      });
-      await temp.store.createBatch({ kind: "settle", contract: HUB, token: TOKEN, sender: SENDER, items: [c.digest] });
+      await batchOf([c]);
       const elsewhere = { txHash: TX, blockNumber: 12n, blockHash: BLOCK_HASH };
       // `a` is accepted (and claimed); `c` is in a batch (submitted): only `a` is recorded.
       const changed = await temp.store.settleAcceptedIntents([
@@ -230,21 +222,7 @@ describe(`relayer store (${testBackend()})`, () => {
       const payer = randomAddress();
       const [failing, settling] = [intent({ from: payer, nonce: 40n }), intent({ from: payer, nonce: 41n })];
       await temp.store.insertIntents([failing, settling]);
-      await temp.store.claimIntents({
-        hub: HUB,
-        token: TOKEN,
-        owner: SENDER.toLowerCase(),
-        limit: 1_000,
-        leaseMs: 60_000,
-        nowSeconds: NOW,
-      });
-      const { batchId } = await temp.store.createBatch({
-        kind: "settle",
-        contract: HUB,
-        token: TOKEN,
-        sender: SENDER,
-        items: [failing.digest, settling.digest],
-      });
+      const batchId = await batchOf([failing, settling]);
       await temp.store.releaseClaims(SENDER.toLowerCase());
       await temp.store.applyPaymentResults({
         batchId,
@@ -274,8 +252,8 @@ describe(`relayer store (${testBackend()})`, () => {
       expect(await temp.store.countMismatches()).to.deep.equal([]);
     });
 
-    /** Claims, batches and settles `settled` at `blockNumber` (one transaction of SENDER). */
-    async function settleAt(settled: NewIntent[], blockNumber: bigint): Promise<void> {
+    /** Claims SENDER's accepted intents of TOKEN and puts `items` in a settle batch (its id). */
+    async function batchOf(items: NewIntent[]): Promise<number> {
       await temp.store.claimIntents({
         hub: HUB,
         token: TOKEN,
@@ -289,8 +267,14 @@ describe(`relayer store (${testBackend()})`, () => {
         contract: HUB,
         token: TOKEN,
         sender: SENDER,
-        items: settled.map((i) => i.digest),
+        items: items.map((i) => i.digest),
       });
+      return batchId;
+    }
+
+    /** Claims, batches and settles `settled` at `blockNumber` (one transaction of SENDER). */
+    async function settleAt(settled: NewIntent[], blockNumber: bigint): Promise<void> {
+      const batchId = await batchOf(settled);
       await temp.store.releaseClaims(SENDER.toLowerCase());
       await temp.store.applyPaymentResults({
         batchId,
@@ -370,21 +354,7 @@ describe(`relayer store (${testBackend()})`, () => {
       try {
         const [a, z] = [intent({ from: "0x000000000000000000000000000000000000000a" }), intent({ from: Z_PAYER })];
         await temp.store.insertIntents([a, z]);
-        await temp.store.claimIntents({
-          hub: HUB,
-          token: TOKEN,
-          owner: SENDER.toLowerCase(),
-          limit: 1_000,
-          leaseMs: 60_000,
-          nowSeconds: NOW,
-        });
-        const { batchId } = await temp.store.createBatch({
-          kind: "settle",
-          contract: HUB,
-          token: TOKEN,
-          sender: SENDER,
-          items: [a.digest, z.digest],
-        });
+        const batchId = await batchOf([a, z]);
         const applying = paused.applyPaymentResults({
           batchId,
           txHash: TX,

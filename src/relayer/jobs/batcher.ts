@@ -313,19 +313,18 @@ export class Batcher implements TxHandler {
   async #endExpired(expired: readonly IntentRecord[]): Promise<void> {
     const { store, logger } = this.o;
     let used: IntentRecord[];
-    let settlements: Map<string, Settlement>;
-    let head: bigint;
+    let settlements = new Map<string, Settlement>();
+    let head = 0n;
     try {
       const usage = await Promise.all(expired.map((i) => this.o.reader.nonceUsed(i.payment.from, i.payment.nonce)));
       used = expired.filter((_, k) => usage[k]);
-      head = await this.o.chain.getBlockNumber();
-      settlements =
-        used.length === 0
-          ? new Map()
-          : await this.#findSettlements(
-              used.map((i) => i.digest),
-              head,
-            );
+      if (used.length > 0) {
+        head = await this.o.chain.getBlockNumber();
+        settlements = await this.#findSettlements(
+          used.map((i) => i.digest),
+          head,
+        );
+      }
     } catch (error) {
       await store.releaseClaims(
         this.#owner,
